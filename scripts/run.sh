@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Entry point behind the root package.json scripts, so they work from the machine's own npm:
+# it installs what is missing (scripts/setup.sh), then runs the step under Node 24.
+#   run.sh dev          whole stack on this machine (scripts/dev.ts)
+#   run.sh test         lint, typecheck and every test (services started by the test setup)
+#   run.sh check        lint and typecheck only
+#   run.sh app <name>   one app in the foreground; never starts servers
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/tools-env.sh"
+cd "$ROOT"
+cmd="${1:?usage: run.sh dev|test|check|app <name>}"
+shift || true
+
+check() {
+  pnpm exec biome check .
+  pnpm exec tsc -p tsconfig.json
+}
+
+case "$cmd" in
+  dev) bash scripts/setup.sh services; exec node scripts/dev.ts "$@" ;;
+  test) bash scripts/setup.sh test; check; exec pnpm exec vitest run "$@" ;;
+  check) bash scripts/setup.sh base; check ;;
+  app)
+    name="${1:?usage: run.sh app <gateway|collator|poller|openai-emulator>}"
+    bash scripts/setup.sh base
+    exec node "apps/$name/src/main.ts"
+    ;;
+  *) echo "unknown command: $cmd" >&2; exit 2 ;;
+esac
