@@ -1,0 +1,17 @@
+import { randomBytes } from "node:crypto";
+
+const token = (bytes: number) => randomBytes(bytes).toString("hex");
+
+/**
+ * A request's id: the BullMQ job id of its first attempt and the `custom_id` of its batch line.
+ * Never contains ':' and is never all digits (BullMQ reserves both).
+ */
+export const newRequestId = () => `req_${token(12)}`;
+/** Our batch record id, carried in the provider batch's metadata and in the uploaded file's name. */
+export const newBatchRecordId = () => `bgb_${token(10)}`;
+export const newCallId = (prefix: string) => `${prefix}${token(12)}`;
+export const newRequestTraceId = () => `req-${token(8)}`;
+
+/** Job id of attempt `attempt` of a request (attempt 0 keeps the bare request id). */
+export const attemptJobId = (requestId: string, attempt: number) =>
+  attempt === 0 ? requestId : `${requestId}-a${attempt}`;

@@ -1,0 +1,3 @@
+export { freePort } from "./free-port.ts";
+export { type RunningProcess, startProcess, waitForPort } from "./process.ts";
+export { type LocalServer, startMongo, startRedis } from "./servers.ts";

@@ -1,0 +1,71 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface RunningProcess {
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a server process whose output goes to `logFile`. A tiny shell watchdog kills it when this
+ * process dies, even by SIGKILL, so no Redis or FerretDB outlives the test run or `dev` that started it.
+ */
+export function startProcess(command: string, args: string[], logFile: string): RunningProcess {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const log = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const watchdog = spawn(
+    "sh",
+    [
+      "-c",
+      `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill ${child.pid} 2>/dev/null`,
+    ],
+    { stdio: "ignore", detached: true },
+  );
+  watchdog.unref();
+  return {
+    child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+      watchdog.kill();
+    },
+  };
+}
+
+/** Resolves once a TCP connection to host:port succeeds; rejects if the process exits or time runs out. */
+export async function waitForPort(
+  port: number,
+  proc: RunningProcess,
+  what: string,
+  logFile: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null) {
+      throw new Error(`${what} exited with code ${proc.child.exitCode} before it listened; see ${logFile}`);
+    }
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  await proc.stop();
+  throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms; see ${logFile}`);
+}

@@ -1,0 +1,42 @@
+import { type BatchListQuery, BatchStore } from "./batches.ts";
+import { CacheStore } from "./cache.ts";
+import { CallStore } from "./calls.ts";
+import { Fences } from "./fences.ts";
+import { type Collections, connectMongo, isDuplicateKey, type MongoHandle } from "./mongo.ts";
+import { RequestStore } from "./requests.ts";
+
+export interface Store {
+  mongo: MongoHandle;
+  requests: RequestStore;
+  batches: BatchStore;
+  cache: CacheStore;
+  calls: CallStore;
+  fences: Fences;
+  close(): Promise<void>;
+}
+
+/** Connects to MongoDB and builds every store over it. */
+export async function openStore(uri: string, dbName: string): Promise<Store> {
+  const mongo = await connectMongo(uri, dbName);
+  const c = mongo.collections;
+  return {
+    mongo,
+    requests: new RequestStore(c),
+    batches: new BatchStore(c),
+    cache: new CacheStore(c),
+    calls: new CallStore(c),
+    fences: new Fences(c),
+    close: () => mongo.close(),
+  };
+}
+
+export {
+  type BatchListQuery,
+  BatchStore,
+  CacheStore,
+  CallStore,
+  type Collections,
+  Fences,
+  isDuplicateKey,
+  RequestStore,
+};

@@ -1,0 +1,44 @@
+import type { BatchRecord, CacheRecord, CallRecord, RequestRecord } from "@batch-gpt/contracts";
+import { type Collection, type Db, MongoClient, MongoServerError } from "mongodb";
+
+export interface FenceRecord {
+  _id: string;
+  /** What won the fence (a batch record id, a collator id). */
+  holder: string;
+  at: Date;
+}
+
+export interface Collections {
+  requests: Collection<RequestRecord>;
+  batches: Collection<BatchRecord>;
+  cache: Collection<CacheRecord>;
+  calls: Collection<CallRecord>;
+  fences: Collection<FenceRecord>;
+}
+
+export interface MongoHandle {
+  client: MongoClient;
+  db: Db;
+  collections: Collections;
+  close(): Promise<void>;
+}
+
+export async function connectMongo(uri: string, dbName: string): Promise<MongoHandle> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, appName: "batch-gpt" });
+  await client.connect();
+  const db = client.db(dbName);
+  return {
+    client,
+    db,
+    collections: {
+      requests: db.collection<RequestRecord>("requests"),
+      batches: db.collection<BatchRecord>("batches"),
+      cache: db.collection<CacheRecord>("cache"),
+      calls: db.collection<CallRecord>("calls"),
+      fences: db.collection<FenceRecord>("fences"),
+    },
+    close: () => client.close(),
+  };
+}
+
+export const isDuplicateKey = (error: unknown) => error instanceof MongoServerError && error.code === 11000;

@@ -1,0 +1,121 @@
+import type { BatchRecord, CollateJob } from "@batch-gpt/contracts";
+import { openTestStore } from "@batch-gpt/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// Contract tests for the store's own operations. They run against whichever server the test setup
+// gave us (FerretDB here, a real mongod when one is on PATH or MONGODB_URI names one).
+let store: Awaited<ReturnType<typeof openTestStore>>;
+beforeAll(async () => {
+  store = await openTestStore("store");
+});
+afterAll(() => store.drop());
+
+const job = (requestId: string, body: object = { model: "m", messages: [] }): CollateJob => ({
+  requestId,
+  attempt: 0,
+  owner: "anonymous",
+  provider: "openai",
+  endpoint: "/v1/chat/completions",
+  model: "m",
+  body: JSON.stringify(body),
+  key: `key-${requestId}`,
+  traceId: "trace",
+  createdAt: Date.now(),
+});
+
+describe("fences", () => {
+  it("lets exactly one of many concurrent claimants win", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => store.fences.claim("b1:creating", `c${i}`)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = results.indexOf(true);
+    expect(await store.fences.holder("b1:creating")).toBe(`c${winner}`);
+  });
+
+  it("splits a contested set of line fences between two racers with no overlap", async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `line:r${i}:0`);
+    const [a, b] = await Promise.all([
+      store.fences.claimMany(ids, "A"),
+      store.fences.claimMany([...ids].reverse(), "B"),
+    ]);
+    expect(a.size + b.size).toBe(ids.length);
+    for (const id of a) expect(b.has(id)).toBe(false);
+  });
+});
+
+describe("requests", () => {
+  it("keeps bodies FerretDB would refuse as documents ($ref keys, dotted keys, nested arrays)", async () => {
+    const body = {
+      model: "m",
+      messages: [{ role: "user", content: "hi" }],
+      response_format: { json_schema: { schema: { $defs: { a: { $ref: "#/x" } }, "a.b": 1 } } },
+      input: [[1, 2], [3]],
+      temperature: 0,
+    };
+    await store.requests.ensure([job("req_body", body)]);
+    const record = await store.requests.get("req_body");
+    expect(JSON.parse(record!.body)).toEqual(body);
+    expect(record!.state).toBe("queued");
+  });
+
+  it("writes a record once: ensure is idempotent and does not reset a later state", async () => {
+    await store.requests.ensure([job("req_once")]);
+    await store.requests.assign([{ requestId: "req_once", attempt: 0 }], "bgb_1", "collating");
+    await store.requests.ensure([job("req_once")]);
+    const record = await store.requests.get("req_once");
+    expect(record!.state).toBe("collating");
+    expect(record!.batchId).toBe("bgb_1");
+  });
+});
+
+describe("cache", () => {
+  it("misses once expiresAt has passed", async () => {
+    const base = {
+      endpoint: "/v1/chat/completions" as const,
+      model: "m",
+      owner: "o",
+      body: "{}",
+      createdAt: new Date(),
+    };
+    await store.cache.put({ _id: "fresh", ...base, expiresAt: null });
+    await store.cache.put({ _id: "stale", ...base, expiresAt: new Date(Date.now() - 1000) });
+    expect(await store.cache.get("fresh")).not.toBeNull();
+    expect(await store.cache.get("stale")).toBeNull();
+  });
+});
+
+describe("batches", () => {
+  it("lists submitted batches newest first with an OpenAI cursor and a status filter", async () => {
+    const now = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const record: BatchRecord = {
+        _id: `bgb_l${i}`,
+        provider: "openai",
+        endpoint: "/v1/chat/completions",
+        model: "m",
+        state: "submitted",
+        lines: [],
+        generation: 0,
+        owner: "c",
+        heartbeatAt: new Date(now),
+        inputFileId: null,
+        providerBatchId: `batch_${i}`,
+        providerBatch: null,
+        status: i % 2 === 0 ? "completed" : "in_progress",
+        history: [],
+        createdAt: new Date(now + i * 1000),
+        updatedAt: new Date(now),
+      };
+      await store.batches.insert(record);
+    }
+    const first = await store.batches.list({ limit: 2 });
+    expect(first.records.map((r) => r.providerBatchId)).toEqual(["batch_4", "batch_3"]);
+    expect(first.hasMore).toBe(true);
+    const last = await store.batches.list({ limit: 2, after: "batch_1" });
+    expect(last.records.map((r) => r.providerBatchId)).toEqual(["batch_0"]);
+    expect(last.hasMore).toBe(false);
+    const done = await store.batches.list({ limit: 10, status: "completed" });
+    expect(done.records.map((r) => r.providerBatchId)).toEqual(["batch_4", "batch_2", "batch_0"]);
+  });
+});
