@@ -1,0 +1,6 @@
+import { createLogger, runUntilSignal } from "@batch-gpt/config";
+import { loadGatewayConfig } from "./config.ts";
+import { startGateway } from "./start.ts";
+
+const log = createLogger("gateway");
+await runUntilSignal(log, async () => startGateway(loadGatewayConfig(process.env), log));

@@ -1,0 +1,83 @@
+import type { AddressInfo } from "node:net";
+import { createLogger, type Logger, resolveMongo } from "@batch-gpt/config";
+import { redisKeys } from "@batch-gpt/contracts";
+import { OpenAIProvider } from "@batch-gpt/provider";
+import { createRedis, DoneSubscriber, Inflight, QueueRegistry } from "@batch-gpt/queue";
+import { openStore } from "@batch-gpt/store";
+import { serve } from "@hono/node-server";
+import { createGatewayApp } from "./app.ts";
+import type { GatewayConfig } from "./config.ts";
+import type { GatewayDeps } from "./deps.ts";
+import { Intake } from "./intake.ts";
+import { Waiters } from "./waiters.ts";
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  deps: GatewayDeps;
+  close(): Promise<void>;
+}
+
+/** Composition root: builds Redis, Mongo, queues and services, then listens. */
+export async function startGateway(
+  config: GatewayConfig,
+  log: Logger = createLogger("gateway"),
+): Promise<RunningGateway> {
+  const mongo = resolveMongo(config);
+  const store = await openStore(mongo.uri, mongo.dbName);
+  const keys = redisKeys(config.BULL_PREFIX);
+  const queues = new QueueRegistry({ redisUrl: config.REDIS_URL, prefix: config.BULL_PREFIX, log });
+  const client = createRedis(config.REDIS_URL, "client");
+  client.on("error", (err) => log.error({ err: err.message }, "redis client error"));
+  const inflight = new Inflight(client, keys);
+  const provider = new OpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
+  const intake = new Intake({ store, inflight, queues, provider: provider.name });
+  const waiters = new Waiters({
+    requests: store.requests,
+    isLost: (id) => intake.isLost(id),
+    recheckMs: config.WAITER_RECHECK_MS,
+  });
+  const subscriberConnection = createRedis(config.REDIS_URL, "subscriber");
+  subscriberConnection.on("error", (err) => log.error({ err: err.message }, "redis subscriber error"));
+  const subscriber = new DoneSubscriber(subscriberConnection, keys, {
+    onDone: (id) => void waiters.check(id),
+    onResync: () => void waiters.recheckAll(),
+  });
+  await subscriber.ready();
+
+  const deps: GatewayDeps = {
+    redis: client,
+    config,
+    log,
+    store,
+    queues,
+    inflight,
+    intake,
+    waiters,
+    provider,
+    ownerOf: () => "anonymous",
+  };
+  const app = createGatewayApp(deps);
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: "0.0.0.0" });
+  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port }, "gateway listening");
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    deps,
+    async close() {
+      // Stop intake first, then release waiters and connections.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      waiters.close();
+      await subscriber.close();
+      await queues.close();
+      await client.quit().catch(() => {});
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { type Endpoint, invalidRequest, REQUIRED_FIELDS } from "@batch-gpt/contracts";
+
+/**
+ * Intake validation: what must hold before anything is queued. The body is otherwise passed on as the
+ * client sent it: unknown fields stay, nothing is re-serialised through a narrow schema.
+ */
+export function parseRequestBody(endpoint: Endpoint, raw: string): Record<string, unknown> {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw invalidRequest(
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
+    );
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw invalidRequest("The request body must be a JSON object.");
+  }
+  const fields = body as Record<string, unknown>;
+  if (fields.model === undefined) throw invalidRequest("you must provide a model parameter", "model");
+  if (typeof fields.model !== "string" || fields.model.length === 0) {
+    throw invalidRequest(
+      `Invalid type for 'model': expected a string, but got ${typeof fields.model} instead.`,
+      "model",
+      "invalid_type",
+    );
+  }
+  for (const field of REQUIRED_FIELDS[endpoint]) {
+    if (fields[field] === undefined || fields[field] === null) {
+      throw invalidRequest(`Missing required parameter: '${field}'.`, field, "missing_required_parameter");
+    }
+  }
+  if (
+    endpoint === "/v1/chat/completions" &&
+    (!Array.isArray(fields.messages) || fields.messages.length === 0)
+  ) {
+    throw invalidRequest(
+      "Invalid 'messages': expected a non-empty array of messages.",
+      "messages",
+      "invalid_type",
+    );
+  }
+  if (fields.stream !== undefined && typeof fields.stream !== "boolean") {
+    throw invalidRequest("Invalid type for 'stream': expected a boolean.", "stream", "invalid_type");
+  }
+  return fields;
+}

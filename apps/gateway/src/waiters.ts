@@ -1,0 +1,93 @@
+import { isTerminalRequest, type RequestRecord } from "@batch-gpt/contracts";
+import type { RequestStore } from "@batch-gpt/store";
+
+export type LostCheck = (requestId: string) => Promise<boolean>;
+
+interface Waiter {
+  resolve(record: RequestRecord | "lost"): void;
+  since: number;
+}
+
+/**
+ * Callers held open until their request is answered. One map per process from request id to its
+ * waiters: a wake-up (or a re-check) reads the record once and answers every waiter of that id.
+ * Registering happens before the store is read, so an answer published in between is not missed.
+ */
+export class Waiters {
+  readonly #held = new Map<string, Set<Waiter>>();
+  readonly #requests: RequestStore;
+  readonly #isLost: LostCheck;
+  readonly #lostGraceMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(opts: { requests: RequestStore; isLost: LostCheck; recheckMs: number; lostGraceMs?: number }) {
+    this.#requests = opts.requests;
+    this.#isLost = opts.isLost;
+    this.#lostGraceMs = opts.lostGraceMs ?? opts.recheckMs;
+    this.#timer = setInterval(() => void this.recheckAll(), opts.recheckMs);
+    this.#timer.unref();
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const set of this.#held.values()) n += set.size;
+    return n;
+  }
+
+  /**
+   * Resolves with the request's terminal record, or "lost" when it provably no longer exists anywhere.
+   * Aborting `signal` (the caller went away) frees the waiter; the request itself goes on.
+   */
+  wait(requestId: string, signal?: AbortSignal): Promise<RequestRecord | "lost"> {
+    return new Promise((resolve) => {
+      const waiter: Waiter = { resolve, since: Date.now() };
+      let set = this.#held.get(requestId);
+      if (!set) {
+        set = new Set();
+        this.#held.set(requestId, set);
+      }
+      set.add(waiter);
+      const release = () => this.#remove(requestId, waiter);
+      signal?.addEventListener("abort", release, { once: true });
+      waiter.resolve = (result) => {
+        signal?.removeEventListener("abort", release);
+        release();
+        resolve(result);
+      };
+      void this.check(requestId);
+    });
+  }
+
+  /** Called for every "done" message: reads the record once for all its waiters. */
+  async check(requestId: string, lostCheck = false): Promise<void> {
+    const set = this.#held.get(requestId);
+    if (!set || set.size === 0) return;
+    const record = await this.#requests.get(requestId).catch(() => null);
+    if (record && isTerminalRequest(record.state)) {
+      for (const waiter of [...set]) waiter.resolve(record);
+      return;
+    }
+    if (!record && lostCheck) {
+      const oldEnough = [...set].some((w) => Date.now() - w.since >= this.#lostGraceMs);
+      if (oldEnough && (await this.#isLost(requestId).catch(() => false))) {
+        for (const waiter of [...(this.#held.get(requestId) ?? [])]) waiter.resolve("lost");
+      }
+    }
+  }
+
+  /** After a Redis reconnect and on a timer: messages published meanwhile may have been lost. */
+  async recheckAll(): Promise<void> {
+    await Promise.all([...this.#held.keys()].map((id) => this.check(id, true)));
+  }
+
+  #remove(requestId: string, waiter: Waiter): void {
+    const set = this.#held.get(requestId);
+    if (!set) return;
+    set.delete(waiter);
+    if (set.size === 0) this.#held.delete(requestId);
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+}

@@ -1,0 +1,65 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream, statSync } from "node:fs";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { ProviderError } from "./provider.ts";
+
+/**
+ * POSTs a file as multipart/form-data with a known Content-Length, streaming it from disk. The SDK's
+ * `toFile` would read the whole file into memory first (hundreds of MB for a full batch).
+ */
+export function streamMultipartUpload(opts: {
+  url: string;
+  apiKey: string;
+  path: string;
+  filename: string;
+  fields: Record<string, string>;
+}): Promise<unknown> {
+  const boundary = `----batchgpt${randomBytes(12).toString("hex")}`;
+  const fieldParts = Object.entries(opts.fields).map(
+    ([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+  );
+  const head = Buffer.from(
+    `${fieldParts.join("")}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${opts.filename}"\r\n` +
+      "Content-Type: application/jsonl\r\n\r\n",
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const size = statSync(opts.path).size;
+  const url = new URL(opts.url);
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${opts.apiKey}`,
+          "Content-Type": `multipart/form-data; boundary=${boundary}`,
+          "Content-Length": head.length + size + tail.length,
+        },
+      },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {}
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve(body);
+          else reject(new ProviderError(`file upload failed with ${status}`, status, body));
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", (err) => reject(new ProviderError(`file upload failed: ${err.message}`)));
+    req.write(head);
+    const file = createReadStream(opts.path);
+    file.on("error", (err) => req.destroy(err));
+    file.on("end", () => req.end(tail));
+    file.pipe(req, { end: false });
+  });
+}

@@ -1,0 +1,110 @@
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Endpoint } from "@batch-gpt/contracts";
+import OpenAI from "openai";
+import { streamMultipartUpload } from "./multipart-upload.ts";
+import { type BatchProvider, type ProviderBatch, ProviderError } from "./provider.ts";
+
+export interface OpenAIProviderOptions {
+  apiKey: string;
+  /** e.g. https://api.openai.com/v1, or the emulator's /v1 */
+  baseURL: string;
+  maxRetries?: number;
+}
+
+const retryable = (status: number | undefined) =>
+  status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
+
+/** OpenAI's Files and Batches APIs through the official SDK, except the upload, which we stream. */
+export class OpenAIProvider implements BatchProvider {
+  readonly name = "openai";
+  readonly #client: OpenAI;
+  readonly #opts: OpenAIProviderOptions;
+
+  constructor(opts: OpenAIProviderOptions) {
+    this.#opts = opts;
+    this.#client = new OpenAI({
+      apiKey: opts.apiKey,
+      baseURL: opts.baseURL,
+      maxRetries: opts.maxRetries ?? 2,
+    });
+  }
+
+  async uploadBatchFile(path: string, filename: string): Promise<{ id: string }> {
+    const attempts = (this.#opts.maxRetries ?? 2) + 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const body = (await streamMultipartUpload({
+          url: `${this.#opts.baseURL.replace(/\/$/, "")}/files`,
+          apiKey: this.#opts.apiKey,
+          path,
+          filename,
+          fields: { purpose: "batch" },
+        })) as { id: string };
+        return { id: body.id };
+      } catch (error) {
+        const status = error instanceof ProviderError ? error.status : undefined;
+        if (attempt >= attempts || !retryable(status)) throw error;
+        await sleep(500 * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  async createBatch(input: { inputFileId: string; endpoint: Endpoint; metadata: Record<string, string> }) {
+    return this.#batch(() =>
+      this.#client.batches.create({
+        input_file_id: input.inputFileId,
+        endpoint: input.endpoint,
+        completion_window: "24h",
+        metadata: input.metadata,
+      }),
+    );
+  }
+
+  retrieveBatch(id: string) {
+    return this.#batch(() => this.#client.batches.retrieve(id));
+  }
+
+  cancelBatch(id: string) {
+    return this.#batch(() => this.#client.batches.cancel(id));
+  }
+
+  async findBatchByMetadata(key: string, value: string, notBefore: Date): Promise<ProviderBatch | null> {
+    const floor = Math.floor(notBefore.getTime() / 1000) - 60;
+    return this.#call(async () => {
+      for await (const batch of this.#client.batches.list({ limit: 100 })) {
+        if (batch.metadata?.[key] === value) return batch as unknown as ProviderBatch;
+        if (batch.created_at < floor) return null;
+      }
+      return null;
+    });
+  }
+
+  async *readFileLines(fileId: string): AsyncIterable<string> {
+    const response = await this.#call(() => this.#client.files.content(fileId));
+    if (!response.body) return;
+    const lines = createInterface({
+      input: Readable.fromWeb(response.body as never),
+      crlfDelay: Number.POSITIVE_INFINITY,
+    });
+    for await (const line of lines) if (line.trim()) yield line;
+  }
+
+  /** The SDK's Batch, as the plain JSON object we store and serve. */
+  async #batch(fn: () => Promise<OpenAI.Batch>): Promise<ProviderBatch> {
+    const batch = await this.#call(fn);
+    return JSON.parse(JSON.stringify(batch)) as ProviderBatch;
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return (await fn()) as T;
+    } catch (error) {
+      if (error instanceof OpenAI.APIError) {
+        throw new ProviderError(error.message, error.status ?? undefined, error.error);
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import type { Endpoint } from "@batch-gpt/contracts";
+
+/** The provider's Batch object, as OpenAI's reference shapes it (other providers are mapped onto it). */
+export interface ProviderBatch {
+  id: string;
+  object: "batch";
+  endpoint: string;
+  status: string;
+  input_file_id: string;
+  output_file_id?: string | null;
+  error_file_id?: string | null;
+  created_at: number;
+  metadata?: Record<string, string> | null;
+  errors?: { data?: { code?: string | null; message?: string | null; line?: number | null }[] } | null;
+  request_counts?: { total: number; completed: number; failed: number } | null;
+  [field: string]: unknown;
+}
+
+export const TERMINAL_BATCH_STATUSES = ["completed", "failed", "expired", "cancelled"] as const;
+export const isTerminalBatchStatus = (status: string) =>
+  (TERMINAL_BATCH_STATUSES as readonly string[]).includes(status);
+
+/** A provider call that failed with an HTTP status (or none, for a network failure). */
+export class ProviderError extends Error {
+  readonly status: number | undefined;
+  readonly body: unknown;
+
+  constructor(message: string, status?: number, body?: unknown) {
+    super(message);
+    this.name = "ProviderError";
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/**
+ * Everything the pipeline needs from a batch provider. OpenAI implements it today; Anthropic Message
+ * Batches or Azure OpenAI would implement the same five verbs and map their shapes onto OpenAI's.
+ */
+export interface BatchProvider {
+  readonly name: string;
+  /** Streams a JSONL file from disk; memory stays bounded however large the file. */
+  uploadBatchFile(path: string, filename: string): Promise<{ id: string }>;
+  createBatch(input: {
+    inputFileId: string;
+    endpoint: Endpoint;
+    metadata: Record<string, string>;
+  }): Promise<ProviderBatch>;
+  retrieveBatch(id: string): Promise<ProviderBatch>;
+  cancelBatch(id: string): Promise<ProviderBatch>;
+  /** Newest first, stopping once batches are older than `notBefore`: recovery's "did I create it?" */
+  findBatchByMetadata(key: string, value: string, notBefore: Date): Promise<ProviderBatch | null>;
+  /** The lines of a result file, one at a time. */
+  readFileLines(fileId: string): AsyncIterable<string>;
+}

@@ -1,0 +1,50 @@
+import type { RedisKeys } from "@batch-gpt/contracts";
+import type { Redis } from "ioredis";
+
+// Attach-or-claim in one round trip: the first request with a key owns it; later identical ones
+// get the owner's id back and wait on that request instead of becoming a second batch line.
+const CLAIM = `
+local current = redis.call('GET', KEYS[1])
+if current then return current end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return ARGV[1]`;
+
+// Release only our own claim: a newer attempt may own the key already.
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/**
+ * In-flight dedup: requestKey → pending request id. The key outlives any batch (TTL well past the
+ * 24 h completion window plus resubmissions) and is released when the request reaches a terminal state.
+ */
+export class Inflight {
+  readonly #redis: Redis;
+  readonly #keys: RedisKeys;
+  readonly #ttlSeconds: number;
+
+  constructor(redis: Redis, keys: RedisKeys, ttlSeconds = 4 * 24 * 3600) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#ttlSeconds = ttlSeconds;
+  }
+
+  /** Returns the id of the request that owns `key`: `requestId` when this call claimed it. */
+  async claim(key: string, requestId: string): Promise<string> {
+    return (await this.#redis.eval(
+      CLAIM,
+      1,
+      this.#keys.inflight(key),
+      requestId,
+      this.#ttlSeconds,
+    )) as string;
+  }
+
+  async owner(key: string): Promise<string | null> {
+    return this.#redis.get(this.#keys.inflight(key));
+  }
+
+  async release(key: string, requestId: string): Promise<void> {
+    await this.#redis.eval(RELEASE, 1, this.#keys.inflight(key), requestId);
+  }
+}
