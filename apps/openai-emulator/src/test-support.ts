@@ -3,13 +3,16 @@ import OpenAI, { toFile } from "openai";
 import type { EmulatorOptions } from "./app.ts";
 import { type StartedEmulator, startEmulator } from "./index.ts";
 
+// biome-ignore lint/suspicious/noExplicitAny: output lines are read loosely in tests
+export type Loose = Record<string, any>;
+
 export interface Harness {
   emu: StartedEmulator;
   client: OpenAI;
   control(path: string, body?: unknown, method?: string): Promise<Response>;
   upload(lines: unknown[], filename?: string): Promise<OpenAI.Files.FileObject>;
   waitTerminal(id: string): Promise<OpenAI.Batches.Batch>;
-  lines(fileId: string | null | undefined): Promise<Array<Record<string, any>>>;
+  lines(fileId: string | null | undefined): Promise<Loose[]>;
 }
 
 export async function harness(opts: EmulatorOptions = {}): Promise<Harness> {
@@ -42,7 +45,7 @@ export async function harness(opts: EmulatorOptions = {}): Promise<Harness> {
       return text
         .split("\n")
         .filter((l) => l.trim() !== "")
-        .map((l) => JSON.parse(l) as Record<string, any>);
+        .map((l) => JSON.parse(l) as Loose);
     },
   };
 }
