@@ -1,4 +1,5 @@
 export { type ConnectionSettings, connectionSchema, type MongoTarget, resolveMongo } from "./connections.ts";
+export { reachedStep } from "./crash-points.ts";
 export { ConfigError, type Env, intSetting, parseEnv } from "./env.ts";
 export { runUntilSignal } from "./lifecycle.ts";
 export { createLogger, type Logger } from "./logger.ts";

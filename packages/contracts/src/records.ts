@@ -87,8 +87,6 @@ export interface CacheRecord {
   owner: string;
   body: string;
   createdAt: Date;
-  /** Null = never expires. Expiry is a query-time condition: FerretDB v1 has no TTL indexes. */
-  expiresAt: Date | null;
 }
 
 /** One async call: its own id, pointing at the (possibly shared) request that answers it. */

@@ -1,7 +1,17 @@
 import type { JobPayloads, QueueName } from "@batch-gpt/contracts";
-import { Queue, Worker, type WorkerOptions } from "bullmq";
+import { type JobsOptions, Queue, Worker, type WorkerOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import { createRedis } from "./redis.ts";
+
+/**
+ * Finished jobs are removed: a job id is an attempt id, and a kept job would block that id forever.
+ * The store, not the job, says whether a request is pending, answered or failed.
+ */
+const JOB_DEFAULTS: Record<QueueName, JobsOptions> = {
+  collate: { removeOnComplete: true, removeOnFail: true },
+  // A failed status check is retried with backoff (capped by the poller's strategy), never abandoned.
+  poll: { removeOnComplete: true, removeOnFail: true, attempts: 1_000_000, backoff: { type: "poll" } },
+};
 
 type Logger = { error: (obj: object, msg: string) => void };
 
@@ -28,7 +38,7 @@ export class QueueRegistry {
     let queue = this.#queues.get(name);
     if (!queue) {
       const connection = this.#connection("client");
-      queue = new Queue(name, { connection, prefix: this.prefix });
+      queue = new Queue(name, { connection, prefix: this.prefix, defaultJobOptions: JOB_DEFAULTS[name] });
       queue.on("error", (err) => this.#log.error({ err, queue: name }, "queue error"));
       this.#queues.set(name, queue);
     }

@@ -1,7 +1,10 @@
 import type { CacheRecord } from "@batch-gpt/contracts";
 import type { Collections } from "./mongo.ts";
 
-/** Successful answers by request key. Expiry is checked on read (FerretDB v1 has no TTL indexes). */
+/**
+ * Successful answers by request key. Expiry is a read-time condition on the entry's age (FerretDB v1
+ * has no TTL indexes), so changing CACHE_TTL_SECONDS applies to entries already stored.
+ */
 export class CacheStore {
   readonly #c: Collections;
 
@@ -9,9 +12,10 @@ export class CacheStore {
     this.#c = collections;
   }
 
-  async get(key: string, now = new Date()): Promise<CacheRecord | null> {
+  async get(key: string, ttlSeconds?: number, now = Date.now()): Promise<CacheRecord | null> {
     const hit = await this.#c.cache.findOne({ _id: key });
-    if (!hit || (hit.expiresAt && hit.expiresAt <= now)) return null;
+    if (!hit) return null;
+    if (ttlSeconds !== undefined && hit.createdAt.getTime() + ttlSeconds * 1000 <= now) return null;
     return hit;
   }
 

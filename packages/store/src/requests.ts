@@ -74,10 +74,11 @@ export class RequestStore {
     await this.#c.requests.updateOne({ _id: id }, { $set: { state, answer, usage, updatedAt: new Date() } });
   }
 
+  /** Marks a request as waiting for its next attempt; the collator that fences that attempt moves batchId. */
   async requeue(id: string, attempt: number): Promise<void> {
     await this.#c.requests.updateOne(
       { _id: id },
-      { $set: { state: "queued", attempt, batchId: null, updatedAt: new Date() } },
+      { $set: { state: "queued", attempt, updatedAt: new Date() } },
     );
   }
 }

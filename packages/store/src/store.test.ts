@@ -70,18 +70,13 @@ describe("requests", () => {
 });
 
 describe("cache", () => {
-  it("misses once expiresAt has passed", async () => {
-    const base = {
-      endpoint: "/v1/chat/completions" as const,
-      model: "m",
-      owner: "o",
-      body: "{}",
-      createdAt: new Date(),
-    };
-    await store.cache.put({ _id: "fresh", ...base, expiresAt: null });
-    await store.cache.put({ _id: "stale", ...base, expiresAt: new Date(Date.now() - 1000) });
-    expect(await store.cache.get("fresh")).not.toBeNull();
-    expect(await store.cache.get("stale")).toBeNull();
+  it("misses once an entry is older than the TTL, and never expires without one", async () => {
+    const base = { endpoint: "/v1/chat/completions" as const, model: "m", owner: "o", body: "{}" };
+    await store.cache.put({ _id: "fresh", ...base, createdAt: new Date() });
+    await store.cache.put({ _id: "old", ...base, createdAt: new Date(Date.now() - 10_000) });
+    expect(await store.cache.get("fresh", 5)).not.toBeNull();
+    expect(await store.cache.get("old", 5)).toBeNull();
+    expect(await store.cache.get("old")).not.toBeNull();
   });
 });
 

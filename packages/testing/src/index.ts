@@ -23,3 +23,13 @@ export async function openTestStore(
     },
   };
 }
+export {
+  type AppProcess,
+  type EmulatorStats,
+  eventually,
+  ROOT,
+  type Stack,
+  type StackOptions,
+  spawnApp,
+  startStack,
+} from "./stack.ts";

@@ -40,7 +40,7 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     const key = intake.key(req);
 
     if (!/no-cache/i.test(c.req.header("cache-control") ?? "")) {
-      const hit = await store.cache.get(key);
+      const hit = await store.cache.get(key, config.CACHE_TTL_SECONDS);
       if (hit) return cachedAnswer(c, hit.body);
     }
     if (mode === "cache") {

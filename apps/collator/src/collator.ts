@@ -1,0 +1,211 @@
+import { type Logger, reachedStep } from "@batch-gpt/config";
+import { collateJobSchema, lineId, newBatchRecordId, QUEUES } from "@batch-gpt/contracts";
+import { type QueueRegistry, UnrecoverableError, type Worker } from "@batch-gpt/queue";
+import type { Store } from "@batch-gpt/store";
+import { Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
+import type { BatchSubmitter } from "./submitter.ts";
+
+export interface CollatorOptions {
+  store: Store;
+  queues: QueueRegistry;
+  submitter: BatchSubmitter;
+  log: Logger;
+  collatorId: string;
+  limits: Limits;
+  lockDurationMs?: number;
+}
+
+/**
+ * Pulls request jobs itself (BullMQ's manual fetching: batching jobs is a paid BullMQ feature) and
+ * gathers them into groups. Jobs stay locked while held, so a crash hands them to another collator
+ * through BullMQ's stalled-job check; they are completed only once their lines are fenced into a
+ * batch record in Mongo.
+ */
+export class Collator {
+  readonly #o: CollatorOptions;
+  readonly #worker: Worker;
+  readonly #groups = new Map<string, Group>();
+  readonly #timers = new Map<Group, NodeJS.Timeout>();
+  readonly #flushing = new Set<Promise<void>>();
+  /** Every job fetched and not yet completed: their locks are extended until then. */
+  readonly #held = new Set<HeldJob>();
+  readonly #lockMs: number;
+  #lockTimer: NodeJS.Timeout | undefined;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #tokens = 0;
+
+  constructor(opts: CollatorOptions) {
+    this.#o = opts;
+    this.#lockMs = opts.lockDurationMs ?? 30_000;
+    this.#worker = opts.queues.worker(QUEUES.collate, null, {
+      autorun: false,
+      lockDuration: this.#lockMs,
+      stalledInterval: Math.max(1000, Math.floor(this.#lockMs / 2)),
+      maxStalledCount: 1000,
+      drainDelay: 1,
+    }) as unknown as Worker;
+  }
+
+  async start(): Promise<void> {
+    this.#running = true;
+    await this.#worker.startStalledCheckTimer();
+    this.#lockTimer = setInterval(() => void this.#extendLocks(), Math.floor(this.#lockMs / 3));
+    this.#loop = this.#fetchLoop();
+  }
+
+  async #fetchLoop(): Promise<void> {
+    while (this.#running) {
+      const token = `${this.#o.collatorId}:${this.#tokens++}`;
+      let job: Awaited<ReturnType<Worker["getNextJob"]>>;
+      try {
+        job = await this.#worker.getNextJob(token, { block: true });
+      } catch (err) {
+        if (!this.#running) return;
+        this.#o.log.error({ err }, "fetching jobs failed");
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (!job) continue;
+      const parsed = collateJobSchema.safeParse(job.data);
+      if (!parsed.success) {
+        this.#o.log.error({ jobId: job.id, issues: parsed.error.issues }, "malformed collate job dropped");
+        await job.moveToFailed(new UnrecoverableError("malformed collate job"), token, false).catch(() => {});
+        continue;
+      }
+      reachedStep("collate.claimed");
+      const held: HeldJob = { job, token, data: parsed.data };
+      this.#held.add(held);
+      this.#add(held);
+    }
+  }
+
+  #add(held: HeldJob): void {
+    const key = groupKey(held.data);
+    let group = this.#groups.get(key);
+    if (group && !group.fits(held, this.#o.limits)) {
+      this.#flush(group);
+      group = undefined;
+    }
+    if (!group) {
+      group = new Group(key);
+      this.#groups.set(key, group);
+      const current = group;
+      this.#timers.set(
+        current,
+        setTimeout(() => this.#flush(current), this.#o.limits.windowMs),
+      );
+    }
+    group.add(held);
+    if (group.full(this.#o.limits)) this.#flush(group);
+  }
+
+  #flush(group: Group): void {
+    if (this.#groups.get(group.key) === group) this.#groups.delete(group.key);
+    clearTimeout(this.#timers.get(group));
+    this.#timers.delete(group);
+    if (group.jobs.length === 0) return;
+    const work = this.#record(group)
+      .catch((err) => this.#o.log.error({ err, group: group.key }, "flush failed; jobs return to the queue"))
+      .finally(() => this.#flushing.delete(work));
+    this.#flushing.add(work);
+  }
+
+  /**
+   * Records the batch and fences its lines before any job is completed:
+   * request records → batch record (preparing) → line fences → completed jobs → upload and create.
+   */
+  async #record(group: Group): Promise<void> {
+    const { store, log, collatorId } = this.#o;
+    const jobs = group.jobs;
+    const first = jobs[0]!.data;
+    const recordId = newBatchRecordId();
+    await store.requests.ensure(jobs.map((j) => j.data));
+    const lines = jobs.map((j) => lineId(j.data.requestId, j.data.attempt));
+    const now = new Date();
+    await store.batches.insert({
+      _id: recordId,
+      provider: first.provider,
+      endpoint: first.endpoint,
+      model: first.model,
+      state: "preparing",
+      lines,
+      generation: 0,
+      owner: collatorId,
+      heartbeatAt: now,
+      inputFileId: null,
+      providerBatchId: null,
+      providerBatch: null,
+      status: null,
+      history: [],
+      createdAt: now,
+      updatedAt: now,
+    });
+    const won = await store.fences.claimMany(
+      lines.map((l) => `line:${l}`),
+      recordId,
+    );
+    const mine = jobs.filter((j) => won.has(`line:${lineId(j.data.requestId, j.data.attempt)}`));
+    if (mine.length !== jobs.length) {
+      log.info(
+        { recordId, dropped: jobs.length - mine.length },
+        "lines already fenced into another batch record",
+      );
+      await store.batches.set(recordId, {
+        lines: mine.map((j) => lineId(j.data.requestId, j.data.attempt)),
+        ...(mine.length === 0 ? { state: "done" as const, status: "empty" } : {}),
+      });
+    }
+    await store.requests.assign(
+      mine.map((j) => ({ requestId: j.data.requestId, attempt: j.data.attempt })),
+      recordId,
+      "collating",
+    );
+    reachedStep("collate.recorded");
+    await this.#complete(jobs);
+    log.info({ recordId, group: group.key, lines: mine.length }, "batch recorded");
+    if (mine.length === 0) return;
+    await this.#o.submitter.advance(recordId, 0, new Map(mine.map((j) => [j.data.requestId, j.data.body])));
+  }
+
+  async #complete(jobs: HeldJob[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += 500) {
+      const chunk = jobs.slice(i, i + 500);
+      await Promise.all(
+        chunk.map(({ job, token }) =>
+          job.moveToCompleted(null, token, false).catch((err) => {
+            this.#o.log.warn(
+              { err: String(err), jobId: job.id },
+              "could not complete job (its line is fenced anyway)",
+            );
+          }),
+        ),
+      );
+      for (const held of chunk) this.#held.delete(held);
+    }
+  }
+
+  async #extendLocks(): Promise<void> {
+    const held = [...this.#held];
+    if (held.length === 0) return;
+    try {
+      await this.#worker.extendJobLocks(
+        held.map((h) => h.job.id!),
+        held.map((h) => h.token),
+        this.#lockMs,
+      );
+    } catch (err) {
+      this.#o.log.warn({ err: String(err) }, "extending job locks failed");
+    }
+  }
+
+  /** Flushes what is held (so nothing waits for a restart), then stops fetching. */
+  async close(): Promise<void> {
+    this.#running = false;
+    for (const group of [...this.#groups.values()]) this.#flush(group);
+    await Promise.allSettled([...this.#flushing]);
+    clearInterval(this.#lockTimer);
+    await this.#worker.close();
+    await this.#loop?.catch(() => {});
+  }
+}

@@ -1,0 +1,2 @@
+export { type CollatorConfig, loadCollatorConfig } from "./config.ts";
+export { type RunningCollator, startCollator } from "./start.ts";

@@ -1,0 +1,166 @@
+import { type Logger, reachedStep } from "@batch-gpt/config";
+import { type BatchRecord, parseLineId, QUEUES } from "@batch-gpt/contracts";
+import { errorAnswer, type OutcomeRecorder } from "@batch-gpt/pipeline";
+import type { BatchProvider, ProviderBatch } from "@batch-gpt/provider";
+import { ProviderError } from "@batch-gpt/provider";
+import type { QueueRegistry } from "@batch-gpt/queue";
+import type { Store } from "@batch-gpt/store";
+import { type BatchLine, writeBatchFile } from "./jsonl.ts";
+
+/** Metadata key carrying our record id on the provider's batch: how recovery recognises its own. */
+export const RECORD_METADATA_KEY = "batch_gpt_record";
+
+export interface SubmitterOptions {
+  store: Store;
+  provider: BatchProvider;
+  queues: QueueRegistry;
+  outcomes: OutcomeRecorder;
+  log: Logger;
+  collatorId: string;
+  pollMinIntervalMs: number;
+  heartbeatMs: number;
+}
+
+/**
+ * Carries a batch record from `preparing` to `submitted`: stream the JSONL to the provider, then create
+ * the batch exactly once. Runs for a fresh record and for one taken over from a dead collator.
+ */
+export class BatchSubmitter {
+  readonly #o: SubmitterOptions;
+
+  constructor(opts: SubmitterOptions) {
+    this.#o = opts;
+  }
+
+  /** `bodies` (request id → body) spares store reads when the caller still holds the jobs. */
+  async advance(recordId: string, generation: number, bodies?: Map<string, string>): Promise<void> {
+    const { store } = this.#o;
+    const heartbeat = setInterval(
+      () => void store.batches.set(recordId, { heartbeatAt: new Date() }).catch(() => {}),
+      this.#o.heartbeatMs,
+    );
+    try {
+      let record = await store.batches.get(recordId);
+      if (!record) return;
+      if (record.state === "preparing") {
+        const inputFileId = await this.#upload(record, bodies);
+        if (!inputFileId) return;
+        await store.batches.set(recordId, { state: "uploaded", inputFileId, heartbeatAt: new Date() });
+        record = { ...record, state: "uploaded", inputFileId };
+        reachedStep("collate.uploaded");
+      }
+      if (record.state === "uploaded" || record.state === "creating") await this.#create(record, generation);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  async #upload(record: BatchRecord, bodies?: Map<string, string>): Promise<string | null> {
+    const file = await writeBatchFile(record._id, this.#lines(record, bodies));
+    try {
+      const { id } = await this.#o.provider.uploadBatchFile(file.path, `${record._id}.jsonl`);
+      this.#o.log.info(
+        { recordId: record._id, fileId: id, lines: file.count, bytes: file.bytes },
+        "batch file uploaded",
+      );
+      return id;
+    } catch (error) {
+      if (isPermanent(error)) {
+        await this.#failAll(record, error as ProviderError, "upload");
+        return null;
+      }
+      throw error;
+    } finally {
+      await file.cleanup();
+    }
+  }
+
+  async #create(record: BatchRecord, generation: number): Promise<void> {
+    const { store, provider, log } = this.#o;
+    if (record.state === "creating") {
+      // A previous claimant may have created the batch and died before recording it: look first.
+      const found = await provider.findBatchByMetadata(RECORD_METADATA_KEY, record._id, record.createdAt);
+      if (found) {
+        log.info({ recordId: record._id, batchId: found.id }, "found the batch a previous collator created");
+        return this.#submitted(record, found);
+      }
+    }
+    // A collator that lost its claim (another took the record over) must not create the batch.
+    const current = await store.batches.get(record._id);
+    if (
+      !current ||
+      current.generation !== generation ||
+      current.state === "submitted" ||
+      current.state === "done"
+    )
+      return;
+    if (!(await store.fences.claim(`batch:${record._id}:creating:${generation}`, this.#o.collatorId))) return;
+    await store.batches.set(record._id, { state: "creating", heartbeatAt: new Date() });
+    reachedStep("collate.creating");
+    let batch: ProviderBatch;
+    try {
+      batch = await provider.createBatch({
+        inputFileId: record.inputFileId!,
+        endpoint: record.endpoint,
+        metadata: { [RECORD_METADATA_KEY]: record._id },
+      });
+    } catch (error) {
+      if (isPermanent(error)) return this.#failAll(record, error as ProviderError, "create");
+      throw error; // Left in `creating`: recovery looks for the batch, then creates it if absent.
+    }
+    reachedStep("collate.created");
+    await this.#submitted(record, batch);
+  }
+
+  async #submitted(record: BatchRecord, batch: ProviderBatch): Promise<void> {
+    const { store, queues, log } = this.#o;
+    await store.batches.set(record._id, {
+      state: "submitted",
+      providerBatchId: batch.id,
+      providerBatch: JSON.stringify(batch),
+      status: batch.status,
+      history: [{ status: batch.status, at: new Date() }],
+    });
+    await store.requests.assign(record.lines.map(parseLineId), record._id, "submitted");
+    await queues
+      .queue(QUEUES.poll)
+      .add(
+        QUEUES.poll,
+        { recordId: record._id, intervalMs: this.#o.pollMinIntervalMs },
+        { jobId: `poll-${record._id}`, delay: this.#o.pollMinIntervalMs },
+      );
+    log.info({ recordId: record._id, batchId: batch.id, lines: record.lines.length }, "batch submitted");
+  }
+
+  /** The provider refused the batch for good: every line fails with its error, nobody waits forever. */
+  async #failAll(record: BatchRecord, error: ProviderError, step: string): Promise<void> {
+    const body = error.body as { error?: { message?: string; code?: string } } | undefined;
+    const message = body?.error?.message ?? error.message;
+    const answer = errorAnswer(
+      error.status ?? 500,
+      `Batch ${step} was refused: ${message}`,
+      body?.error?.code ?? null,
+    );
+    this.#o.log.error({ recordId: record._id, status: error.status, message }, `batch ${step} refused`);
+    await this.#o.outcomes.record(
+      record._id,
+      record.lines.map(parseLineId).map((l) => ({ kind: "answer" as const, ...l, answer })),
+    );
+    await this.#o.store.batches.set(record._id, { state: "done", status: `${step}_refused` });
+  }
+
+  async *#lines(record: BatchRecord, bodies?: Map<string, string>): AsyncIterable<BatchLine> {
+    for (const line of record.lines) {
+      const { requestId } = parseLineId(line);
+      const body = bodies?.get(requestId) ?? (await this.#o.store.requests.get(requestId))?.body;
+      if (body === undefined) throw new Error(`request ${requestId} of ${record._id} has no stored body`);
+      yield { customId: requestId, endpoint: record.endpoint, body };
+    }
+  }
+}
+
+/** 4xx other than 408/409/429 will fail the same way again; anything else is worth retrying. */
+function isPermanent(error: unknown): boolean {
+  if (!(error instanceof ProviderError) || error.status === undefined) return false;
+  return error.status >= 400 && error.status < 500 && ![408, 409, 429].includes(error.status);
+}

@@ -1,0 +1,18 @@
+import { connectionSchema, type Env, intSetting, parseEnv, providerSchema } from "@batch-gpt/config";
+import type { z } from "zod";
+
+const schema = connectionSchema.extend(providerSchema.shape).extend({
+  /** First status check this long after submission; the interval then doubles. */
+  COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: intSetting(10).default(5000),
+  /** The doubling stops here. */
+  COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: intSetting(1).default(300),
+  /** How often every unfinished batch is given a poll job (covers lost or never-added jobs). */
+  POLL_SWEEP_INTERVAL_MS: intSetting(100).default(60_000),
+  /** Batches checked at once by one poller. */
+  POLL_CONCURRENCY: intSetting(1, 100).default(8),
+  /** How many times a line left unfinished by an expired or cancelled batch is sent again. */
+  MAX_RESUBMITS: intSetting(0, 100).default(3),
+});
+
+export type PollerConfig = z.infer<typeof schema>;
+export const loadPollerConfig = (env: Env): PollerConfig => parseEnv(schema, env, "poller");

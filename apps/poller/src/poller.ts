@@ -1,0 +1,178 @@
+import { type Logger, reachedStep } from "@batch-gpt/config";
+import { type BatchRecord, type PollJob, parseLineId, pollJobSchema, QUEUES } from "@batch-gpt/contracts";
+import { errorAnswer, type LineOutcome, type OutcomeRecorder } from "@batch-gpt/pipeline";
+import { type BatchProvider, isTerminalBatchStatus, type ProviderBatch } from "@batch-gpt/provider";
+import {
+  DelayedError,
+  type Job,
+  type QueueRegistry,
+  UnrecoverableError,
+  type Worker,
+} from "@batch-gpt/queue";
+import type { Store } from "@batch-gpt/store";
+import { parseResultLine } from "./results.ts";
+
+export interface PollerOptions {
+  store: Store;
+  queues: QueueRegistry;
+  provider: BatchProvider;
+  outcomes: OutcomeRecorder;
+  log: Logger;
+  minIntervalMs: number;
+  maxIntervalMs: number;
+  concurrency: number;
+}
+
+/** Outcomes are stored and announced in chunks, so a 50,000-line result never sits in memory whole. */
+const CHUNK = 500;
+
+/**
+ * Tracks each submitted batch with one delayed job that reschedules itself (doubling, capped) until
+ * the batch is terminal, then stores every line's outcome and wakes its callers.
+ */
+export class Poller {
+  readonly #o: PollerOptions;
+  readonly #worker: Worker<PollJob>;
+
+  constructor(opts: PollerOptions) {
+    this.#o = opts;
+    this.#worker = opts.queues.worker(QUEUES.poll, (job, token) => this.#process(job, token), {
+      concurrency: opts.concurrency,
+      settings: {
+        // A failed check is retried: min interval doubling per failure, capped at the max interval.
+        backoffStrategy: (attemptsMade: number) =>
+          Math.min(opts.maxIntervalMs, opts.minIntervalMs * 2 ** Math.max(0, attemptsMade - 1)),
+      },
+    });
+  }
+
+  /** Gives every submitted, unfinished batch a poll job (an existing job id makes this a no-op). */
+  async sweep(): Promise<number> {
+    const records = await this.#o.store.batches.unfinished(["submitted"]);
+    const queue = this.#o.queues.queue(QUEUES.poll);
+    for (const record of records) {
+      await queue.add(
+        QUEUES.poll,
+        { recordId: record._id, intervalMs: this.#o.minIntervalMs },
+        { jobId: `poll-${record._id}` },
+      );
+    }
+    return records.length;
+  }
+
+  async #process(job: Job<PollJob>, token?: string): Promise<void> {
+    const parsed = pollJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError("malformed poll job");
+    const record = await this.#o.store.batches.get(parsed.data.recordId);
+    if (!record || record.state !== "submitted" || !record.providerBatchId) return;
+    const batch = await this.#o.provider.retrieveBatch(record.providerBatchId);
+    await this.#o.store.batches.recordStatus(record, batch, JSON.stringify(batch));
+    reachedStep("poll.checked");
+    if (!isTerminalBatchStatus(batch.status)) {
+      const next = Math.min(
+        this.#o.maxIntervalMs,
+        Math.max(this.#o.minIntervalMs, parsed.data.intervalMs * 2),
+      );
+      await job.updateData({ ...parsed.data, intervalMs: next });
+      await job.moveToDelayed(Date.now() + next, token);
+      throw new DelayedError();
+    }
+    await this.#settle(record, batch);
+  }
+
+  /** Every line of a terminal batch gets exactly one outcome: its result, its error, or a verdict. */
+  async #settle(record: BatchRecord, batch: ProviderBatch): Promise<void> {
+    const { provider, outcomes, log, store } = this.#o;
+    const attempts = new Map(record.lines.map((l) => parseLineId(l)).map((l) => [l.requestId, l.attempt]));
+    const seen = new Set<string>();
+    let chunk: LineOutcome[] = [];
+    const flush = async () => {
+      await outcomes.record(record._id, chunk);
+      chunk = [];
+    };
+    for (const fileId of [batch.output_file_id, batch.error_file_id]) {
+      if (!fileId) continue;
+      for await (const text of provider.readFileLines(fileId)) {
+        const outcome = parseResultLine(text, attempts);
+        if (!outcome || seen.has(outcome.requestId)) continue;
+        seen.add(outcome.requestId);
+        chunk.push(outcome);
+        if (chunk.length >= CHUNK) await flush();
+      }
+    }
+    // Lines neither file mentions: the batch as a whole decided their fate.
+    const culprits = culpritLines(batch);
+    let index = 0;
+    for (const [requestId, attempt] of attempts) {
+      index++;
+      if (seen.has(requestId)) continue;
+      chunk.push({ ...missingLineVerdict(batch, culprits, index), requestId, attempt });
+      if (chunk.length >= CHUNK) await flush();
+    }
+    await flush();
+    reachedStep("poll.announced");
+    await store.batches.set(record._id, { state: "done" });
+    log.info(
+      { recordId: record._id, batchId: batch.id, status: batch.status, lines: attempts.size },
+      "batch settled",
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.#worker.close();
+  }
+}
+
+type BatchError = NonNullable<NonNullable<ProviderBatch["errors"]>["data"]>[number];
+
+/** Validation errors that name a line (1-based, in file order = our record's line order). */
+function culpritLines(batch: ProviderBatch): Map<number, BatchError> {
+  const byLine = new Map<number, BatchError>();
+  for (const error of batch.errors?.data ?? [])
+    if (typeof error.line === "number") byLine.set(error.line, error);
+  return byLine;
+}
+
+function missingLineVerdict(
+  batch: ProviderBatch,
+  culprits: Map<number, BatchError>,
+  line: number,
+): Omit<LineOutcome, "requestId" | "attempt"> {
+  if (batch.status === "failed") {
+    const own = culprits.get(line);
+    if (own)
+      return {
+        kind: "answer",
+        answer: errorAnswer(400, own.message ?? "Invalid batch line.", own.code ?? "invalid_request"),
+      };
+    const first = batch.errors?.data?.[0];
+    const code = first?.code ?? "batch_failed";
+    const message = `The batch failed: ${first?.message ?? "no reason given"}`;
+    // Refused for load, or failed only because of other lines: this line is worth sending again.
+    if (code === "token_limit_exceeded")
+      return { kind: "unfinished", answer: errorAnswer(429, message, code, "rate_limit_error") };
+    if (culprits.size > 0) return { kind: "unfinished", answer: errorAnswer(400, message, code) };
+    return { kind: "answer", answer: errorAnswer(400, message, code) };
+  }
+  if (batch.status === "expired" || batch.status === "cancelled") {
+    const code = batch.status === "expired" ? "batch_expired" : "batch_cancelled";
+    return {
+      kind: "unfinished",
+      answer: errorAnswer(
+        503,
+        `The batch was ${batch.status} before this request ran.`,
+        code,
+        "server_error",
+      ),
+    };
+  }
+  return {
+    kind: "answer",
+    answer: errorAnswer(
+      500,
+      "The batch completed without a result for this request.",
+      "missing_result",
+      "server_error",
+    ),
+  };
+}

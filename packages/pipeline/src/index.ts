@@ -1,0 +1,2 @@
+export { errorAnswer } from "./error-body.ts";
+export { type LineOutcome, OutcomeRecorder } from "./outcomes.ts";

@@ -1,0 +1,127 @@
+import type { Logger } from "@batch-gpt/config";
+import {
+  attemptJobId,
+  type CollateJob,
+  isTerminalRequest,
+  QUEUES,
+  type RequestRecord,
+  type StoredAnswer,
+} from "@batch-gpt/contracts";
+import type { DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
+import type { Store } from "@batch-gpt/store";
+
+/** The outcome of one line of a batch record, as read from the provider's files (or decided by us). */
+export interface LineOutcome {
+  /** "answer": the line ran (2xx or an error of its own). "unfinished": it never ran (batch expired or
+   * cancelled first), so it is sent again while attempts remain, else answered with `answer`. */
+  kind: "answer" | "unfinished";
+  requestId: string;
+  /** The attempt this line was; an outcome for an older attempt than the record's is stale. */
+  attempt: number;
+  answer: StoredAnswer;
+}
+
+/**
+ * Stores every line's outcome, then announces them. Order matters for waiters: store → cache →
+ * release dedup key → publish. Safe to repeat: a line already terminal is only announced again, and
+ * a line that belongs to another record (resubmitted since) is left alone.
+ */
+export class OutcomeRecorder {
+  readonly #store: Store;
+  readonly #inflight: Inflight;
+  readonly #publisher: DonePublisher;
+  readonly #queues: QueueRegistry;
+  readonly #maxResubmits: number;
+  readonly #log: Logger;
+
+  constructor(opts: {
+    store: Store;
+    inflight: Inflight;
+    publisher: DonePublisher;
+    queues: QueueRegistry;
+    maxResubmits: number;
+    log: Logger;
+  }) {
+    this.#store = opts.store;
+    this.#inflight = opts.inflight;
+    this.#publisher = opts.publisher;
+    this.#queues = opts.queues;
+    this.#maxResubmits = opts.maxResubmits;
+    this.#log = opts.log;
+  }
+
+  async record(batchId: string, outcomes: LineOutcome[]): Promise<{ finished: number; resubmitted: number }> {
+    const announce: string[] = [];
+    let resubmitted = 0;
+    for (const outcome of outcomes) {
+      const request = await this.#store.requests.get(outcome.requestId);
+      if (!request || request.batchId !== batchId || request.attempt !== outcome.attempt) continue;
+      if (isTerminalRequest(request.state)) {
+        announce.push(request._id);
+        continue;
+      }
+      if (outcome.kind === "unfinished" && request.attempt < this.#maxResubmits) {
+        await this.#resubmit(request);
+        resubmitted++;
+        continue;
+      }
+      await this.#finish(request, outcome.answer);
+      announce.push(request._id);
+    }
+    await this.#publisher.publish(announce);
+    return { finished: announce.length, resubmitted };
+  }
+
+  async #finish(request: RequestRecord, answer: StoredAnswer): Promise<void> {
+    const ok = answer.statusCode >= 200 && answer.statusCode < 300;
+    const usage = ok ? usageOf(answer.body) : null;
+    await this.#store.requests.finish(request._id, ok ? "succeeded" : "failed", answer, usage);
+    if (ok) {
+      await this.#store.cache.put({
+        _id: request.key,
+        endpoint: request.endpoint,
+        model: request.model,
+        owner: request.owner,
+        body: answer.body,
+        createdAt: new Date(),
+      });
+    }
+    // Only now may an identical request start a new attempt (after a failure) or hit the cache.
+    await this.#inflight.release(request.key, request._id);
+  }
+
+  /**
+   * Sends the request again as a new attempt: a new job, a new line in a future batch. The job goes
+   * first: if we crash before the record is updated, a repeat of this step re-adds the same job id
+   * and the line fence drops the duplicate; the other order could leave a queued record with no job.
+   */
+  async #resubmit(request: RequestRecord): Promise<void> {
+    const attempt = request.attempt + 1;
+    const job: CollateJob = {
+      requestId: request._id,
+      attempt,
+      owner: request.owner,
+      provider: request.provider,
+      endpoint: request.endpoint,
+      model: request.model,
+      body: request.body,
+      key: request.key,
+      traceId: request.traceId,
+      createdAt: request.createdAt.getTime(),
+    };
+    await this.#queues
+      .queue(QUEUES.collate)
+      .add(QUEUES.collate, job, { jobId: attemptJobId(request._id, attempt) });
+    await this.#store.requests.requeue(request._id, attempt);
+    this.#log.info({ requestId: request._id, attempt, traceId: request.traceId }, "request resubmitted");
+  }
+}
+
+function usageOf(body: string): string | null {
+  try {
+    const usage = (JSON.parse(body) as { usage?: unknown }).usage;
+    return usage ? JSON.stringify(usage) : null;
+  } catch {
+    return null;
+  }
+}
