@@ -28,7 +28,9 @@ describe("sync chat completions through a batch", () => {
       ...prompts.map((p) => ask(p, "gpt-4o-mini")),
       ask("other model", "gpt-4.1-nano"),
     ]);
-    prompts.forEach((p, i) => expect(answers[i]?.choices[0]?.message.content).toBe(`echo: ${p}`));
+    prompts.forEach((p, i) => {
+      expect(answers[i]?.choices[0]?.message.content).toBe(`echo: ${p}`);
+    });
     expect(answers[12]?.model).toBe("gpt-4.1-nano");
     const after = await stack.emulatorStats();
     const created = after.batches.slice(before.batches.length);

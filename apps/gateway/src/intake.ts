@@ -59,7 +59,7 @@ export class Intake {
     };
     try {
       await this.#queues.queue(QUEUES.collate).add(QUEUES.collate, job, { jobId: requestId });
-    } catch (error) {
+    } catch {
       // Nothing was queued: free the key so the client's retry starts a clean attempt.
       await this.#inflight.release(key, requestId).catch(() => {});
       throw new ApiError(503, "The gateway could not queue the request; please retry.", {

@@ -64,7 +64,7 @@ export class Poller {
     const parsed = pollJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError("malformed poll job");
     const record = await this.#o.store.batches.get(parsed.data.recordId);
-    if (!record || record.state !== "submitted" || !record.providerBatchId) return;
+    if (record?.state !== "submitted" || !record.providerBatchId) return;
     const batch = await this.#o.provider.retrieveBatch(record.providerBatchId);
     await this.#o.store.batches.recordStatus(record, batch, JSON.stringify(batch));
     reachedStep("poll.checked");
