@@ -48,7 +48,8 @@ export interface NextBatch {
 
 export class Faults {
   private queue: Fault[] = [];
-  private nextBatch: NextBatch | null = null;
+  /** Outcomes for the next batches created, in order: each POST queues one. */
+  private nextBatches: NextBatch[] = [];
 
   add(spec: FaultSpec): void {
     this.queue.push(faultSchema.parse(spec));
@@ -56,7 +57,7 @@ export class Faults {
 
   clear(): void {
     this.queue = [];
-    this.nextBatch = null;
+    this.nextBatches = [];
   }
 
   pending(): Fault[] {
@@ -82,12 +83,10 @@ export class Faults {
   }
 
   setNextBatch(next: NextBatch): void {
-    this.nextBatch = next;
+    this.nextBatches.push(next);
   }
 
   takeNextBatch(): NextBatch | null {
-    const next = this.nextBatch;
-    this.nextBatch = null;
-    return next;
+    return this.nextBatches.shift() ?? null;
   }
 }
