@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
 import { errorHandler, notFoundHandler } from "./errors.ts";
+import { batchRoutes } from "./routes/batches.ts";
 import { endpointRoutes } from "./routes/endpoints.ts";
 import { healthRoutes } from "./routes/health.ts";
 
@@ -28,6 +29,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   );
   app.route("/", healthRoutes(deps));
   app.route("/v1", endpointRoutes(deps));
+  app.route("/v1", batchRoutes(deps));
   app.onError(errorHandler(deps.log));
   app.notFound(notFoundHandler);
   return app;

@@ -63,6 +63,8 @@ export class BatchStore {
     else if (query.status) filter.status = query.status;
     const all = await this.#c.batches.find(filter).sort({ createdAt: -1, _id: -1 }).toArray();
     const start = query.after ? all.findIndex((r) => r.providerBatchId === query.after) + 1 : 0;
+    // An unknown cursor is an empty page, not the first page again (a paginator would loop forever).
+    if (query.after && start === 0) return { records: [], hasMore: false };
     const page = all.slice(start, start + query.limit);
     return { records: page, hasMore: start + query.limit < all.length };
   }

@@ -10,6 +10,7 @@ import { type Context, Hono } from "hono";
 import { cachedAnswer, lostRequest, recordAnswer } from "../answers.ts";
 import type { GatewayDeps, GatewayEnv } from "../deps.ts";
 import { servingMode } from "../serving-mode.ts";
+import { assertStreamable, batchableBody, streamCached, streamWhenReady } from "../streaming.ts";
 import { parseRequestBody } from "../validate.ts";
 
 /**
@@ -30,10 +31,11 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
         "stream",
       );
     }
+    if (body.stream === true) assertStreamable(endpoint);
     const req = {
       endpoint,
       owner: deps.ownerOf(c.req.header("authorization")),
-      raw,
+      raw: body.stream === true ? batchableBody(body) : raw,
       body,
       traceId: c.get("requestId"),
     };
@@ -41,7 +43,8 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
 
     if (!/no-cache/i.test(c.req.header("cache-control") ?? "")) {
       const hit = await store.cache.get(key, config.CACHE_TTL_SECONDS);
-      if (hit) return cachedAnswer(c, hit.body);
+      if (hit)
+        return body.stream === true ? streamCached(c, endpoint, body, hit.body) : cachedAnswer(c, hit.body);
     }
     if (mode === "cache") {
       throw new ApiError(404, "No cached answer for this request (x-batch-mode: cache).", {
@@ -58,9 +61,7 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
         202,
       );
     }
-    if (body.stream === true) {
-      throw invalidRequest("Streaming is not available yet: send the request without 'stream'.", "stream");
-    }
+    if (body.stream === true) return streamWhenReady(c, deps, { endpoint, request: body, requestId, key });
     const result = await waiters.wait(requestId, c.req.raw.signal);
     if (result === "lost") {
       await inflight.release(key, requestId).catch(() => {});

@@ -1,0 +1,111 @@
+import { ApiError, type BatchRecord, invalidRequest } from "@batch-gpt/contracts";
+import { isTerminalBatchStatus, ProviderError } from "@batch-gpt/provider";
+import { Hono } from "hono";
+import type { GatewayDeps, GatewayEnv } from "../deps.ts";
+
+/**
+ * OpenAI's batch management API over the batches we submitted: list, retrieve, cancel. Ids are the
+ * provider's batch ids (users can cross-check them in OpenAI's dashboard); the objects are the
+ * provider's own Batch objects as last seen, with our record id in `metadata.batch_gpt_record`.
+ */
+export function batchRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+  const { store, provider } = deps;
+
+  app.get("/batches", async (c) => {
+    const limit = parseLimit(c.req.query("limit"));
+    const after = c.req.query("after") || undefined;
+    const status = c.req.query("status") || undefined;
+    const { records, hasMore } = await store.batches.list({ limit, after, status });
+    const data = records.map(batchObject);
+    return c.json({
+      object: "list",
+      data,
+      first_id: data[0]?.id ?? null,
+      last_id: data.at(-1)?.id ?? null,
+      has_more: hasMore,
+    });
+  });
+
+  app.get("/batches/:id", async (c) => {
+    const record = await findBatch(c.req.param("id"));
+    return c.json(batchObject(record));
+  });
+
+  app.post("/batches/:id/cancel", async (c) => {
+    const record = await findBatch(c.req.param("id"));
+    const stored = batchObject(record);
+    if (isTerminalBatchStatus(stored.status)) throw cannotCancel(stored.status);
+    let batch: Awaited<ReturnType<typeof provider.cancelBatch>>;
+    try {
+      batch = await provider.cancelBatch(stored.id);
+    } catch (error) {
+      throw providerFailure(error);
+    }
+    await store.batches.recordStatus(record, batch, JSON.stringify(batch));
+    return c.json(batch);
+  });
+
+  async function findBatch(id: string): Promise<BatchRecord> {
+    const record = await store.batches.findByProviderId(id);
+    if (!record?.providerBatch) {
+      throw new ApiError(404, `No batch found with id '${id}'.`, { param: "batch_id", code: null });
+    }
+    return record;
+  }
+
+  return app;
+}
+
+type BatchObject = Record<string, unknown> & { id: string; status: string };
+
+/** The stored provider Batch object; its status and id are the record's own where they are newer. */
+function batchObject(record: BatchRecord): BatchObject {
+  const batch = JSON.parse(record.providerBatch ?? "{}") as BatchObject;
+  return { ...batch, id: record.providerBatchId ?? batch.id, status: record.status ?? batch.status };
+}
+
+/** OpenAI's answer to cancelling a finished batch; retrying would fail the same way. */
+const cannotCancel = (status: string) =>
+  new ApiError(409, `Cannot cancel a batch with status '${status}'.`, { shouldRetry: false });
+
+/** A provider refusal keeps its status and message; a 409 is final, as for our own check. */
+function providerFailure(error: unknown): unknown {
+  if (!(error instanceof ProviderError) || error.status === undefined) return error;
+  const body = error.body as { message?: string; code?: string | null; param?: string | null } | undefined;
+  const message = body?.message ?? error.message;
+  if (error.status === 409) {
+    return new ApiError(409, message, { code: body?.code ?? null, shouldRetry: false });
+  }
+  if (error.status >= 500) {
+    return new ApiError(502, `The batch provider failed: ${message}`, { type: "server_error" });
+  }
+  return new ApiError(error.status, message, { code: body?.code ?? null, param: body?.param ?? null });
+}
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined || value === "") return 20;
+  if (!/^-?\d+$/.test(value)) {
+    throw invalidRequest(
+      `Invalid 'limit': expected an integer, but got '${value}' instead.`,
+      "limit",
+      "invalid_type",
+    );
+  }
+  const limit = Number(value);
+  if (limit < 1) {
+    throw invalidRequest(
+      `Invalid 'limit': integer below minimum value. Expected a value >= 1, but got ${limit} instead.`,
+      "limit",
+      "integer_below_min_value",
+    );
+  }
+  if (limit > 100) {
+    throw invalidRequest(
+      `Invalid 'limit': integer above maximum value. Expected a value <= 100, but got ${limit} instead.`,
+      "limit",
+      "integer_above_max_value",
+    );
+  }
+  return limit;
+}
