@@ -16,7 +16,8 @@ export interface RunningProcess {
 export function startProcess(command: string, args: string[], logFile: string): RunningProcess {
   mkdirSync(dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group: a terminal's Ctrl-C reaches only the parent, which stops servers last.
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const watchdog = spawn(

@@ -1,0 +1,147 @@
+/**
+ * `npm run dev` end to end: scripts/dev.ts brings up the emulator, gateway, collator and poller as child
+ * processes (on the test run's Redis and Mongo), answers a chat completion through a real batch, and on
+ * SIGTERM stops everything and leaves no process behind.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { eventually, ROOT, services, uniqueName } from "@batch-gpt/testing";
+import OpenAI from "openai";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "../packages/local-services/src/index.ts";
+import { openStore } from "../packages/store/src/index.ts";
+
+interface ProcInfo {
+  ppid: number;
+  state: string;
+  cmdline: string;
+}
+
+/** Every live process: parent pid, state and command line, from /proc. */
+function processTable(): Map<number, ProcInfo> {
+  const table = new Map<number, ProcInfo>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const [state = "", ppid = "0"] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
+      table.set(Number(entry), { ppid: Number(ppid), state, cmdline });
+    } catch {
+      // exited while we looked
+    }
+  }
+  return table;
+}
+
+function descendants(root: number): Map<number, string> {
+  const table = processTable();
+  const found = new Map<number, string>();
+  const queue = [root];
+  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+    for (const [child, info] of table) {
+      if (info.ppid === pid && !found.has(child)) {
+        found.set(child, info.cmdline);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
+}
+
+const isAlive = (pid: number) => {
+  const info = processTable().get(pid);
+  return info !== undefined && info.state !== "Z";
+};
+
+let dev: ChildProcess | undefined;
+let output = "";
+const dataDir = mkdtempSync(join(tmpdir(), "batch-gpt-dev-"));
+const dbName = uniqueName("dev");
+
+afterAll(async () => {
+  if (dev && dev.exitCode === null && dev.signalCode === null) dev.kill("SIGKILL");
+  rmSync(dataDir, { recursive: true, force: true });
+  const store = await openStore(services().mongoUri, dbName);
+  await store.mongo.db.dropDatabase().catch(() => {});
+  await store.close();
+});
+
+describe("npm run dev (scripts/dev.ts)", () => {
+  it("runs the stack against the emulator, answers through a batch, and stops cleanly", async () => {
+    const { redisUrl, mongoUri } = services();
+    const [port, emulatorPort] = [await freePort(), await freePort()];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      EMULATOR_PORT: String(emulatorPort),
+      REDIS_URL: redisUrl,
+      MONGODB_URI: mongoUri,
+      MONGO_DATABASE: dbName,
+      BULL_PREFIX: uniqueName("q"),
+      DEV_DATA_DIR: dataDir,
+      COLLATE_BATCHES_FOR_DURATION_IN_MS: "200",
+      COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: "100",
+      EMULATOR_BATCH_DURATION_MS: "300",
+      LOG_LEVEL: "info",
+    };
+    for (const name of ["OPENAI_API_KEY", "OPENAI_BASE_URL", "MONGO_HOST", "EMULATOR_STATE_DIR"]) {
+      delete env[name];
+    }
+    const child = spawn(process.execPath, [join(ROOT, "scripts", "dev.ts")], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    dev = child;
+    child.stdout?.on("data", (d) => (output += d));
+    child.stderr?.on("data", (d) => (output += d));
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+
+    const origin = `http://127.0.0.1:${port}`;
+    await eventually(
+      async () => child.exitCode === null && (await fetch(`${origin}/healthz`)).status === 200,
+      90_000,
+      "the gateway's /healthz",
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- dev output ---\n${output}`);
+    });
+    expect(output).toMatch(/OpenAI EMULATOR/);
+    expect(output).toContain(`${origin}/v1`);
+
+    const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: "sk-dev-test", maxRetries: 0 });
+    const completion = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "hello dev" }],
+    });
+    expect(completion.choices[0]?.message.content).toBe("echo: hello dev");
+    const stats = (await (await fetch(`http://127.0.0.1:${emulatorPort}/_emulator/stats`)).json()) as {
+      batchesCreated: number;
+      realtimeRequests: number;
+    };
+    expect(stats.batchesCreated).toBeGreaterThanOrEqual(1);
+    expect(stats.realtimeRequests).toBe(0);
+
+    const family = descendants(child.pid!);
+    const commands = [...family.values()].join("\n");
+    for (const app of ["openai-emulator", "gateway", "collator", "poller"]) {
+      expect(commands).toContain(`apps/${app}/src/main.ts`);
+    }
+
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    await eventually(
+      () => [...family.keys()].every((pid) => !isAlive(pid)),
+      15_000,
+      "every process dev started to be gone",
+    ).catch((err: Error) => {
+      const left = [...family].filter(([pid]) => isAlive(pid)).map(([pid, cmd]) => `${pid} ${cmd}`);
+      throw new Error(`${err.message}; still running:\n${left.join("\n")}`);
+    });
+    expect(output).toMatch(
+      /stopping gateway[\s\S]*stopping collator[\s\S]*stopping poller[\s\S]*stopping emulator/,
+    );
+  }, 150_000);
+});
