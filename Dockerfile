@@ -1,0 +1,22 @@
+# One image for every app: gateway, collator, poller and the OpenAI emulator. Node 24 runs the TypeScript
+# sources directly (type stripping), so there is no build step; pick the app with the command, e.g.
+#   docker run ... batch-gpt node apps/collator/src/main.ts
+FROM node:24-bookworm-slim
+
+WORKDIR /app
+ENV NODE_ENV=production
+
+# pnpm at the exact version package.json names.
+COPY package.json ./
+RUN npm install -g "$(node -p 'require("./package.json").packageManager')" && npm cache clean --force
+
+# Dependencies first (cached while the lockfile is unchanged), then the sources.
+COPY pnpm-lock.yaml pnpm-workspace.yaml ./
+RUN pnpm fetch --prod
+COPY . .
+RUN pnpm install --offline --frozen-lockfile --prod \
+  && mkdir -p /data/emulator && chown node:node /data/emulator
+
+USER node
+EXPOSE 8080 8090
+CMD ["node", "apps/gateway/src/main.ts"]
