@@ -12,6 +12,8 @@ const schema = connectionSchema.extend(providerSchema.shape).extend({
   COLLATOR_STALE_RECORD_MS: intSetting(1000).default(120_000),
   /** How often to look for stale batch records. */
   COLLATOR_RECOVERY_INTERVAL_MS: intSetting(100).default(30_000),
+  /** Held jobs are locked this long and renewed; a dead collator's jobs return to the queue after it. */
+  COLLATOR_JOB_LOCK_MS: intSetting(1000).default(30_000),
   COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: intSetting(10).default(5000),
   MAX_RESUBMITS: intSetting(0, 100).default(3),
 });

@@ -53,6 +53,7 @@ export async function startCollator(
     submitter,
     log,
     collatorId,
+    lockDurationMs: config.COLLATOR_JOB_LOCK_MS,
     limits: {
       windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS,
       maxLines: config.COLLATE_MAX_LINES,

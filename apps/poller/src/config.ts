@@ -8,6 +8,8 @@ const schema = connectionSchema.extend(providerSchema.shape).extend({
   COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: intSetting(1).default(300),
   /** How often every unfinished batch is given a poll job (covers lost or never-added jobs). */
   POLL_SWEEP_INTERVAL_MS: intSetting(100).default(60_000),
+  /** A poll job is locked this long while it runs (renewed); a dead poller's jobs return after it. */
+  POLL_JOB_LOCK_MS: intSetting(1000).default(30_000),
   /** Batches checked at once by one poller. */
   POLL_CONCURRENCY: intSetting(1, 100).default(8),
   /** How many times a line left unfinished by an expired or cancelled batch is sent again. */

@@ -21,6 +21,7 @@ export interface PollerOptions {
   minIntervalMs: number;
   maxIntervalMs: number;
   concurrency: number;
+  lockDurationMs: number;
 }
 
 /** Outcomes are stored and announced in chunks, so a 50,000-line result never sits in memory whole. */
@@ -38,6 +39,10 @@ export class Poller {
     this.#o = opts;
     this.#worker = opts.queues.worker(QUEUES.poll, (job, token) => this.#process(job, token), {
       concurrency: opts.concurrency,
+      lockDuration: opts.lockDurationMs,
+      stalledInterval: Math.max(500, Math.floor(opts.lockDurationMs / 2)),
+      // A poller dying mid-check must never make a batch's tracking give up.
+      maxStalledCount: 1_000_000,
       settings: {
         // A failed check is retried: min interval doubling per failure, capped at the max interval.
         backoffStrategy: (attemptsMade: number) =>

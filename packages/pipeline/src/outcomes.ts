@@ -1,4 +1,4 @@
-import type { Logger } from "@batch-gpt/config";
+import { type Logger, reachedStep } from "@batch-gpt/config";
 import {
   attemptJobId,
   type CollateJob,
@@ -68,6 +68,7 @@ export class OutcomeRecorder {
       await this.#finish(request, outcome.answer);
       announce.push(request._id);
     }
+    reachedStep("poll.results-stored");
     await this.#publisher.publish(announce);
     return { finished: announce.length, resubmitted };
   }

@@ -76,6 +76,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: "1",
     COLLATOR_STALE_RECORD_MS: "3000",
     COLLATOR_RECOVERY_INTERVAL_MS: "500",
+    COLLATOR_JOB_LOCK_MS: "2000",
+    POLL_JOB_LOCK_MS: "2000",
     POLL_SWEEP_INTERVAL_MS: "1000",
     WAITER_RECHECK_MS: "1000",
     ...opts.env,
