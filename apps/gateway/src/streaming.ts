@@ -1,4 +1,4 @@
-import { type Endpoint, invalidRequest, type RequestRecord } from "@batch-gpt/contracts";
+import { ApiError, type Endpoint, invalidRequest, type RequestRecord } from "@batch-gpt/contracts";
 import type { Context } from "hono";
 import { lostRequest, recordAnswer } from "./answers.ts";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
@@ -70,10 +70,7 @@ export async function streamWhenReady(
   clearTimeout(timer);
   if (early !== KEEPALIVE_DUE) {
     c.req.raw.signal.removeEventListener("abort", gone);
-    if (early === "lost") {
-      await release();
-      throw lostRequest();
-    }
+    if (typeof early === "string") throw await notAnswered(early, release);
     if (!succeeded(early)) return recordAnswer(c, early);
     c.header("x-batch-cache", "miss");
     return c.body(answerEvents(endpoint, answerBody(early), options).join(""), 200, SSE_HEADERS);
@@ -102,9 +99,9 @@ export async function streamWhenReady(
       void Promise.race([answer, callerGone])
         .then(async (result) => {
           if (result === "gone") return;
-          if (result === "lost") {
-            await release();
-            send(errorEvent(endpoint, lostRequest().toBody().error as unknown as Json));
+          if (typeof result === "string") {
+            const error = await notAnswered(result, release);
+            send(errorEvent(endpoint, error.toBody().error as unknown as Json));
           } else if (!succeeded(result)) {
             send(errorEvent(endpoint, errorOf(result)));
           } else {
@@ -133,6 +130,21 @@ export async function streamWhenReady(
   });
   c.header("x-batch-cache", "miss");
   return c.body(stream, 200, SSE_HEADERS);
+}
+
+/**
+ * The wait ended without an answer: "lost" (the request exists nowhere: free its key, a retry starts
+ * afresh) or this gateway is shutting down (the request goes on; a retry attaches to it elsewhere).
+ */
+async function notAnswered(result: string, release: () => Promise<unknown>): Promise<ApiError> {
+  if (result === "lost") {
+    await release();
+    return lostRequest();
+  }
+  return new ApiError(503, "The gateway is restarting; please retry: the request is still pending.", {
+    type: "server_error",
+    code: "server_shutting_down",
+  });
 }
 
 const succeeded = (record: RequestRecord) =>
