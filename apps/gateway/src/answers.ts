@@ -25,3 +25,10 @@ export const lostRequest = () =>
     type: "server_error",
     code: "request_lost",
   });
+
+/** This gateway is stopping; the request itself goes on, and the SDK's retry attaches to it elsewhere. */
+export const shuttingDown = () =>
+  new ApiError(503, "The gateway is restarting; please retry: the request is still pending.", {
+    type: "server_error",
+    code: "server_shutting_down",
+  });

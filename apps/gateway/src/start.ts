@@ -68,12 +68,12 @@ export async function startGateway(
     port,
     deps,
     async close() {
-      // Stop intake first, then release waiters and connections.
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
+      // Stop intake, answer held callers "retry" (their requests go on), then close connections.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       waiters.close();
+      await new Promise((r) => setTimeout(r, 50));
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await closed;
       await subscriber.close();
       await queues.close();
       await client.quit().catch(() => {});

@@ -3,8 +3,11 @@ import type { RequestStore } from "@batch-gpt/store";
 
 export type LostCheck = (requestId: string) => Promise<boolean>;
 
+/** "lost": the request exists nowhere any more; "shutdown": this process is stopping (the request goes on). */
+export type WaitResult = RequestRecord | "lost" | "shutdown";
+
 interface Waiter {
-  resolve(record: RequestRecord | "lost"): void;
+  resolve(result: WaitResult): void;
   since: number;
 }
 
@@ -38,7 +41,7 @@ export class Waiters {
    * Resolves with the request's terminal record, or "lost" when it provably no longer exists anywhere.
    * Aborting `signal` (the caller went away) frees the waiter; the request itself goes on.
    */
-  wait(requestId: string, signal?: AbortSignal): Promise<RequestRecord | "lost"> {
+  wait(requestId: string, signal?: AbortSignal): Promise<WaitResult> {
     return new Promise((resolve) => {
       const waiter: Waiter = { resolve, since: Date.now() };
       let set = this.#held.get(requestId);
@@ -87,7 +90,9 @@ export class Waiters {
     if (set.size === 0) this.#held.delete(requestId);
   }
 
+  /** Releases every held caller with "shutdown", so each gets a retryable answer instead of a cut connection. */
   close(): void {
     clearInterval(this.#timer);
+    for (const set of [...this.#held.values()]) for (const waiter of [...set]) waiter.resolve("shutdown");
   }
 }

@@ -7,7 +7,7 @@ import {
   type RequestRecord,
 } from "@batch-gpt/contracts";
 import { type Context, Hono } from "hono";
-import { cachedAnswer, lostRequest, recordAnswer } from "../answers.ts";
+import { cachedAnswer, lostRequest, recordAnswer, shuttingDown } from "../answers.ts";
 import type { GatewayDeps, GatewayEnv } from "../deps.ts";
 import { servingMode } from "../serving-mode.ts";
 import { assertStreamable, batchableBody, streamCached, streamWhenReady } from "../streaming.ts";
@@ -63,6 +63,7 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     }
     if (body.stream === true) return streamWhenReady(c, deps, { endpoint, request: body, requestId, key });
     const result = await waiters.wait(requestId, c.req.raw.signal);
+    if (result === "shutdown") throw shuttingDown();
     if (result === "lost") {
       await inflight.release(key, requestId).catch(() => {});
       throw lostRequest();
