@@ -80,7 +80,7 @@ describe("secrets", () => {
               : type === "list"
                 ? await redis.lrange(key, 0, -1)
                 : type === "zset"
-                  ? await redis.zrange(key, 0, -1)
+                  ? await redis.zrange(key, "0", "-1")
                   : type === "set"
                     ? await redis.smembers(key)
                     : type === "stream"
