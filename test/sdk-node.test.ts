@@ -223,6 +223,26 @@ describe("async mode", () => {
       return got.choices?.length ? got : undefined;
     });
     expect(done.choices[0]?.message.content).toBe(`echo: ${prompt}`);
+
+    // Responses have a retrieve method; embeddings and completions are fetched with the generic get.
+    const pendingResponse = await asyncClient.responses.create({ model: "gpt-4o-mini", input: prompt });
+    const embedding = await asyncClient.embeddings.create({
+      model: "text-embedding-3-small",
+      input: prompt,
+      encoding_format: "float",
+    });
+    const pendingId = (embedding as unknown as { id: string }).id;
+    expect(pendingId).toMatch(/^emb-/);
+    const answered = await eventually(async () => {
+      const got = await client.responses.retrieve(pendingResponse.id);
+      return got.status === "completed" ? got : undefined;
+    });
+    expect(answered.output_text).toBe(`echo: ${prompt}`);
+    const vectors = await eventually(async () => {
+      const got = await client.get<OpenAI.CreateEmbeddingResponse>(`/embeddings/${pendingId}`);
+      return got.data ? got : undefined;
+    });
+    expect(vectors.data[0]?.embedding).toHaveLength(8);
   });
 
   it("refuses stream: true in async mode with a 400", async () => {

@@ -133,14 +133,19 @@ describe("Python SDK: requests", () => {
 
   it("async mode through extra_headers and default_headers, answers fetched with retrieve", async () => {
     const t = tag();
-    const seen = await check<{ ids: string[]; status: string; answers: string[]; stream_refused: ErrorSeen }>(
-      stack,
-      "async",
-      t,
-    );
+    const seen = await check<{
+      ids: string[];
+      status: string;
+      answers: string[];
+      response_text: string;
+      embedding_length: number;
+      stream_refused: ErrorSeen;
+    }>(stack, "async", t);
     expect(seen.ids.every((id) => id.startsWith("chatcmpl-"))).toBe(true);
     expect(seen.status).toBe("queued");
     expect(seen.answers).toEqual([`echo: python async ${t}`, `echo: python async ${t} again`]);
+    expect(seen.response_text).toBe(`echo: python async ${t} resp`);
+    expect(seen.embedding_length).toBe(8);
     expect(seen.stream_refused).toMatchObject({ class: "BadRequestError", status: 400, param: "stream" });
   });
 });

@@ -124,6 +124,20 @@ def check_responses(tag):
     }
 
 
+ASYNC = {"x-batch-mode": "async"}
+
+
+def until(fetch, ready, seconds=30):
+    deadline = time.time() + seconds
+    while True:
+        got = fetch()
+        if ready(got):
+            return got
+        if time.time() > deadline:
+            raise AssertionError("no answer in time")
+        time.sleep(0.2)
+
+
 def check_async(tag):
     prompt = f"python async {tag}"
     # Per call with extra_headers, or for every call with default_headers.
@@ -143,7 +157,16 @@ def check_async(tag):
             if time.time() > deadline:
                 raise AssertionError(f"no answer for {call.id}")
             time.sleep(0.2)
+    # Responses have a retrieve method; embeddings and completions are fetched with the generic get.
+    resp = client.responses.create(model="gpt-4o-mini", input=f"{prompt} resp", extra_headers=ASYNC)
+    emb = client.embeddings.create(
+        model="text-embedding-3-small", input=f"{prompt} emb", encoding_format="float", extra_headers=ASYNC
+    )
+    response = until(lambda: client.responses.retrieve(resp.id), lambda r: r.status == "completed")
+    embedding = until(lambda: client.get(f"/embeddings/{emb.id}", cast_to=object), lambda e: "data" in e)
     return {
+        "response_text": response.output_text,
+        "embedding_length": len(embedding["data"][0]["embedding"]),
         "ids": [placeholder.id, other.id],
         "status": getattr(placeholder, "status", None),
         "answers": answers,

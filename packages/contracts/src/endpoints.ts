@@ -27,6 +27,17 @@ export const PENDING_OBJECT: Record<Endpoint, string> = {
   "/v1/responses": "response",
 };
 
+/**
+ * Empty collections an async placeholder carries, so SDKs that post-process an answer (the Node SDK
+ * adds `output_text` from `output`, both SDKs decode base64 `data`) read a pending one without failing.
+ */
+export const PENDING_FIELDS: Record<Endpoint, Record<string, unknown[]>> = {
+  "/v1/chat/completions": { choices: [] },
+  "/v1/completions": { choices: [] },
+  "/v1/embeddings": { data: [] },
+  "/v1/responses": { output: [] },
+};
+
 /** Fields each endpoint requires besides `model` (checked at intake, before anything is queued). */
 export const REQUIRED_FIELDS: Record<Endpoint, string[]> = {
   "/v1/chat/completions": ["messages"],

@@ -3,6 +3,7 @@ import {
   type Endpoint,
   invalidRequest,
   isTerminalRequest,
+  PENDING_FIELDS,
   PENDING_OBJECT,
   type RequestRecord,
 } from "@batch-gpt/contracts";
@@ -57,7 +58,13 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     if (mode === "async") {
       const call = await intake.recordCall(req, requestId);
       return c.json(
-        { id: call.id, object: PENDING_OBJECT[endpoint], status: "queued", created: call.created },
+        {
+          id: call.id,
+          object: PENDING_OBJECT[endpoint],
+          status: "queued",
+          created: call.created,
+          ...PENDING_FIELDS[endpoint],
+        },
         202,
       );
     }
@@ -104,5 +111,6 @@ function pending(id: string, endpoint: Endpoint, createdAt: Date, record: Reques
     object: PENDING_OBJECT[endpoint],
     status: !record || record.state === "queued" ? "queued" : "in_progress",
     created: Math.floor(createdAt.getTime() / 1000),
+    ...PENDING_FIELDS[endpoint],
   };
 }
