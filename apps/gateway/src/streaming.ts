@@ -93,9 +93,11 @@ export async function streamWhenReady(
       };
       send(SSE_KEEPALIVE);
       keepalive = setInterval(() => send(SSE_KEEPALIVE), keepaliveMs);
-      const callerGone = new Promise<"gone">((resolve) =>
-        caller.signal.addEventListener("abort", () => resolve("gone"), { once: true }),
-      );
+      // The caller may have gone while we waited for the first keep-alive to be due.
+      const callerGone = new Promise<"gone">((resolve) => {
+        if (caller.signal.aborted) resolve("gone");
+        else caller.signal.addEventListener("abort", () => resolve("gone"), { once: true });
+      });
       void Promise.race([answer, callerGone])
         .then(async (result) => {
           if (result === "gone") return;
