@@ -236,6 +236,7 @@ async function main(): Promise<void> {
     say('("echo: " + your last message), NOT from a model. Set OPENAI_API_KEY to use OpenAI.');
     if (baseUrl) say(`(OPENAI_BASE_URL=${baseUrl} is ignored while OPENAI_API_KEY is unset)`);
     const host = env.EMULATOR_HOST || "127.0.0.1";
+    const reachAt = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
     const port = await choosePort("emulator", "EMULATOR_PORT", DEFAULT_EMULATOR_PORT, host, true);
     const stateDir = resolve(env.EMULATOR_STATE_DIR || join(dataDir, "emulator"));
     const emulator = addChild(
@@ -246,8 +247,9 @@ async function main(): Promise<void> {
         ROOT,
       ),
     );
-    await waitForHttp(`http://127.0.0.1:${port}/healthz`, emulator);
-    baseUrl = `http://127.0.0.1:${port}/v1`;
+    const origin = `http://${reachAt.includes(":") ? `[${reachAt}]` : reachAt}:${port}`;
+    await waitForHttp(`${origin}/healthz`, emulator);
+    baseUrl = `${origin}/v1`;
     apiKey = env.EMULATOR_API_KEYS?.split(",")[0]?.trim() || EMULATOR_DUMMY_KEY;
     lines.push(`OpenAI    EMULATOR at ${baseUrl}: answers are "echo: <last message>", not a model's`);
     lines.push(`          (state in ${shown(stateDir)}; set OPENAI_API_KEY to use OpenAI)`);

@@ -109,7 +109,12 @@ describe("npm run dev (scripts/dev.ts)", () => {
       throw new Error(`${err.message}\n--- dev output ---\n${output}`);
     });
     expect(output).toMatch(/OpenAI EMULATOR/);
-    expect(output).toContain(`${origin}/v1`);
+    // The banner follows dev's own health check, which may come a moment after ours.
+    await eventually(
+      () => output.includes(`batch-gpt is running. Gateway: ${origin}/v1`),
+      30_000,
+      "the banner",
+    );
 
     const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: "sk-dev-test", maxRetries: 0 });
     const completion = await client.chat.completions.create({
