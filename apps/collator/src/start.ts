@@ -1,10 +1,6 @@
 import { hostname } from "node:os";
-import { createLogger, type Logger, resolveMongo } from "@batch-gpt/config";
-import { redisKeys } from "@batch-gpt/contracts";
-import { OutcomeRecorder } from "@batch-gpt/pipeline";
-import { OpenAIProvider } from "@batch-gpt/provider";
-import { createRedis, DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
-import { openStore } from "@batch-gpt/store";
+import { createLogger, type Logger } from "@batch-gpt/config";
+import { openWorkerRuntime } from "@batch-gpt/pipeline";
 import { Collator } from "./collator.ts";
 import type { CollatorConfig } from "./config.ts";
 import { Recovery } from "./recovery.ts";
@@ -22,26 +18,13 @@ export async function startCollator(
   log: Logger = createLogger("collator"),
 ): Promise<RunningCollator> {
   const collatorId = `collator-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const mongo = resolveMongo(config);
-  const store = await openStore(mongo.uri, mongo.dbName);
-  const keys = redisKeys(config.BULL_PREFIX);
-  const queues = new QueueRegistry({ redisUrl: config.REDIS_URL, prefix: config.BULL_PREFIX, log });
-  const redis = createRedis(config.REDIS_URL, "worker");
-  redis.on("error", (err) => log.error({ err: err.message }, "redis error"));
-  const outcomes = new OutcomeRecorder({
-    store,
-    inflight: new Inflight(redis, keys),
-    publisher: new DonePublisher(redis, keys),
-    queues,
-    maxResubmits: config.MAX_RESUBMITS,
-    log,
-  });
-  const provider = new OpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
+  const runtime = await openWorkerRuntime(config, log);
+  const { store, queues } = runtime;
   const submitter = new BatchSubmitter({
     store,
-    provider,
+    provider: runtime.provider,
     queues,
-    outcomes,
+    outcomes: runtime.outcomes,
     log,
     collatorId,
     pollMinIntervalMs: config.COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS,
@@ -69,11 +52,10 @@ export async function startCollator(
   });
 
   await collator.start();
-  let sweeping: Promise<unknown> = recovery
-    .sweep()
-    .catch((err) => log.error({ err }, "recovery sweep failed"));
+  const sweep = () => recovery.sweep().catch((err) => log.error({ err }, "recovery sweep failed"));
+  let sweeping: Promise<unknown> = sweep();
   const timer = setInterval(() => {
-    sweeping = recovery.sweep().catch((err) => log.error({ err }, "recovery sweep failed"));
+    sweeping = sweep();
   }, config.COLLATOR_RECOVERY_INTERVAL_MS);
   log.info({ collatorId, windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS }, "collator started");
 
@@ -81,12 +63,11 @@ export async function startCollator(
     collatorId,
     recovery,
     async close() {
+      // Stop intake of new work first: flush held groups, then let the recovery sweep finish.
       clearInterval(timer);
       await collator.close();
       await sweeping;
-      await queues.close();
-      await redis.quit().catch(() => {});
-      await store.close();
+      await runtime.close();
     },
   };
 }

@@ -1,0 +1,48 @@
+import { type ConnectionSettings, type Logger, type ProviderSettings, resolveMongo } from "@batch-gpt/config";
+import { redisKeys } from "@batch-gpt/contracts";
+import { type BatchProvider, OpenAIProvider } from "@batch-gpt/provider";
+import { createRedis, DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
+import { openStore, type Store } from "@batch-gpt/store";
+import { OutcomeRecorder } from "./outcomes.ts";
+
+/** What the collator and the poller both stand on: store, queues, provider and outcome recording. */
+export interface WorkerRuntime {
+  store: Store;
+  queues: QueueRegistry;
+  provider: BatchProvider;
+  outcomes: OutcomeRecorder;
+  /** Closes queues, Redis and Mongo, after the app has stopped its own workers. */
+  close(): Promise<void>;
+}
+
+export async function openWorkerRuntime(
+  config: ConnectionSettings & ProviderSettings & { MAX_RESUBMITS: number },
+  log: Logger,
+): Promise<WorkerRuntime> {
+  const mongo = resolveMongo(config);
+  const store = await openStore(mongo.uri, mongo.dbName);
+  const keys = redisKeys(config.BULL_PREFIX);
+  const queues = new QueueRegistry({ redisUrl: config.REDIS_URL, prefix: config.BULL_PREFIX, log });
+  const redis = createRedis(config.REDIS_URL, "worker");
+  redis.on("error", (err) => log.error({ err: err.message }, "redis error"));
+  const outcomes = new OutcomeRecorder({
+    store,
+    inflight: new Inflight(redis, keys),
+    publisher: new DonePublisher(redis, keys),
+    queues,
+    maxResubmits: config.MAX_RESUBMITS,
+    log,
+  });
+  const provider = new OpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
+  return {
+    store,
+    queues,
+    provider,
+    outcomes,
+    async close() {
+      await queues.close();
+      await redis.quit().catch(() => {});
+      await store.close();
+    },
+  };
+}
