@@ -192,6 +192,17 @@ async function waitForHttp(url: string, app: AppChild, timeoutMs = 60_000): Prom
   throw new DevError(`${app.name} did not answer ${url} within ${timeoutMs / 1000} s`);
 }
 
+/** Whether `url` is this machine's `port`. */
+function pointsAt(url: string, port: number): boolean {
+  try {
+    const u = new URL(url);
+    const local = ["localhost", "127.0.0.1", "[::1]", "0.0.0.0"].includes(u.hostname);
+    return local && Number(u.port || (u.protocol === "https:" ? 443 : 80)) === port;
+  } catch {
+    return false;
+  }
+}
+
 const appScript = (name: string) => join(ROOT, "apps", name, "src", "main.ts");
 
 async function main(): Promise<void> {
@@ -254,6 +265,11 @@ async function main(): Promise<void> {
     lines.push(`OpenAI    EMULATOR at ${baseUrl}: answers are "echo: <last message>", not a model's`);
     lines.push(`          (state in ${shown(stateDir)}; set OPENAI_API_KEY to use OpenAI)`);
   } else {
+    if (baseUrl && pointsAt(baseUrl, gatewayPort)) {
+      throw new DevError(
+        `OPENAI_BASE_URL=${baseUrl} is the gateway itself (that variable is for the SDKs of your clients): unset it, or set it to OpenAI's URL`,
+      );
+    }
     lines.push(`OpenAI    ${baseUrl || "https://api.openai.com/v1"} (real batches, billed to your key)`);
   }
   if (stopping) return;
