@@ -1,6 +1,6 @@
-import { ApiError, type Endpoint, invalidRequest, type RequestRecord } from "@batch-gpt/contracts";
+import { type ApiError, type Endpoint, invalidRequest, type RequestRecord } from "@batch-gpt/contracts";
 import type { Context } from "hono";
-import { lostRequest, recordAnswer } from "./answers.ts";
+import { lostRequest, recordAnswer, shuttingDown } from "./answers.ts";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
 import { answerEvents, errorEvent, SSE_KEEPALIVE, STREAMABLE, type StreamOptions } from "./sse-events.ts";
 
@@ -143,10 +143,7 @@ async function notAnswered(result: string, release: () => Promise<unknown>): Pro
     await release();
     return lostRequest();
   }
-  return new ApiError(503, "The gateway is restarting; please retry: the request is still pending.", {
-    type: "server_error",
-    code: "server_shutting_down",
-  });
+  return shuttingDown();
 }
 
 const succeeded = (record: RequestRecord) =>
