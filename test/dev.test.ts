@@ -7,11 +7,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@batch-gpt/local-services";
+import { openStore } from "@batch-gpt/store";
 import { eventually, ROOT, services, uniqueName } from "@batch-gpt/testing";
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort } from "../packages/local-services/src/index.ts";
-import { openStore } from "../packages/store/src/index.ts";
 
 interface ProcInfo {
   ppid: number;

@@ -1,4 +1,4 @@
-import { type Stack, startStack } from "@batch-gpt/testing";
+import { eventually, type Stack, startStack } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let stack: Stack;
@@ -51,11 +51,15 @@ describe("two gateways, two collators, two pollers sharing the work", () => {
     });
     const { id } = (await res.json()) as { id: string };
     const other = stack.clientFor(stack.gateways[1]!);
-    let completion: Awaited<ReturnType<typeof other.chat.completions.retrieve>> | undefined;
-    for (let i = 0; i < 300 && !completion?.choices; i++) {
-      completion = await other.chat.completions.retrieve(id);
-      if (!completion.choices) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(completion?.choices[0]?.message.content).toBe("echo: fetch me elsewhere");
+    // 202 while pending (a placeholder with no choices), 200 with the completion once answered.
+    const completion = await eventually(
+      async () => {
+        const { data, response } = await other.chat.completions.retrieve(id).withResponse();
+        return response.status === 200 ? data : undefined;
+      },
+      30_000,
+      "the answer on the other gateway",
+    );
+    expect(completion.choices[0]?.message.content).toBe("echo: fetch me elsewhere");
   });
 });

@@ -18,7 +18,8 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env, app: string
   const lines = result.error.issues.map((issue) => {
     const name = issue.path.join(".") || "(environment)";
     const value = cleaned[name];
-    return `  ${name}: ${issue.message}${value === undefined ? " (not set)" : ` (got "${value}")`}`;
+    if (value === undefined && issue.code === "invalid_type") return `  ${name}: is required but not set`;
+    return `  ${name}: ${issue.message}${value === undefined ? "" : ` (got "${value}")`}`;
   });
   throw new ConfigError(`${app}: invalid settings\n${lines.join("\n")}`);
 }
