@@ -1,5 +1,5 @@
 import type { CacheRecord } from "@batch-gpt/contracts";
-import type { Collections } from "./mongo.ts";
+import { type Collections, isDuplicateKey } from "./mongo.ts";
 
 /**
  * Successful answers by request key. Expiry is a read-time condition on the entry's age (FerretDB v1
@@ -19,7 +19,13 @@ export class CacheStore {
     return hit;
   }
 
+  /** Latest answer wins. A racing upsert on FerretDB v1 can fail with duplicate key: then it exists, replace it. */
   async put(record: CacheRecord): Promise<void> {
-    await this.#c.cache.replaceOne({ _id: record._id }, record, { upsert: true });
+    try {
+      await this.#c.cache.replaceOne({ _id: record._id }, record, { upsert: true });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      await this.#c.cache.replaceOne({ _id: record._id }, record);
+    }
   }
 }

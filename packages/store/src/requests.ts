@@ -1,5 +1,5 @@
 import type { CollateJob, RequestRecord, RequestState, StoredAnswer } from "@batch-gpt/contracts";
-import type { Collections } from "./mongo.ts";
+import { type Collections, isDuplicateKey } from "./mongo.ts";
 
 /** Requests by id. Every filter is exactly `{_id}`: the only lookup FerretDB v1 serves without a scan. */
 export class RequestStore {
@@ -13,10 +13,20 @@ export class RequestStore {
     return this.#c.requests.findOne({ _id: id });
   }
 
-  /** Writes the record of each job if it has none yet (a resubmitted request already has one). */
+  /**
+   * Writes the record of each job if it has none yet (a resubmitted request already has one). Two
+   * collators holding the same request (a stalled job handed on) may race: on FerretDB v1 an upsert is
+   * read-then-insert, so the loser gets a duplicate-key error, which means "already written".
+   */
   async ensure(jobs: CollateJob[]): Promise<void> {
     if (jobs.length === 0) return;
     const now = new Date();
+    await this.#ensure(jobs, now).catch((error: unknown) => {
+      if (!onlyDuplicateKeys(error)) throw error;
+    });
+  }
+
+  async #ensure(jobs: CollateJob[], now: Date): Promise<void> {
     await this.#c.requests.bulkWrite(
       jobs.map((job) => ({
         updateOne: {
@@ -81,4 +91,12 @@ export class RequestStore {
       { $set: { state: "queued", attempt, updatedAt: new Date() } },
     );
   }
+}
+
+/** True for a write error made only of duplicate-key errors (a bulk write reports them per operation). */
+function onlyDuplicateKeys(error: unknown): boolean {
+  if (isDuplicateKey(error)) return true;
+  const writeErrors = (error as { writeErrors?: { code: number }[] | { code: number } }).writeErrors;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  return list.length > 0 && list.every((e) => e.code === 11000);
 }

@@ -114,3 +114,30 @@ describe("batches", () => {
     expect(done.records.map((r) => r.providerBatchId)).toEqual(["batch_4", "batch_2", "batch_0"]);
   });
 });
+
+describe("racing writers", () => {
+  it("two collators ensuring the same requests at once both succeed, and one record each remains", async () => {
+    const jobs = Array.from({ length: 20 }, (_, i) => job(`req_race_${i}`));
+    await Promise.all([store.requests.ensure(jobs), store.requests.ensure([...jobs].reverse())]);
+    for (const j of jobs) expect((await store.requests.get(j.requestId))?.state).toBe("queued");
+  });
+});
+
+describe("racing cache writers", () => {
+  it("two answers for the same key stored at once both succeed", async () => {
+    const entry = (body: string) => ({
+      _id: "race-key",
+      endpoint: "/v1/chat/completions" as const,
+      model: "m",
+      owner: "o",
+      body,
+      createdAt: new Date(),
+    });
+    await Promise.all([
+      store.cache.put(entry("a")),
+      store.cache.put(entry("b")),
+      store.cache.put(entry("c")),
+    ]);
+    expect(["a", "b", "c"]).toContain((await store.cache.get("race-key"))?.body);
+  });
+});
