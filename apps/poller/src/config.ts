@@ -14,6 +14,8 @@ const schema = connectionSchema.extend(providerSchema.shape).extend({
   POLL_CONCURRENCY: intSetting(1, 100).default(8),
   /** How many times a line left unfinished by an expired or cancelled batch is sent again. */
   MAX_RESUBMITS: intSetting(0, 100).default(3),
+  /** Lines of a batch refused for OpenAI's enqueued-token limit are sent again after this long, doubling per attempt. */
+  TOKEN_LIMIT_RETRY_MS: intSetting(0).default(60_000),
 });
 
 export type PollerConfig = z.infer<typeof schema>;

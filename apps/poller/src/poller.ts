@@ -22,6 +22,8 @@ export interface PollerOptions {
   maxIntervalMs: number;
   concurrency: number;
   lockDurationMs: number;
+  /** First wait before resending lines refused for the enqueued-token limit; doubles per attempt. */
+  tokenLimitRetryMs: number;
 }
 
 /** Outcomes are stored and announced in chunks, so a 50,000-line result never sits in memory whole. */
@@ -111,7 +113,8 @@ export class Poller {
     for (const [requestId, attempt] of attempts) {
       index++;
       if (seen.has(requestId)) continue;
-      chunk.push({ ...missingLineVerdict(batch, culprits, index), requestId, attempt });
+      const retryMs = this.#o.tokenLimitRetryMs * 2 ** attempt;
+      chunk.push({ ...missingLineVerdict(batch, culprits, index, retryMs), requestId, attempt });
       if (chunk.length >= CHUNK) await flush();
     }
     await flush();
@@ -142,6 +145,7 @@ function missingLineVerdict(
   batch: ProviderBatch,
   culprits: Map<number, BatchError>,
   line: number,
+  tokenLimitRetryMs: number,
 ): Omit<LineOutcome, "requestId" | "attempt"> {
   if (batch.status === "failed") {
     const own = culprits.get(line);
@@ -154,8 +158,14 @@ function missingLineVerdict(
     const code = first?.code ?? "batch_failed";
     const message = `The batch failed: ${first?.message ?? "no reason given"}`;
     // Refused for load, or failed only because of other lines: this line is worth sending again.
-    if (code === "token_limit_exceeded")
-      return { kind: "unfinished", answer: errorAnswer(429, message, code, "rate_limit_error") };
+    if (code === "token_limit_exceeded") {
+      // The limit drains as other batches finish: wait before trying again rather than failing fast.
+      return {
+        kind: "unfinished",
+        answer: errorAnswer(429, message, code, "rate_limit_error"),
+        retryAfterMs: tokenLimitRetryMs,
+      };
+    }
     if (culprits.size > 0) return { kind: "unfinished", answer: errorAnswer(400, message, code) };
     return { kind: "answer", answer: errorAnswer(400, message, code) };
   }

@@ -24,6 +24,7 @@ export async function startPoller(
     maxIntervalMs: config.COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS * 1000,
     concurrency: config.POLL_CONCURRENCY,
     lockDurationMs: config.POLL_JOB_LOCK_MS,
+    tokenLimitRetryMs: config.TOKEN_LIMIT_RETRY_MS,
   });
   // At start, every unfinished batch gets a poll job: results stored but not announced by a poller
   // that died are announced again, and batches whose job was lost are tracked again.

@@ -19,6 +19,22 @@ export interface LineOutcome {
   /** The attempt this line was; an outcome for an older attempt than the record's is stale. */
   attempt: number;
   answer: StoredAnswer;
+  /** For "unfinished": wait this long before sending it again (e.g. while an enqueued-token limit drains). */
+  retryAfterMs?: number;
+}
+
+const LINE_CONCURRENCY = 16;
+
+async function forEachConcurrently<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
 /**
@@ -53,21 +69,22 @@ export class OutcomeRecorder {
   async record(batchId: string, outcomes: LineOutcome[]): Promise<{ finished: number; resubmitted: number }> {
     const announce: string[] = [];
     let resubmitted = 0;
-    for (const outcome of outcomes) {
+    // Lines are independent: handle a few at once so a 50,000-line batch is not 50,000 serial round trips.
+    await forEachConcurrently(outcomes, LINE_CONCURRENCY, async (outcome) => {
       const request = await this.#store.requests.get(outcome.requestId);
-      if (!request || request.batchId !== batchId || request.attempt !== outcome.attempt) continue;
+      if (!request || request.batchId !== batchId || request.attempt !== outcome.attempt) return;
       if (isTerminalRequest(request.state)) {
         announce.push(request._id);
-        continue;
+        return;
       }
       if (outcome.kind === "unfinished" && request.attempt < this.#maxResubmits) {
-        await this.#resubmit(request);
+        await this.#resubmit(request, outcome.retryAfterMs ?? 0);
         resubmitted++;
-        continue;
+        return;
       }
       await this.#finish(request, outcome.answer);
       announce.push(request._id);
-    }
+    });
     reachedStep("poll.results-stored");
     await this.#publisher.publish(announce);
     return { finished: announce.length, resubmitted };
@@ -96,7 +113,7 @@ export class OutcomeRecorder {
    * first: if we crash before the record is updated, a repeat of this step re-adds the same job id
    * and the line fence drops the duplicate; the other order could leave a queued record with no job.
    */
-  async #resubmit(request: RequestRecord): Promise<void> {
+  async #resubmit(request: RequestRecord, delayMs: number): Promise<void> {
     const attempt = request.attempt + 1;
     const job: CollateJob = {
       requestId: request._id,
@@ -112,9 +129,12 @@ export class OutcomeRecorder {
     };
     await this.#queues
       .queue(QUEUES.collate)
-      .add(QUEUES.collate, job, { jobId: attemptJobId(request._id, attempt) });
+      .add(QUEUES.collate, job, { jobId: attemptJobId(request._id, attempt), delay: delayMs });
     await this.#store.requests.requeue(request._id, attempt);
-    this.#log.info({ requestId: request._id, attempt, traceId: request.traceId }, "request resubmitted");
+    this.#log.info(
+      { requestId: request._id, attempt, delayMs, traceId: request.traceId },
+      "request resubmitted",
+    );
   }
 }
 

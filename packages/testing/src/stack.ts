@@ -78,6 +78,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     COLLATOR_RECOVERY_INTERVAL_MS: "500",
     COLLATOR_JOB_LOCK_MS: "2000",
     POLL_JOB_LOCK_MS: "2000",
+    TOKEN_LIMIT_RETRY_MS: "200",
     POLL_SWEEP_INTERVAL_MS: "1000",
     WAITER_RECHECK_MS: "1000",
     ...opts.env,
