@@ -1,5 +1,6 @@
 import {
   ApiError,
+  ENDPOINTS,
   type Endpoint,
   invalidRequest,
   isTerminalRequest,
@@ -91,12 +92,7 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     return c.json(pending(call._id, call.endpoint, call.createdAt, record), 202);
   };
 
-  for (const endpoint of [
-    "/v1/chat/completions",
-    "/v1/embeddings",
-    "/v1/completions",
-    "/v1/responses",
-  ] as const) {
+  for (const endpoint of ENDPOINTS) {
     const path = endpoint.slice("/v1".length);
     app.post(path, create(endpoint));
     app.get(`${path}/:id`, retrieve(endpoint));
