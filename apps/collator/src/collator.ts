@@ -106,7 +106,10 @@ export class Collator {
     this.#timers.delete(group);
     if (group.jobs.length === 0) return;
     const work = this.#record(group)
-      .catch((err) => this.#o.log.error({ err, group: group.key }, "flush failed; jobs return to the queue"))
+      .catch(async (err) => {
+        this.#o.log.error({ err, group: group.key }, "flush failed; jobs return to the queue");
+        await this.#handBack(group.jobs);
+      })
       .finally(() => this.#flushing.delete(work));
     this.#flushing.add(work);
   }
@@ -183,6 +186,16 @@ export class Collator {
       );
       for (const held of chunk) this.#held.delete(held);
     }
+  }
+
+  /**
+   * Returns jobs not yet completed to the queue, to be collated again (their lines' fences decide where
+   * they go). Were they kept in `#held`, their locks would be extended forever and nobody would take them.
+   * If moving one fails, its lock (no longer extended) expires and the stalled check returns it.
+   */
+  async #handBack(jobs: HeldJob[]): Promise<void> {
+    const pending = jobs.filter((held) => this.#held.delete(held));
+    await Promise.all(pending.map(({ job, token }) => job.moveToWait(token).catch(() => {})));
   }
 
   async #extendLocks(): Promise<void> {
