@@ -21,9 +21,11 @@ export class RequestStore {
   async ensure(jobs: CollateJob[]): Promise<void> {
     if (jobs.length === 0) return;
     const now = new Date();
-    await this.#ensure(jobs, now).catch((error: unknown) => {
-      if (!onlyDuplicateKeys(error)) throw error;
-    });
+    for (const chunk of chunks(jobs)) {
+      await this.#ensure(chunk, now).catch((error: unknown) => {
+        if (!onlyDuplicateKeys(error)) throw error;
+      });
+    }
   }
 
   async #ensure(jobs: CollateJob[], now: Date): Promise<void> {
@@ -64,15 +66,17 @@ export class RequestStore {
   ): Promise<void> {
     if (lines.length === 0) return;
     const now = new Date();
-    await this.#c.requests.bulkWrite(
-      lines.map(({ requestId, attempt }) => ({
-        updateOne: {
-          filter: { _id: requestId },
-          update: { $set: { state, batchId, attempt, updatedAt: now } },
-        },
-      })),
-      { ordered: false },
-    );
+    for (const chunk of chunks(lines)) {
+      await this.#c.requests.bulkWrite(
+        chunk.map(({ requestId, attempt }) => ({
+          updateOne: {
+            filter: { _id: requestId },
+            update: { $set: { state, batchId, attempt, updatedAt: now } },
+          },
+        })),
+        { ordered: false },
+      );
+    }
   }
 
   async finish(
@@ -91,6 +95,20 @@ export class RequestStore {
       { $set: { state: "queued", attempt, updatedAt: new Date() } },
     );
   }
+}
+
+/**
+ * Statements per update command. FerretDB v1 keeps one of its 100 SQLite connections open for every
+ * statement of an update command until the command ends, so one bulk write of 100+ updates (or a few
+ * large ones at once) deadlocks the whole server. Small commands, one after another, stay far below.
+ */
+const UPDATES_PER_COMMAND = 16;
+
+function chunks<T>(items: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += UPDATES_PER_COMMAND)
+    out.push(items.slice(i, i + UPDATES_PER_COMMAND));
+  return out;
 }
 
 /** True for a write error made only of duplicate-key errors (a bulk write reports them per operation). */

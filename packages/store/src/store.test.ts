@@ -115,6 +115,26 @@ describe("batches", () => {
   });
 });
 
+describe("large batches", () => {
+  // FerretDB v1 keeps a connection per statement of one update command open until the command ends, out
+  // of a pool of 100: one bulk write of 100+ updates used to hang the whole server for good.
+  it("writes, moves and claims the lines of a batch of hundreds of requests", async () => {
+    const jobs = Array.from({ length: 250 }, (_, i) => job(`req_big_${i}`));
+    await store.requests.ensure(jobs);
+    const lines = jobs.map((j) => ({ requestId: j.requestId, attempt: 0 }));
+    await store.requests.assign(lines, "bgb_big", "collating");
+    await store.requests.assign(lines, "bgb_big", "submitted");
+    const won = await store.fences.claimMany(
+      lines.map((l) => `line:${l.requestId}:0`),
+      "bgb_big",
+    );
+    expect(won.size).toBe(jobs.length);
+    for (const j of [jobs[0]!, jobs[249]!]) {
+      expect(await store.requests.get(j.requestId)).toMatchObject({ state: "submitted", batchId: "bgb_big" });
+    }
+  });
+});
+
 describe("racing writers", () => {
   it("two collators ensuring the same requests at once both succeed, and one record each remains", async () => {
     const jobs = Array.from({ length: 20 }, (_, i) => job(`req_race_${i}`));
