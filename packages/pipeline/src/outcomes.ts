@@ -74,6 +74,8 @@ export class OutcomeRecorder {
       const request = await this.#store.requests.get(outcome.requestId);
       if (!request || request.batchId !== batchId || request.attempt !== outcome.attempt) return;
       if (isTerminalRequest(request.state)) {
+        // A repeat after a crash (or a failed write) between storing the outcome and freeing the key.
+        await this.#inflight.release(request.key, request._id);
         announce.push(request._id);
         return;
       }
