@@ -67,6 +67,11 @@ export class Collator {
         continue;
       }
       if (!job) continue;
+      if (!this.#running) {
+        // Fetched while closing, after the held groups were flushed: give it straight back.
+        await job.moveToWait(token).catch(() => {});
+        return;
+      }
       const parsed = collateJobSchema.safeParse(job.data);
       if (!parsed.success) {
         this.#o.log.error({ jobId: job.id, issues: parsed.error.issues }, "malformed collate job dropped");

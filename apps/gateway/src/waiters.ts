@@ -22,6 +22,7 @@ export class Waiters {
   readonly #isLost: LostCheck;
   readonly #lostGraceMs: number;
   #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(opts: { requests: RequestStore; isLost: LostCheck; recheckMs: number; lostGraceMs?: number }) {
     this.#requests = opts.requests;
@@ -42,6 +43,8 @@ export class Waiters {
    * Aborting `signal` (the caller went away) frees the waiter; the request itself goes on.
    */
   wait(requestId: string, signal?: AbortSignal): Promise<WaitResult> {
+    // Nobody to hold: the process is stopping, or the caller left before we started waiting.
+    if (this.#closed || signal?.aborted) return Promise.resolve("shutdown");
     return new Promise((resolve) => {
       const waiter: Waiter = { resolve, since: Date.now() };
       let set = this.#held.get(requestId);
@@ -92,6 +95,7 @@ export class Waiters {
 
   /** Releases every held caller with "shutdown", so each gets a retryable answer instead of a cut connection. */
   close(): void {
+    this.#closed = true;
     clearInterval(this.#timer);
     for (const set of [...this.#held.values()]) for (const waiter of [...set]) waiter.resolve("shutdown");
   }

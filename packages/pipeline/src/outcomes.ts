@@ -9,6 +9,7 @@ import {
 } from "@batch-gpt/contracts";
 import type { DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
+import pLimit from "p-limit";
 
 /** The outcome of one line of a batch record, as read from the provider's files (or decided by us). */
 export interface LineOutcome {
@@ -23,19 +24,11 @@ export interface LineOutcome {
   retryAfterMs?: number;
 }
 
+/**
+ * Lines handled at once by one process, across every batch it is settling. Bounded process-wide, not
+ * per batch: each store write holds FerretDB v1 connections until it ends, and ~100 at once freeze it.
+ */
 const LINE_CONCURRENCY = 16;
-
-async function forEachConcurrently<T>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
 
 /**
  * Stores every line's outcome, then announces them. Order matters for waiters: store → cache →
@@ -49,6 +42,7 @@ export class OutcomeRecorder {
   readonly #queues: QueueRegistry;
   readonly #maxResubmits: number;
   readonly #log: Logger;
+  readonly #lanes = pLimit(LINE_CONCURRENCY);
 
   constructor(opts: {
     store: Store;
@@ -70,7 +64,7 @@ export class OutcomeRecorder {
     const announce: string[] = [];
     let resubmitted = 0;
     // Lines are independent: handle a few at once so a 50,000-line batch is not 50,000 serial round trips.
-    await forEachConcurrently(outcomes, LINE_CONCURRENCY, async (outcome) => {
+    const handle = async (outcome: LineOutcome) => {
       const request = await this.#store.requests.get(outcome.requestId);
       if (!request || request.batchId !== batchId || request.attempt !== outcome.attempt) return;
       if (isTerminalRequest(request.state)) {
@@ -86,7 +80,8 @@ export class OutcomeRecorder {
       }
       await this.#finish(request, outcome.answer);
       announce.push(request._id);
-    });
+    };
+    await Promise.all(outcomes.map((outcome) => this.#lanes(() => handle(outcome))));
     reachedStep("poll.results-stored");
     await this.#publisher.publish(announce);
     return { finished: announce.length, resubmitted };

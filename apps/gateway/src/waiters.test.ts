@@ -1,0 +1,59 @@
+import { openTestStore } from "@batch-gpt/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Waiters } from "./waiters.ts";
+
+let store: Awaited<ReturnType<typeof openTestStore>>;
+beforeAll(async () => {
+  store = await openTestStore("waiters");
+});
+afterAll(() => store.drop());
+
+const waiters = () => new Waiters({ requests: store.requests, isLost: async () => false, recheckMs: 60_000 });
+
+describe("waiters", () => {
+  it("does not hold a caller that already left", async () => {
+    const w = waiters();
+    const gone = AbortSignal.abort();
+    expect(await w.wait("req_left", gone)).toBe("shutdown");
+    expect(w.size).toBe(0);
+    w.close();
+  });
+
+  it("frees a waiter when its caller leaves, and releases every held caller on close", async () => {
+    const w = waiters();
+    const caller = new AbortController();
+    void w.wait("req_a", caller.signal);
+    const held = w.wait("req_b");
+    expect(w.size).toBe(2);
+    caller.abort();
+    expect(w.size).toBe(1);
+    w.close();
+    expect(await held).toBe("shutdown");
+    expect(await w.wait("req_after_close")).toBe("shutdown");
+    expect(w.size).toBe(0);
+  });
+
+  it("answers from the store when the request is already finished", async () => {
+    await store.mongo.collections.requests.insertOne({
+      _id: "req_done",
+      owner: "anonymous",
+      provider: "openai",
+      endpoint: "/v1/chat/completions",
+      model: "m",
+      body: "{}",
+      key: "k",
+      traceId: "t",
+      state: "succeeded",
+      attempt: 0,
+      batchId: "b",
+      answer: { statusCode: 200, body: "{}" },
+      usage: null,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
+    const w = waiters();
+    const result = await w.wait("req_done");
+    expect(result).toMatchObject({ _id: "req_done", state: "succeeded" });
+    w.close();
+  });
+});
