@@ -23,8 +23,15 @@ export interface MongoHandle {
   close(): Promise<void>;
 }
 
+/**
+ * Connections per process unless the URI says otherwise (`?maxPoolSize=`). The driver's default of 100
+ * can exhaust FerretDB v1, whose SQLite backend has 100 connections in all and holds two per update.
+ */
+const DEFAULT_MAX_POOL_SIZE = 32;
+
 export async function connectMongo(uri: string, dbName: string): Promise<MongoHandle> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, appName: "batch-gpt" });
+  const pool = /[?&]maxPoolSize=/i.test(uri) ? {} : { maxPoolSize: DEFAULT_MAX_POOL_SIZE };
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, appName: "batch-gpt", ...pool });
   await client.connect();
   const db = client.db(dbName);
   return {
