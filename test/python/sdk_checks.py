@@ -163,7 +163,7 @@ def check_async(tag):
         model="text-embedding-3-small", input=f"{prompt} emb", encoding_format="float", extra_headers=ASYNC
     )
     response = until(lambda: client.responses.retrieve(resp.id), lambda r: r.status == "completed")
-    embedding = until(lambda: client.get(f"/embeddings/{emb.id}", cast_to=object), lambda e: "data" in e)
+    embedding = until(lambda: client.get(f"/embeddings/{emb.id}", cast_to=object), lambda e: bool(e.get("data")))
     return {
         "response_text": response.output_text,
         "embedding_length": len(embedding["data"][0]["embedding"]),
