@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { styleText } from "node:util";
+import { killWhenParentDies } from "@batch-gpt/local-services";
 
 export interface ChildExit {
   code: number | null;
@@ -79,25 +80,8 @@ export function spawnAppChild(name: string, script: string, env: NodeJS.ProcessE
   relay(child.stdout, process.stdout);
   relay(child.stderr, process.stderr);
 
-  const watchdog = spawn(
-    "sh",
-    [
-      "-c",
-      `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill ${child.pid} 2>/dev/null`,
-    ],
-    { stdio: "ignore", detached: true },
-  );
-  watchdog.unref();
-  const stopWatchdog = () => {
-    // The watchdog leads its own process group: kill it together with its `sleep`.
-    if (watchdog.pid !== undefined) {
-      try {
-        process.kill(-watchdog.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  };
+  const watchdog = killWhenParentDies(child.pid);
+  const stopWatchdog = () => watchdog.stop();
 
   const exited = new Promise<ChildExit>((resolve) => {
     child.once("exit", (code, signal) => {

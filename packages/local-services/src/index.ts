@@ -1,3 +1,3 @@
 export { freePort } from "./free-port.ts";
-export { type RunningProcess, startProcess, waitForPort } from "./process.ts";
+export { killWhenParentDies, type RunningProcess, startProcess, waitForPort } from "./process.ts";
 export { type LocalServer, startMongo, startRedis } from "./servers.ts";

@@ -20,15 +20,7 @@ export function startProcess(command: string, args: string[], logFile: string): 
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
-  const watchdog = spawn(
-    "sh",
-    [
-      "-c",
-      `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill ${child.pid} 2>/dev/null`,
-    ],
-    { stdio: "ignore", detached: true },
-  );
-  watchdog.unref();
+  const watchdog = killWhenParentDies(child.pid);
   return {
     child,
     async stop() {
@@ -38,7 +30,7 @@ export function startProcess(command: string, args: string[], logFile: string): 
       const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
       await exited;
       clearTimeout(timer);
-      watchdog.kill();
+      watchdog.stop();
     },
   };
 }
@@ -69,4 +61,31 @@ export async function waitForPort(
   }
   await proc.stop();
   throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms; see ${logFile}`);
+}
+
+/**
+ * A tiny shell loop that kills `pid` once this process is gone, even by SIGKILL (nothing in Node runs
+ * then). It leads its own process group, so `stop()` ends it together with its `sleep`.
+ */
+export function killWhenParentDies(pid: number | undefined): { stop(): void } {
+  if (pid === undefined) return { stop() {} };
+  const watchdog = spawn(
+    "sh",
+    [
+      "-c",
+      `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; kill ${pid} 2>/dev/null`,
+    ],
+    { stdio: "ignore", detached: true },
+  );
+  watchdog.unref();
+  return {
+    stop() {
+      if (watchdog.pid === undefined) return;
+      try {
+        process.kill(-watchdog.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    },
+  };
 }
