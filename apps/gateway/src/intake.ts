@@ -57,14 +57,19 @@ export class Intake {
       traceId: req.traceId,
       createdAt: Date.now(),
     };
+    const queue = this.#queues.queue(QUEUES.collate);
     try {
-      await this.#queues.queue(QUEUES.collate).add(QUEUES.collate, job, { jobId: requestId });
+      await queue.add(QUEUES.collate, job, { jobId: requestId });
     } catch {
-      // Nothing was queued: free the key so the client's retry starts a clean attempt.
-      await this.#inflight.release(key, requestId).catch(() => {});
-      throw new ApiError(503, "The gateway could not queue the request; please retry.", {
-        type: "server_error",
-      });
+      // The add may have landed with only its reply lost: then the request is queued after all, and
+      // freeing the key would let the client's retry become a second line.
+      if (await this.isLost(requestId).catch(() => true)) {
+        // Nothing was queued: free the key so the client's retry starts a clean attempt.
+        await this.#inflight.release(key, requestId).catch(() => {});
+        throw new ApiError(503, "The gateway could not queue the request; please retry.", {
+          type: "server_error",
+        });
+      }
     }
     return { requestId, attached: false };
   }
