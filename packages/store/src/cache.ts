@@ -19,10 +19,13 @@ export class CacheStore {
     return hit;
   }
 
-  /** Latest answer wins. A racing upsert on FerretDB v1 can fail with duplicate key: then it exists, replace it. */
+  /**
+   * Latest answer wins. Insert first: on FerretDB v1 every update or upsert scans the whole collection,
+   * an insert does not; only an entry that already exists (a no-cache repeat) pays for the replace.
+   */
   async put(record: CacheRecord): Promise<void> {
     try {
-      await this.#c.cache.replaceOne({ _id: record._id }, record, { upsert: true });
+      await this.#c.cache.insertOne(record);
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
       await this.#c.cache.replaceOne({ _id: record._id }, record);

@@ -14,48 +14,39 @@ export class RequestStore {
   }
 
   /**
-   * Writes the record of each job if it has none yet (a resubmitted request already has one). Two
-   * collators holding the same request (a stalled job handed on) may race: on FerretDB v1 an upsert is
-   * read-then-insert, so the loser gets a duplicate-key error, which means "already written".
+   * Writes the record of each job if it has none yet (a resubmitted request already has one). An
+   * insert, not an upsert: on FerretDB v1 every update scans the whole collection, an insert does not.
+   * A duplicate key means "already written" (a resubmission, or two collators holding one request).
    */
   async ensure(jobs: CollateJob[]): Promise<void> {
     if (jobs.length === 0) return;
     const now = new Date();
     for (const chunk of chunks(jobs)) {
-      await this.#ensure(chunk, now).catch((error: unknown) => {
-        if (!onlyDuplicateKeys(error)) throw error;
-      });
+      await this.#c.requests
+        .insertMany(
+          chunk.map((job) => ({
+            _id: job.requestId,
+            owner: job.owner,
+            provider: job.provider,
+            endpoint: job.endpoint,
+            model: job.model,
+            body: job.body,
+            key: job.key,
+            traceId: job.traceId,
+            state: "queued" as RequestState,
+            attempt: job.attempt,
+            batchId: null,
+            answer: null,
+            usage: null,
+            createdAt: new Date(job.createdAt),
+            updatedAt: now,
+          })),
+          { ordered: false },
+        )
+        .catch((error: unknown) => {
+          if (!onlyDuplicateKeys(error)) throw error;
+        });
     }
-  }
-
-  async #ensure(jobs: CollateJob[], now: Date): Promise<void> {
-    await this.#c.requests.bulkWrite(
-      jobs.map((job) => ({
-        updateOne: {
-          filter: { _id: job.requestId },
-          update: {
-            $setOnInsert: {
-              owner: job.owner,
-              provider: job.provider,
-              endpoint: job.endpoint,
-              model: job.model,
-              body: job.body,
-              key: job.key,
-              traceId: job.traceId,
-              state: "queued" as RequestState,
-              attempt: job.attempt,
-              batchId: null,
-              answer: null,
-              usage: null,
-              createdAt: new Date(job.createdAt),
-              updatedAt: now,
-            },
-          },
-          upsert: true,
-        },
-      })),
-      { ordered: false },
-    );
   }
 
   /** Moves fenced lines into a batch record. Only the fence winner calls this, so no race. */
