@@ -93,7 +93,7 @@ describe("secrets", () => {
     } finally {
       redis.disconnect();
     }
-    for (const name of ["requests", "batches", "cache", "calls", "fences"] as const) {
+    for (const name of ["requests", "answers", "batches", "cache", "calls", "fences"] as const) {
       const docs = JSON.stringify(await stack.store.mongo.collections[name].find({}).toArray());
       expect(docs).not.toContain(stack.env.OPENAI_API_KEY);
       expect(docs).not.toContain("sk-client-secret-123");

@@ -36,7 +36,10 @@ describe("a batch of hundreds of lines", () => {
       "every batch record settled",
     );
     const states: Record<string, number> = {};
-    for (const r of await requests.find({ model }).toArray()) states[r.state] = (states[r.state] ?? 0) + 1;
+    for (const doc of await requests.find({ model }).toArray()) {
+      const state = (await stack.store.requests.get(doc._id))?.state ?? "missing";
+      states[state] = (states[state] ?? 0) + 1;
+    }
     expect(states).toEqual({ succeeded: n });
     const res = await fetch(`${stack.gateways[0]!.url}/v1/chat/completions/${accepted[n - 1]!.id}`);
     expect(res.status).toBe(200);

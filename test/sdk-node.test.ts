@@ -347,7 +347,8 @@ describe("batch management", () => {
 
   const batchOf = async (prompt: string) =>
     eventually(async () => {
-      const request = await slow.store.mongo.collections.requests.findOne({ body: { $regex: prompt } });
+      const doc = await slow.store.mongo.collections.requests.findOne({ body: { $regex: prompt } });
+      const request = doc ? await slow.store.requests.get(doc._id) : null;
       const record = request?.batchId ? await slow.store.batches.get(request.batchId) : null;
       return record?.providerBatchId ? record : undefined;
     });
@@ -411,7 +412,8 @@ describe("batch management", () => {
     expect(answer.choices[0]?.message.content).toBe(`echo: ${prompt}`);
     const after = await batches.batches.retrieve(record.providerBatchId!);
     expect(after.status).toBe("cancelled");
-    const request = await slow.store.mongo.collections.requests.findOne({ body: { $regex: prompt } });
+    const doc = await slow.store.mongo.collections.requests.findOne({ body: { $regex: prompt } });
+    const request = doc ? await slow.store.requests.get(doc._id) : null;
     expect(request?.batchId).not.toBe(record._id);
     expect(request?.attempt).toBeGreaterThan(0);
 

@@ -224,7 +224,8 @@ describe("Python SDK and the example client: batch management", () => {
     const prompt = `held ${t}`;
     const held = check<{ content: string }>(slow, "hold", prompt);
     const record = await eventually(async () => {
-      const request = await slow.store.mongo.collections.requests.findOne({ body: { $regex: prompt } });
+      const doc = await slow.store.mongo.collections.requests.findOne({ body: { $regex: prompt } });
+      const request = doc ? await slow.store.requests.get(doc._id) : null;
       const batch = request?.batchId ? await slow.store.batches.get(request.batchId) : null;
       return batch?.providerBatchId ? batch : undefined;
     });

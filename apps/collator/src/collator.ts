@@ -164,11 +164,6 @@ export class Collator {
         ...(mine.length === 0 ? { state: "done" as const, status: "empty" } : {}),
       });
     }
-    await store.requests.assign(
-      mine.map((j) => ({ requestId: j.data.requestId, attempt: j.data.attempt })),
-      recordId,
-      "collating",
-    );
     reachedStep("collate.recorded");
     await this.#complete(jobs);
     log.info({ recordId, group: group.key, lines: mine.length }, "batch recorded");

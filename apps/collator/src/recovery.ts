@@ -1,5 +1,4 @@
 import type { Logger } from "@batch-gpt/config";
-import { parseLineId } from "@batch-gpt/contracts";
 import type { Store } from "@batch-gpt/store";
 import type { BatchSubmitter } from "./submitter.ts";
 
@@ -60,7 +59,7 @@ export class Recovery {
 
   /**
    * A record left in `preparing` may list lines it never won (the crash came before it trimmed them):
-   * keep exactly the lines whose fence it holds, and point those requests at it.
+   * keep exactly the lines whose fence it holds (the fence is what places a request in a batch).
    */
   async #settleLines(recordId: string, lines: string[]): Promise<void> {
     const mine: string[] = [];
@@ -71,6 +70,5 @@ export class Recovery {
       lines: mine,
       ...(mine.length === 0 ? { state: "done" as const, status: "empty" } : {}),
     });
-    await this.#store.requests.assign(mine.map(parseLineId), recordId, "collating");
   }
 }

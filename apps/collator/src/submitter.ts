@@ -114,10 +114,7 @@ export class BatchSubmitter {
 
   async #submitted(record: BatchRecord, batch: ProviderBatch): Promise<void> {
     const { store, queues, log } = this.#o;
-    // Lines first: once the record says `submitted`, a poller (its sweep) may settle the batch at once,
-    // and marking lines `submitted` after their outcomes were stored would leave them pending forever.
-    // A crash in between leaves the record in `creating`, where recovery finds this batch again.
-    await store.requests.assign(record.lines.map(parseLineId), record._id, "submitted");
+    // Lines need no update: their fences place them in this record, and its state says `submitted`.
     await store.batches.set(record._id, {
       state: "submitted",
       providerBatchId: batch.id,

@@ -1,4 +1,4 @@
-import { ApiError, type RequestRecord } from "@batch-gpt/contracts";
+import { ApiError, type Finished } from "@batch-gpt/contracts";
 import type { Context } from "hono";
 
 /** How a finished request goes back to its caller. Streamed delivery lives in streaming.ts. */
@@ -10,7 +10,10 @@ export function cachedAnswer(c: Context, body: string): Response {
 }
 
 /** A terminal record: the line's own status and body. Failures say "don't retry": it would fail again. */
-export function recordAnswer(c: Context, record: RequestRecord): Response {
+export function recordAnswer(
+  c: Context,
+  record: Pick<Finished, "state"> & { answer: Finished["answer"] | null },
+): Response {
   if (!record.answer)
     throw new ApiError(500, "The request finished without an answer.", { type: "server_error" });
   const status = record.answer.statusCode as 200;

@@ -1,4 +1,4 @@
-import { type ApiError, type Endpoint, invalidRequest, type RequestRecord } from "@batch-gpt/contracts";
+import { type ApiError, type Endpoint, type Finished, invalidRequest } from "@batch-gpt/contracts";
 import type { Context } from "hono";
 import { lostRequest, recordAnswer, shuttingDown } from "./answers.ts";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
@@ -146,18 +146,18 @@ async function notAnswered(result: string, release: () => Promise<unknown>): Pro
   return shuttingDown();
 }
 
-const succeeded = (record: RequestRecord) =>
+const succeeded = (record: Finished) =>
   record.state === "succeeded" &&
   record.answer !== null &&
   record.answer.statusCode >= 200 &&
   record.answer.statusCode < 300;
 
-function answerBody(record: RequestRecord): Json {
+function answerBody(record: Finished): Json {
   return JSON.parse(record.answer?.body ?? "{}") as Json;
 }
 
 /** The OpenAI error object of a failed answer (its own, or a generic one if the body has none). */
-function errorOf(record: RequestRecord): Json {
+function errorOf(record: Finished): Json {
   try {
     const body = JSON.parse(record.answer?.body ?? "null") as { error?: Json } | null;
     if (body?.error && typeof body.error === "object") return body.error;

@@ -34,23 +34,7 @@ describe("waiters", () => {
   });
 
   it("answers from the store when the request is already finished", async () => {
-    await store.mongo.collections.requests.insertOne({
-      _id: "req_done",
-      owner: "anonymous",
-      provider: "openai",
-      endpoint: "/v1/chat/completions",
-      model: "m",
-      body: "{}",
-      key: "k",
-      traceId: "t",
-      state: "succeeded",
-      attempt: 0,
-      batchId: "b",
-      answer: { statusCode: 200, body: "{}" },
-      usage: null,
-      createdAt: new Date(),
-      updatedAt: new Date(),
-    });
+    await store.requests.finish("req_done", "succeeded", { statusCode: 200, body: "{}" }, null);
     const w = waiters();
     const result = await w.wait("req_done");
     expect(result).toMatchObject({ _id: "req_done", state: "succeeded" });

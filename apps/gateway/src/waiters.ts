@@ -1,10 +1,10 @@
-import { isTerminalRequest, type RequestRecord } from "@batch-gpt/contracts";
+import type { AnswerRecord } from "@batch-gpt/contracts";
 import type { RequestStore } from "@batch-gpt/store";
 
 export type LostCheck = (requestId: string) => Promise<boolean>;
 
 /** "lost": the request exists nowhere any more; "shutdown": this process is stopping (the request goes on). */
-export type WaitResult = RequestRecord | "lost" | "shutdown";
+export type WaitResult = AnswerRecord | "lost" | "shutdown";
 
 interface Waiter {
   resolve(result: WaitResult): void;
@@ -39,7 +39,7 @@ export class Waiters {
   }
 
   /**
-   * Resolves with the request's terminal record, or "lost" when it provably no longer exists anywhere.
+   * Resolves with the request's outcome, or "lost" when it provably no longer exists anywhere.
    * Aborting `signal` (the caller went away) frees the waiter; the request itself goes on.
    */
   wait(requestId: string, signal?: AbortSignal): Promise<WaitResult> {
@@ -64,16 +64,16 @@ export class Waiters {
     });
   }
 
-  /** Called for every "done" message: reads the record once for all its waiters. */
+  /** Called for every "done" message: reads the outcome once for all its waiters. */
   async check(requestId: string, lostCheck = false): Promise<void> {
     const set = this.#held.get(requestId);
     if (!set || set.size === 0) return;
-    const record = await this.#requests.get(requestId).catch(() => null);
-    if (record && isTerminalRequest(record.state)) {
-      for (const waiter of [...set]) waiter.resolve(record);
+    const outcome = await this.#requests.answer(requestId).catch(() => null);
+    if (outcome) {
+      for (const waiter of [...set]) waiter.resolve(outcome);
       return;
     }
-    if (!record && lostCheck) {
+    if (lostCheck) {
       const oldEnough = [...set].some((w) => Date.now() - w.since >= this.#lostGraceMs);
       if (oldEnough && (await this.#isLost(requestId).catch(() => false))) {
         for (const waiter of [...(this.#held.get(requestId) ?? [])]) waiter.resolve("lost");

@@ -2,9 +2,12 @@ import type { Endpoint } from "./endpoints.ts";
 
 /**
  * A request's life. `queued` lives in its BullMQ job (and in Mongo again when resubmitted);
- * from `collating` on, the Mongo record is the truth.
+ * from `collating` on, the Mongo records are the truth.
  *   queued → collating → submitted → succeeded | failed
  *   expired / cancelled batches send unfinished lines back to queued (bounded by MAX_RESUBMITS).
+ * The state is derived, never updated in place (FerretDB v1 scans a whole collection on every update):
+ * an answer record means succeeded/failed; else the line fence of the current attempt names the batch
+ * record holding it (collating until that record is submitted); else queued.
  */
 export const REQUEST_STATES = ["queued", "collating", "submitted", "succeeded", "failed"] as const;
 export type RequestState = (typeof REQUEST_STATES)[number];
@@ -16,7 +19,8 @@ export interface StoredAnswer {
   body: string;
 }
 
-export interface RequestRecord {
+/** A request as stored: written once at collation; only `attempt` changes (on resubmission). */
+export interface RequestDoc {
   _id: string;
   owner: string;
   provider: string;
@@ -26,15 +30,31 @@ export interface RequestRecord {
   body: string;
   key: string;
   traceId: string;
-  state: RequestState;
   attempt: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A request's outcome, inserted once (a duplicate key means it was already recorded). */
+export interface AnswerRecord {
+  _id: string;
+  state: "succeeded" | "failed";
+  answer: StoredAnswer;
+  /** Token usage of the answer, kept for cost accounting. */
+  usage: string | null;
+  at: Date;
+}
+
+/** What a caller is answered from: a finished request's state and answer. */
+export type Finished = Pick<AnswerRecord, "state" | "answer">;
+
+/** A request with its derived state: the view every reader gets. */
+export interface RequestRecord extends RequestDoc {
+  state: RequestState;
   /** Batch record holding the current attempt's line. */
   batchId: string | null;
   answer: StoredAnswer | null;
-  /** Token usage of the answer, kept for cost accounting. */
   usage: string | null;
-  createdAt: Date;
-  updatedAt: Date;
 }
 
 /**

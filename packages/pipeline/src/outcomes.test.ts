@@ -54,7 +54,7 @@ describe("recording a batch's outcomes again", () => {
   it("frees the dedup key of a request already finished (a poller died before freeing it)", async () => {
     const key = "key-finished-not-freed";
     await store.requests.ensure([job("req_fin", key)]);
-    await store.requests.assign([{ requestId: "req_fin", attempt: 0 }], "bgb_fin", "submitted");
+    await store.fences.claim("line:req_fin:0", "bgb_fin");
     expect(await inflight.claim(key, "req_fin")).toBe("req_fin");
     const answer = errorAnswer(500, "boom", null, "server_error");
     // What a poller that died between storing the outcome and freeing the key left behind.

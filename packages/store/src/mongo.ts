@@ -1,4 +1,4 @@
-import type { BatchRecord, CacheRecord, CallRecord, RequestRecord } from "@batch-gpt/contracts";
+import type { AnswerRecord, BatchRecord, CacheRecord, CallRecord, RequestDoc } from "@batch-gpt/contracts";
 import { type Collection, type Db, MongoClient, MongoServerError } from "mongodb";
 
 export interface FenceRecord {
@@ -9,7 +9,8 @@ export interface FenceRecord {
 }
 
 export interface Collections {
-  requests: Collection<RequestRecord>;
+  requests: Collection<RequestDoc>;
+  answers: Collection<AnswerRecord>;
   batches: Collection<BatchRecord>;
   cache: Collection<CacheRecord>;
   calls: Collection<CallRecord>;
@@ -38,7 +39,8 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
     client,
     db,
     collections: {
-      requests: db.collection<RequestRecord>("requests"),
+      requests: db.collection<RequestDoc>("requests"),
+      answers: db.collection<AnswerRecord>("answers"),
       batches: db.collection<BatchRecord>("batches"),
       cache: db.collection<CacheRecord>("cache"),
       calls: db.collection<CallRecord>("calls"),

@@ -1,7 +1,18 @@
-import type { CollateJob, RequestRecord, RequestState, StoredAnswer } from "@batch-gpt/contracts";
+import type {
+  AnswerRecord,
+  CollateJob,
+  RequestRecord,
+  RequestState,
+  StoredAnswer,
+} from "@batch-gpt/contracts";
+import { lineId } from "@batch-gpt/contracts";
 import { type Collections, isDuplicateKey } from "./mongo.ts";
 
-/** Requests by id. Every filter is exactly `{_id}`: the only lookup FerretDB v1 serves without a scan. */
+/**
+ * Requests by id. Every read is exactly `{_id}` (the only lookup FerretDB v1 serves without a scan),
+ * and nothing on the hot path updates in place (FerretDB v1 scans the whole collection on every
+ * update): a request is inserted once, its batch is its line fence, its outcome an inserted answer.
+ */
 export class RequestStore {
   readonly #c: Collections;
 
@@ -9,14 +20,34 @@ export class RequestStore {
     this.#c = collections;
   }
 
-  get(id: string): Promise<RequestRecord | null> {
-    return this.#c.requests.findOne({ _id: id });
+  /** The request with its derived state (see RequestState), or null when it was never recorded. */
+  async get(id: string): Promise<RequestRecord | null> {
+    const doc = await this.#c.requests.findOne({ _id: id });
+    if (!doc) return null;
+    const [answer, fence] = await Promise.all([
+      this.#c.answers.findOne({ _id: id }),
+      this.#c.fences.findOne({ _id: `line:${lineId(id, doc.attempt)}` }),
+    ]);
+    const batchId = fence?.holder ?? null;
+    if (answer) return { ...doc, state: answer.state, batchId, answer: answer.answer, usage: answer.usage };
+    return { ...doc, state: await this.#pendingState(batchId), batchId, answer: null, usage: null };
+  }
+
+  /** Only the outcome: what a held caller needs, in one read. */
+  answer(id: string): Promise<AnswerRecord | null> {
+    return this.#c.answers.findOne({ _id: id });
+  }
+
+  async #pendingState(batchId: string | null): Promise<RequestState> {
+    if (!batchId) return "queued";
+    const batch = await this.#c.batches.findOne({ _id: batchId });
+    return batch?.state === "submitted" || batch?.state === "done" ? "submitted" : "collating";
   }
 
   /**
    * Writes the record of each job if it has none yet (a resubmitted request already has one). An
-   * insert, not an upsert: on FerretDB v1 every update scans the whole collection, an insert does not.
-   * A duplicate key means "already written" (a resubmission, or two collators holding one request).
+   * insert, not an upsert; a duplicate key means "already written" (a resubmission, or two collators
+   * holding one request after a stalled job was handed on).
    */
   async ensure(jobs: CollateJob[]): Promise<void> {
     if (jobs.length === 0) return;
@@ -33,11 +64,7 @@ export class RequestStore {
             body: job.body,
             key: job.key,
             traceId: job.traceId,
-            state: "queued" as RequestState,
             attempt: job.attempt,
-            batchId: null,
-            answer: null,
-            usage: null,
             createdAt: new Date(job.createdAt),
             updatedAt: now,
           })),
@@ -49,56 +76,35 @@ export class RequestStore {
     }
   }
 
-  /** Moves fenced lines into a batch record. Only the fence winner calls this, so no race. */
-  async assign(
-    lines: { requestId: string; attempt: number }[],
-    batchId: string,
-    state: RequestState,
-  ): Promise<void> {
-    if (lines.length === 0) return;
-    const now = new Date();
-    for (const chunk of chunks(lines)) {
-      await this.#c.requests.bulkWrite(
-        chunk.map(({ requestId, attempt }) => ({
-          updateOne: {
-            filter: { _id: requestId },
-            update: { $set: { state, batchId, attempt, updatedAt: now } },
-          },
-        })),
-        { ordered: false },
-      );
-    }
-  }
-
+  /** Records the outcome once; a second call for the same request keeps the first (it was already told). */
   async finish(
     id: string,
     state: "succeeded" | "failed",
     answer: StoredAnswer,
     usage: string | null,
   ): Promise<void> {
-    await this.#c.requests.updateOne({ _id: id }, { $set: { state, answer, usage, updatedAt: new Date() } });
+    try {
+      await this.#c.answers.insertOne({ _id: id, state, answer, usage, at: new Date() });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
   }
 
-  /** Marks a request as waiting for its next attempt; the collator that fences that attempt moves batchId. */
+  /**
+   * Moves a request on to its next attempt. The one update in a request's life, and only for lines an
+   * expired, cancelled or refused batch left unfinished; the collator that fences that attempt places it.
+   */
   async requeue(id: string, attempt: number): Promise<void> {
-    await this.#c.requests.updateOne(
-      { _id: id },
-      { $set: { state: "queued", attempt, updatedAt: new Date() } },
-    );
+    await this.#c.requests.updateOne({ _id: id }, { $set: { attempt, updatedAt: new Date() } });
   }
 }
 
-/**
- * Statements per update command. FerretDB v1 keeps one of its 100 SQLite connections open for every
- * statement of an update command until the command ends, so one bulk write of 100+ updates (or a few
- * large ones at once) deadlocks the whole server. Small commands, one after another, stay far below.
- */
-const UPDATES_PER_COMMAND = 16;
+/** Documents per insert command, so no single command holds many of FerretDB v1's connections. */
+const DOCS_PER_COMMAND = 16;
 
 function chunks<T>(items: T[]): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += UPDATES_PER_COMMAND)
-    out.push(items.slice(i, i + UPDATES_PER_COMMAND));
+  for (let i = 0; i < items.length; i += DOCS_PER_COMMAND) out.push(items.slice(i, i + DOCS_PER_COMMAND));
   return out;
 }
 

@@ -61,11 +61,48 @@ describe("requests", () => {
 
   it("writes a record once: ensure is idempotent and does not reset a later state", async () => {
     await store.requests.ensure([job("req_once")]);
-    await store.requests.assign([{ requestId: "req_once", attempt: 0 }], "bgb_1", "collating");
-    await store.requests.ensure([job("req_once")]);
+    await store.fences.claim("line:req_once:0", "bgb_1");
+    await store.requests.ensure([{ ...job("req_once"), body: "{}" }]);
     const record = await store.requests.get("req_once");
     expect(record!.state).toBe("collating");
     expect(record!.batchId).toBe("bgb_1");
+    expect(JSON.parse(record!.body)).toMatchObject({ model: "m" });
+  });
+
+  it("derives each state: queued, collating, submitted, then the first recorded outcome", async () => {
+    await store.requests.ensure([job("req_life")]);
+    expect((await store.requests.get("req_life"))?.state).toBe("queued");
+    await store.fences.claim("line:req_life:0", "bgb_life");
+    const batch = {
+      _id: "bgb_life",
+      provider: "openai",
+      endpoint: "/v1/chat/completions" as const,
+      model: "m",
+      state: "preparing" as const,
+      lines: ["req_life:0"],
+      generation: 0,
+      owner: "c",
+      heartbeatAt: new Date(),
+      inputFileId: null,
+      providerBatchId: null,
+      providerBatch: null,
+      status: null,
+      history: [],
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    };
+    await store.batches.insert(batch);
+    expect((await store.requests.get("req_life"))?.state).toBe("collating");
+    await store.batches.set("bgb_life", { state: "submitted" });
+    expect((await store.requests.get("req_life"))?.state).toBe("submitted");
+    await store.requests.finish("req_life", "succeeded", { statusCode: 200, body: "{}" }, null);
+    await store.requests.finish("req_life", "failed", { statusCode: 500, body: "{}" }, null);
+    expect(await store.requests.get("req_life")).toMatchObject({
+      state: "succeeded",
+      answer: { statusCode: 200 },
+    });
+    await store.requests.requeue("req_life", 1);
+    expect((await store.requests.get("req_life"))?.batchId).toBeNull();
   });
 });
 
@@ -121,16 +158,15 @@ describe("large batches", () => {
   it("writes, moves and claims the lines of a batch of hundreds of requests", async () => {
     const jobs = Array.from({ length: 250 }, (_, i) => job(`req_big_${i}`));
     await store.requests.ensure(jobs);
+    await store.requests.ensure(jobs);
     const lines = jobs.map((j) => ({ requestId: j.requestId, attempt: 0 }));
-    await store.requests.assign(lines, "bgb_big", "collating");
-    await store.requests.assign(lines, "bgb_big", "submitted");
     const won = await store.fences.claimMany(
       lines.map((l) => `line:${l.requestId}:0`),
       "bgb_big",
     );
     expect(won.size).toBe(jobs.length);
     for (const j of [jobs[0]!, jobs[249]!]) {
-      expect(await store.requests.get(j.requestId)).toMatchObject({ state: "submitted", batchId: "bgb_big" });
+      expect(await store.requests.get(j.requestId)).toMatchObject({ state: "collating", batchId: "bgb_big" });
     }
   });
 });

@@ -3,7 +3,6 @@ import {
   ENDPOINTS,
   type Endpoint,
   invalidRequest,
-  isTerminalRequest,
   PENDING_FIELDS,
   PENDING_OBJECT,
   type RequestRecord,
@@ -86,8 +85,9 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     if (!call || call.owner !== owner || (endpoint && call.endpoint !== endpoint)) {
       throw new ApiError(404, `No request found with id '${id}'.`, { code: "not_found" });
     }
+    const outcome = await store.requests.answer(call.requestId);
+    if (outcome) return recordAnswer(c, outcome);
     const record = await store.requests.get(call.requestId);
-    if (record && isTerminalRequest(record.state)) return recordAnswer(c, record);
     if (!record && (await intake.isLost(call.requestId))) throw lostRequest();
     return c.json(pending(call._id, call.endpoint, call.createdAt, record), 202);
   };
