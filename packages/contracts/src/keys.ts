@@ -6,6 +6,11 @@ export function redisKeys(prefix: string) {
   return {
     /** requestKey → id of the pending request that identical requests attach to. */
     inflight: (key: string) => `${prefix}:inflight:${key}`,
+    /**
+     * requestKey → "1" once its answer is in the cache. A miss is answered here, in Redis, without a
+     * MongoDB lookup: on FerretDB v1 a lookup that finds nothing scans the whole collection.
+     */
+    cached: (key: string) => `${prefix}:cached:${key}`,
     /** Pub/sub channel announcing "request <id> reached a terminal state". */
     doneChannel: `${prefix}:done`,
   };

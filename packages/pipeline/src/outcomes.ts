@@ -67,9 +67,10 @@ export class OutcomeRecorder {
     const handle = async (outcome: LineOutcome) => {
       const request = await this.#store.requests.get(outcome.requestId);
       if (!request || request.batchId !== batchId || request.attempt !== outcome.attempt) return;
-      if (isTerminalRequest(request.state)) {
-        // A repeat after a crash (or a failed write) between storing the outcome and freeing the key.
-        await this.#inflight.release(request.key, request._id);
+      if (isTerminalRequest(request.state) && request.answer) {
+        // A repeat after a crash (or a failed write) between storing the outcome and freeing the key:
+        // finish again with the stored answer (each step keeps what is already there).
+        await this.#finish(request, request.answer);
         announce.push(request._id);
         return;
       }
@@ -87,6 +88,7 @@ export class OutcomeRecorder {
     return { finished: announce.length, resubmitted };
   }
 
+  /** Stores the outcome, caches a success, then lets identical requests go on. Safe to repeat. */
   async #finish(request: RequestRecord, answer: StoredAnswer): Promise<void> {
     const ok = answer.statusCode >= 200 && answer.statusCode < 300;
     const usage = ok ? usageOf(answer.body) : null;
@@ -102,7 +104,7 @@ export class OutcomeRecorder {
       });
     }
     // Only now may an identical request start a new attempt (after a failure) or hit the cache.
-    await this.#inflight.release(request.key, request._id);
+    await this.#inflight.settle(request.key, request._id, ok);
   }
 
   /**

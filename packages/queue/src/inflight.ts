@@ -14,6 +14,12 @@ const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+// A finished request: mark its key cached (when it succeeded), then release its claim, in one round trip.
+const SETTLE = `
+if ARGV[2] == '1' then redis.call('SET', KEYS[2], '1') end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /**
  * In-flight dedup: requestKey → pending request id. The key outlives any batch (TTL well past the
  * 24 h completion window plus resubmissions) and is released when the request reaches a terminal state.
@@ -42,6 +48,23 @@ export class Inflight {
 
   async owner(key: string): Promise<string | null> {
     return this.#redis.get(this.#keys.inflight(key));
+  }
+
+  /** Whether the cache holds an answer for `key` (then, and only then, is it worth reading MongoDB). */
+  async isCached(key: string): Promise<boolean> {
+    return (await this.#redis.exists(this.#keys.cached(key))) === 1;
+  }
+
+  /** Called once the outcome is stored (and cached, when `cached`): identical requests may go on. */
+  async settle(key: string, requestId: string, cached: boolean): Promise<void> {
+    await this.#redis.eval(
+      SETTLE,
+      2,
+      this.#keys.inflight(key),
+      this.#keys.cached(key),
+      requestId,
+      cached ? "1" : "0",
+    );
   }
 
   async release(key: string, requestId: string): Promise<void> {

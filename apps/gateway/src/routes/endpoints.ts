@@ -43,7 +43,10 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     const key = intake.key(req);
 
     if (!/no-cache/i.test(c.req.header("cache-control") ?? "")) {
-      const hit = await store.cache.get(key, config.CACHE_TTL_SECONDS);
+      // Redis knows whether the cache has an answer; MongoDB is read only for a likely hit.
+      const hit = (await inflight.isCached(key))
+        ? await store.cache.get(key, config.CACHE_TTL_SECONDS)
+        : null;
       if (hit)
         return body.stream === true ? streamCached(c, endpoint, body, hit.body) : cachedAnswer(c, hit.body);
     }
