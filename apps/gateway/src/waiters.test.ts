@@ -40,4 +40,16 @@ describe("waiters", () => {
     expect(result).toMatchObject({ _id: "req_done", state: "succeeded" });
     w.close();
   });
+
+  it("re-checks every held request in one pass, answering those whose wake-up was missed", async () => {
+    const w = waiters();
+    const missed = w.wait("req_missed");
+    const pending = w.wait("req_pending");
+    await store.requests.finish("req_missed", "failed", { statusCode: 500, body: "{}" }, null);
+    await w.recheckAll();
+    expect(await missed).toMatchObject({ _id: "req_missed", state: "failed" });
+    expect(w.size).toBe(1);
+    w.close();
+    expect(await pending).toBe("shutdown");
+  });
 });

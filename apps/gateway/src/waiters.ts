@@ -6,6 +6,8 @@ export type LostCheck = (requestId: string) => Promise<boolean>;
 /** "lost": the request exists nowhere any more; "shutdown": this process is stopping (the request goes on). */
 export type WaitResult = AnswerRecord | "lost" | "shutdown";
 
+const RECHECK_CHUNK = 500;
+
 interface Waiter {
   resolve(result: WaitResult): void;
   since: number;
@@ -65,25 +67,42 @@ export class Waiters {
   }
 
   /** Called for every "done" message: reads the outcome once for all its waiters. */
-  async check(requestId: string, lostCheck = false): Promise<void> {
+  async check(requestId: string): Promise<void> {
     const set = this.#held.get(requestId);
     if (!set || set.size === 0) return;
     const outcome = await this.#requests.answer(requestId).catch(() => null);
-    if (outcome) {
-      for (const waiter of [...set]) waiter.resolve(outcome);
-      return;
-    }
-    if (lostCheck) {
-      const oldEnough = [...set].some((w) => Date.now() - w.since >= this.#lostGraceMs);
-      if (oldEnough && (await this.#isLost(requestId).catch(() => false))) {
-        for (const waiter of [...(this.#held.get(requestId) ?? [])]) waiter.resolve("lost");
+    if (outcome) this.#resolveAll(requestId, outcome);
+  }
+
+  /**
+   * After a Redis reconnect and on a timer: messages published meanwhile may have been lost. One query
+   * per few hundred held requests, not one each: on FerretDB v1 every lookup that misses scans the
+   * collection, and most held requests are still pending.
+   */
+  async recheckAll(): Promise<void> {
+    const ids = [...this.#held.keys()];
+    for (let i = 0; i < ids.length; i += RECHECK_CHUNK) {
+      const chunk = ids.slice(i, i + RECHECK_CHUNK);
+      const found = await this.#requests.answers(chunk).catch(() => null);
+      if (!found) return;
+      const byId = new Map(found.map((outcome) => [outcome._id, outcome]));
+      for (const id of chunk) {
+        const outcome = byId.get(id);
+        if (outcome) this.#resolveAll(id, outcome);
+        else await this.#checkLost(id);
       }
     }
   }
 
-  /** After a Redis reconnect and on a timer: messages published meanwhile may have been lost. */
-  async recheckAll(): Promise<void> {
-    await Promise.all([...this.#held.keys()].map((id) => this.check(id, true)));
+  /** A request held long enough, with no job and no record anywhere, will never be answered. */
+  async #checkLost(requestId: string): Promise<void> {
+    const set = this.#held.get(requestId);
+    if (!set || ![...set].some((w) => Date.now() - w.since >= this.#lostGraceMs)) return;
+    if (await this.#isLost(requestId).catch(() => false)) this.#resolveAll(requestId, "lost");
+  }
+
+  #resolveAll(requestId: string, result: WaitResult): void {
+    for (const waiter of [...(this.#held.get(requestId) ?? [])]) waiter.resolve(result);
   }
 
   #remove(requestId: string, waiter: Waiter): void {

@@ -38,6 +38,11 @@ export class RequestStore {
     return this.#c.answers.findOne({ _id: id });
   }
 
+  /** The outcomes among `ids` in one query (for re-checking many held requests at once). */
+  answers(ids: string[]): Promise<AnswerRecord[]> {
+    return this.#c.answers.find({ _id: { $in: ids } }).toArray();
+  }
+
   async #pendingState(batchId: string | null): Promise<RequestState> {
     if (!batchId) return "queued";
     const batch = await this.#c.batches.findOne({ _id: batchId });
