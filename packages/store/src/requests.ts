@@ -20,12 +20,16 @@ export class RequestStore {
     this.#c = collections;
   }
 
-  /** The request with its derived state (see RequestState), or null when it was never recorded. */
-  async get(id: string): Promise<RequestRecord | null> {
+  /**
+   * The request with its derived state (see RequestState), or null when it was never recorded.
+   * `known` passes its outcome when the caller already read it in bulk (`answers`), sparing a lookup
+   * that, for a pending request, misses (and a miss scans the collection on FerretDB v1).
+   */
+  async get(id: string, known?: { answer: AnswerRecord | null }): Promise<RequestRecord | null> {
     const doc = await this.#c.requests.findOne({ _id: id });
     if (!doc) return null;
     const [answer, fence] = await Promise.all([
-      this.#c.answers.findOne({ _id: id }),
+      known ? known.answer : this.#c.answers.findOne({ _id: id }),
       this.#c.fences.findOne({ _id: `line:${lineId(id, doc.attempt)}` }),
     ]);
     const batchId = fence?.holder ?? null;
