@@ -1,4 +1,4 @@
-import { type Stack, startStack } from "@batch-gpt/testing";
+import { apiError, type Stack, startStack } from "@batch-gpt/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
@@ -14,16 +14,6 @@ beforeEach(async () => {
 const ask = (content: string, model = "gpt-4o-mini") =>
   stack.client.chat.completions.create({ model, messages: [{ role: "user", content }] }).withResponse();
 
-async function failure(promise: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof OpenAI.APIError) return error;
-    throw error;
-  }
-  throw new Error("expected the request to fail");
-}
-
 describe("a failed line reaches exactly its own caller", () => {
   it.each([
     [400, OpenAI.BadRequestError],
@@ -33,7 +23,7 @@ describe("a failed line reaches exactly its own caller", () => {
     "relays a line that failed with %i as that status, with x-should-retry: false",
     async (status, errorClass) => {
       const [bad, good] = await Promise.all([
-        failure(ask(`please fail [[fail:${status}]]`)),
+        apiError(ask(`please fail [[fail:${status}]]`)),
         ask(`a good neighbour of ${status}`),
       ]);
       expect(bad).toBeInstanceOf(errorClass);
@@ -45,9 +35,9 @@ describe("a failed line reaches exactly its own caller", () => {
   );
 
   it("does not cache a failure: the same request later is a new attempt", async () => {
-    await failure(ask("fail once [[fail:500]]"));
+    await apiError(ask("fail once [[fail:500]]"));
     const lines = (await stack.emulatorStats()).linesSubmitted;
-    await failure(ask("fail once [[fail:500]]"));
+    await apiError(ask("fail once [[fail:500]]"));
     expect((await stack.emulatorStats()).linesSubmitted).toBe(lines + 1);
   });
 });
@@ -56,7 +46,7 @@ describe("a batch that fails as a whole", () => {
   it("fails every caller of a batch failed at validation, with an error, never a hang", async () => {
     await stack.control("next-batch", { outcome: "failed_validation" });
     const errors = await Promise.all(
-      ["v1", "v2", "v3"].map((c) => failure(ask(`validation ${c}`, "gpt-validation"))),
+      ["v1", "v2", "v3"].map((c) => apiError(ask(`validation ${c}`, "gpt-validation"))),
     );
     for (const error of errors) {
       expect(error.status).toBe(400);
@@ -92,7 +82,7 @@ describe("expired and cancelled batches", () => {
   it("fails the unfinished lines once resubmissions are used up", async () => {
     // MAX_RESUBMITS is 2: three expiries in a row leave the unfinished line without an answer.
     for (let i = 0; i < 3; i++) await stack.control("next-batch", { outcome: "expire", completeLines: 0 });
-    const error = await failure(ask("always expiring", "gpt-expire-always"));
+    const error = await apiError(ask("always expiring", "gpt-expire-always"));
     expect(error.status).toBe(503);
     expect(error.error).toMatchObject({ code: "batch_expired" });
   });

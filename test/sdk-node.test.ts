@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { eventually, type Stack, startStack } from "@batch-gpt/testing";
+import { apiError, eventually, type Stack, startStack } from "@batch-gpt/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -22,16 +22,6 @@ afterAll(() => stack?.close());
 
 const unique = (label: string) => `${label} ${randomBytes(4).toString("hex")}`;
 const user = (content: string) => [{ role: "user" as const, content }];
-
-async function apiError(promise: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof OpenAI.APIError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("chat completions", () => {
   it("answers a plain call with the line's completion and our headers", async () => {

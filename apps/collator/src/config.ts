@@ -1,13 +1,14 @@
 import { connectionSchema, type Env, intSetting, parseEnv, providerSchema } from "@batch-gpt/config";
+import { MAX_BATCH_FILE_BYTES, MAX_LINES_PER_BATCH } from "@batch-gpt/contracts";
 import type { z } from "zod";
 
 const schema = connectionSchema.extend(providerSchema.shape).extend({
   /** A group is flushed this long after its first request arrived. */
   COLLATE_BATCHES_FOR_DURATION_IN_MS: intSetting(0).default(5000),
   /** Flush earlier once a group holds this many lines (OpenAI's limit is 50,000). */
-  COLLATE_MAX_LINES: intSetting(1, 50_000).default(50_000),
+  COLLATE_MAX_LINES: intSetting(1, MAX_LINES_PER_BATCH).default(MAX_LINES_PER_BATCH),
   /** Flush earlier once a group's JSONL would exceed this many bytes (OpenAI's limit is 200 MB). */
-  COLLATE_MAX_BYTES: intSetting(1024, 200 * 1024 * 1024).default(190 * 1024 * 1024),
+  COLLATE_MAX_BYTES: intSetting(1024, 200 * 1024 * 1024).default(MAX_BATCH_FILE_BYTES),
   /** A batch record whose collator has not reported for this long is taken over by another. */
   COLLATOR_STALE_RECORD_MS: intSetting(1000).default(120_000),
   /** How often to look for stale batch records. */

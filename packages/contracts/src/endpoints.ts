@@ -7,10 +7,6 @@ export const ENDPOINTS = [
 ] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 
-export function isEndpoint(value: string): value is Endpoint {
-  return (ENDPOINTS as readonly string[]).includes(value);
-}
-
 /** Prefix of the ids we hand to async callers, shaped like OpenAI's own ids for that endpoint. */
 export const CALL_ID_PREFIX: Record<Endpoint, string> = {
   "/v1/chat/completions": "chatcmpl-",

@@ -56,9 +56,3 @@ function defaultType(status: number): ErrorType {
 
 export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
   new ApiError(400, message, { param, code });
-
-export const notFound = (message: string) => new ApiError(404, message, { code: "not_found" });
-
-export function assertNever(value: never, what = "value"): never {
-  throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
-}

@@ -25,6 +25,7 @@ export async function openTestStore(
 }
 export {
   type AppProcess,
+  apiError,
   type EmulatorStats,
   eventually,
   ROOT,
