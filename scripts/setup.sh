@@ -99,6 +99,7 @@ ensure_mongo() {
   go_ok || die "no mongod on PATH and Go >= 1.24 is missing to build FerretDB: install Go >= 1.24 or MongoDB, or set MONGODB_URI"
   say "building FerretDB $FERRETDB_VERSION (SQLite backend) into .tools/bin - a few minutes the first time"
   local src
+  mkdir -p "$TOOLS"
   src="$(cd "$TOOLS" && go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
   [ -d "$src" ] || die "could not download the FerretDB module from the Go module proxy"
