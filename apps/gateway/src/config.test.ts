@@ -1,0 +1,119 @@
+import { ConfigError } from "@batch-gpt/config";
+import { describe, expect, it } from "vitest";
+import { loadGatewayConfig } from "./config.ts";
+
+const REQUIRED = { REDIS_URL: "redis://127.0.0.1:6379", OPENAI_API_KEY: "sk-test" };
+
+/** The message of the ConfigError the gateway's settings are refused with. */
+function refusal(env: Record<string, string | undefined>): string {
+  try {
+    loadGatewayConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected the settings to be refused");
+}
+
+describe("loadGatewayConfig", () => {
+  it("fills in every default from the two required settings", () => {
+    expect(loadGatewayConfig(REQUIRED)).toEqual({
+      ...REQUIRED,
+      OPENAI_BASE_URL: "https://api.openai.com/v1",
+      MONGO_PORT: 27017,
+      MONGO_USER: "admin",
+      MONGO_PASSWORD: "password",
+      MONGO_DATABASE: "batchgpt",
+      BULL_PREFIX: "batchgpt",
+      PORT: 8080,
+      CLIENT_SERVING_MODE: "sync",
+      MAX_BODY_BYTES: 8 * 1024 * 1024,
+      SSE_KEEPALIVE_MS: 15_000,
+      WAITER_RECHECK_MS: 30_000,
+    });
+  });
+
+  it("leaves the cache TTL unset (answers never expire) unless given", () => {
+    expect(loadGatewayConfig(REQUIRED).CACHE_TTL_SECONDS).toBeUndefined();
+    expect(loadGatewayConfig({ ...REQUIRED, CACHE_TTL_SECONDS: "" }).CACHE_TTL_SECONDS).toBeUndefined();
+    expect(loadGatewayConfig({ ...REQUIRED, CACHE_TTL_SECONDS: "3600" }).CACHE_TTL_SECONDS).toBe(3600);
+  });
+
+  it("reads every setting it is given", () => {
+    const config = loadGatewayConfig({
+      ...REQUIRED,
+      OPENAI_BASE_URL: "http://127.0.0.1:9999/v1",
+      MONGODB_URI: "mongodb://127.0.0.1:27017/db",
+      BULL_PREFIX: "p",
+      PORT: "0",
+      CLIENT_SERVING_MODE: "async",
+      MAX_BODY_BYTES: "1024",
+      SSE_KEEPALIVE_MS: "100",
+      WAITER_RECHECK_MS: "100",
+    });
+    expect(config).toMatchObject({
+      OPENAI_BASE_URL: "http://127.0.0.1:9999/v1",
+      MONGODB_URI: "mongodb://127.0.0.1:27017/db",
+      BULL_PREFIX: "p",
+      PORT: 0,
+      CLIENT_SERVING_MODE: "async",
+      MAX_BODY_BYTES: 1024,
+      SSE_KEEPALIVE_MS: 100,
+      WAITER_RECHECK_MS: 100,
+    });
+  });
+
+  it("accepts each serving mode and nothing else", () => {
+    for (const mode of ["sync", "async", "cache"]) {
+      expect(loadGatewayConfig({ ...REQUIRED, CLIENT_SERVING_MODE: mode }).CLIENT_SERVING_MODE).toBe(mode);
+    }
+    expect(refusal({ ...REQUIRED, CLIENT_SERVING_MODE: "SYNC" })).toMatch(
+      /^ {2}CLIENT_SERVING_MODE: .*\(got "SYNC"\)$/m,
+    );
+  });
+
+  it("says which required setting is missing, empty counting as missing", () => {
+    expect(refusal({ OPENAI_API_KEY: "sk-test" })).toContain("REDIS_URL: is required but not set");
+    expect(refusal({ REDIS_URL: REQUIRED.REDIS_URL, OPENAI_API_KEY: "" })).toContain(
+      "OPENAI_API_KEY: is required but not set",
+    );
+    const both = refusal({});
+    expect(both).toMatch(/^gateway: invalid settings\n/);
+    expect(both).toContain("REDIS_URL");
+    expect(both).toContain("OPENAI_API_KEY");
+  });
+
+  it("names the variable of a malformed value", () => {
+    const cases: [string, string][] = [
+      ["PORT", "http"],
+      ["PORT", "65536"],
+      ["PORT", "-1"],
+      ["PORT", "80.5"],
+      ["MAX_BODY_BYTES", "1023"],
+      ["MAX_BODY_BYTES", String(15 * 1024 * 1024 + 1)],
+      ["CACHE_TTL_SECONDS", "0"],
+      ["SSE_KEEPALIVE_MS", "99"],
+      ["WAITER_RECHECK_MS", "soon"],
+      ["REDIS_URL", "localhost:6379"],
+      ["MONGODB_URI", "postgres://h/db"],
+      ["MONGO_PORT", "0"],
+      ["OPENAI_BASE_URL", "not a url"],
+    ];
+    for (const [name, value] of cases) {
+      const message = refusal({ ...REQUIRED, [name]: value });
+      expect(message.split("\n")).toEqual([
+        "gateway: invalid settings",
+        expect.stringMatching(new RegExp(`^  ${name}: `)),
+      ]);
+      expect(message).toContain(`(got "${value}")`);
+    }
+  });
+
+  it("takes the limits themselves", () => {
+    expect(loadGatewayConfig({ ...REQUIRED, PORT: "65535" }).PORT).toBe(65535);
+    expect(loadGatewayConfig({ ...REQUIRED, MAX_BODY_BYTES: String(15 * 1024 * 1024) }).MAX_BODY_BYTES).toBe(
+      15 * 1024 * 1024,
+    );
+    expect(loadGatewayConfig({ ...REQUIRED, CACHE_TTL_SECONDS: "1" }).CACHE_TTL_SECONDS).toBe(1);
+  });
+});

@@ -1,0 +1,100 @@
+import { ConfigError } from "@batch-gpt/config";
+import { describe, expect, it } from "vitest";
+import { loadPollerConfig } from "./config.ts";
+
+const REQUIRED = { REDIS_URL: "rediss://cache.example:6380", OPENAI_API_KEY: "sk-test" };
+
+/** The message of the ConfigError the poller's settings are refused with. */
+function refusal(env: Record<string, string | undefined>): string {
+  try {
+    loadPollerConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected the settings to be refused");
+}
+
+describe("loadPollerConfig", () => {
+  it("fills in every default from the two required settings", () => {
+    expect(loadPollerConfig(REQUIRED)).toEqual({
+      ...REQUIRED,
+      OPENAI_BASE_URL: "https://api.openai.com/v1",
+      MONGO_PORT: 27017,
+      MONGO_USER: "admin",
+      MONGO_PASSWORD: "password",
+      MONGO_DATABASE: "batchgpt",
+      BULL_PREFIX: "batchgpt",
+      COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: 5000,
+      COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: 300,
+      POLL_SWEEP_INTERVAL_MS: 60_000,
+      POLL_JOB_LOCK_MS: 30_000,
+      POLL_CONCURRENCY: 8,
+      MAX_RESUBMITS: 3,
+      TOKEN_LIMIT_RETRY_MS: 60_000,
+    });
+  });
+
+  it("reads every setting it is given, at its lower bounds", () => {
+    const config = loadPollerConfig({
+      ...REQUIRED,
+      COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: "10",
+      COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: "1",
+      POLL_SWEEP_INTERVAL_MS: "100",
+      POLL_JOB_LOCK_MS: "1000",
+      POLL_CONCURRENCY: "1",
+      MAX_RESUBMITS: "0",
+      TOKEN_LIMIT_RETRY_MS: "0",
+    });
+    expect(config).toMatchObject({
+      COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: 10,
+      COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: 1,
+      POLL_SWEEP_INTERVAL_MS: 100,
+      POLL_JOB_LOCK_MS: 1000,
+      POLL_CONCURRENCY: 1,
+      MAX_RESUBMITS: 0,
+      TOKEN_LIMIT_RETRY_MS: 0,
+    });
+  });
+
+  it("takes the upper bounds themselves", () => {
+    const config = loadPollerConfig({ ...REQUIRED, POLL_CONCURRENCY: "100", MAX_RESUBMITS: "100" });
+    expect(config.POLL_CONCURRENCY).toBe(100);
+    expect(config.MAX_RESUBMITS).toBe(100);
+  });
+
+  it("counts an empty setting as unset", () => {
+    expect(loadPollerConfig({ ...REQUIRED, POLL_CONCURRENCY: "", TOKEN_LIMIT_RETRY_MS: "" })).toMatchObject({
+      POLL_CONCURRENCY: 8,
+      TOKEN_LIMIT_RETRY_MS: 60_000,
+    });
+  });
+
+  it("says which required setting is missing", () => {
+    expect(refusal({ REDIS_URL: REQUIRED.REDIS_URL })).toBe(
+      "poller: invalid settings\n  OPENAI_API_KEY: is required but not set",
+    );
+  });
+
+  it("names the variable of a malformed value", () => {
+    const cases: [string, string][] = [
+      ["COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS", "9"],
+      ["COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS", "0"],
+      ["POLL_SWEEP_INTERVAL_MS", "99"],
+      ["POLL_JOB_LOCK_MS", "999"],
+      ["POLL_CONCURRENCY", "0"],
+      ["POLL_CONCURRENCY", "101"],
+      ["POLL_CONCURRENCY", "eight"],
+      ["MAX_RESUBMITS", "-1"],
+      ["TOKEN_LIMIT_RETRY_MS", "-1"],
+      ["TOKEN_LIMIT_RETRY_MS", "1m"],
+    ];
+    for (const [name, value] of cases) {
+      const message = refusal({ ...REQUIRED, [name]: value });
+      expect(message.split("\n")).toEqual([
+        "poller: invalid settings",
+        expect.stringMatching(new RegExp(`^  ${name}: .*\\(got "${value}"\\)$`)),
+      ]);
+    }
+  });
+});
