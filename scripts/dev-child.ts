@@ -2,20 +2,12 @@
  * One app of the dev stack as a child process: its output lines prefixed with its name (pino's JSON made
  * readable), its exit observable, and a watchdog that stops it if `dev` itself dies, even by SIGKILL.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { styleText } from "node:util";
-import { killWhenParentDies } from "@batch-gpt/local-services";
+import { type AppProcess, type ChildExit, spawnNodeApp } from "@batch-gpt/local-services";
 
-export interface ChildExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export { type ChildExit, describeExit } from "@batch-gpt/local-services";
 
-export interface AppChild {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<ChildExit>;
+export interface AppChild extends Omit<AppProcess, "stop"> {
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
   stop(graceMs?: number): Promise<ChildExit>;
 }
@@ -64,58 +56,18 @@ export function readableLogLine(line: string): string {
 }
 
 export function spawnAppChild(name: string, script: string, env: NodeJS.ProcessEnv, cwd: string): AppChild {
-  // Its own process group, so a terminal's Ctrl-C reaches only `dev`, which stops the apps in order.
-  const child = spawn(process.execPath, [script], {
-    cwd,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  const relay = (from: NodeJS.ReadableStream | null, to: NodeJS.WriteStream) => {
-    if (!from) return;
-    createInterface({ input: from, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) => {
-      to.write(`${prefixed(name, readableLogLine(line), to)}\n`);
-    });
-  };
-  relay(child.stdout, process.stdout);
-  relay(child.stderr, process.stderr);
-
-  const watchdog = killWhenParentDies(child.pid);
-  const stopWatchdog = () => watchdog.stop();
-
-  const exited = new Promise<ChildExit>((resolve) => {
-    child.once("exit", (code, signal) => {
-      stopWatchdog();
-      resolve({ code, signal });
-    });
-    child.once("error", (err) => {
-      process.stderr.write(`${prefixed(name, `could not start: ${err.message}`, process.stderr)}\n`);
-      stopWatchdog();
-      resolve({ code: 127, signal: null });
-    });
-  });
-
-  return {
+  const app = spawnNodeApp({
     name,
-    child,
-    exited,
-    async stop(graceMs = 25_000) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => {
-          process.stderr.write(`${prefixed("dev", `${name} did not stop in ${graceMs} ms; killing it`)}\n`);
-          child.kill("SIGKILL");
-        }, graceMs);
-        const result = await exited;
-        clearTimeout(timer);
-        return result;
-      }
-      return exited;
+    script,
+    env,
+    cwd,
+    onLine(line, stream) {
+      const to = stream === "stdout" ? process.stdout : process.stderr;
+      to.write(`${prefixed(name, readableLogLine(line), to)}\n`);
     },
-  };
-}
-
-/** "exited with code 1" / "was killed by SIGKILL". */
-export function describeExit({ code, signal }: ChildExit): string {
-  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    onKill() {
+      process.stderr.write(`${prefixed("dev", `${name} did not stop in time; killing it`)}\n`);
+    },
+  });
+  return { ...app, stop: (graceMs = 25_000) => app.stop({ graceMs }) };
 }

@@ -422,7 +422,10 @@ describe("batch management", () => {
     expect(own).toBeInstanceOf(OpenAI.ConflictError);
     expect(own.message).toContain("Cannot cancel a batch with status 'completed'.");
     // Our stored status lags behind the provider's: the provider's own 409 is relayed the same way.
-    await slow.store.batches.set(record._id, { status: "in_progress" });
+    await slow.store.mongo.collections.batches.updateOne(
+      { _id: record._id },
+      { $set: { status: "in_progress" } },
+    );
     const relayed = await apiError(batches.batches.cancel(record.providerBatchId!));
     expect(relayed).toBeInstanceOf(OpenAI.ConflictError);
     expect(relayed.message).toContain("Cannot cancel a batch with status 'completed'.");

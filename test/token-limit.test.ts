@@ -1,4 +1,4 @@
-import { QUEUES } from "@batch-gpt/contracts";
+import { collateQueue } from "@batch-gpt/contracts";
 import { QueueRegistry } from "@batch-gpt/queue";
 import { eventually, type Stack, startStack } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,7 +28,7 @@ describe("a batch refused for the enqueued-token limit", () => {
     try {
       const state = await eventually(
         async () => {
-          const s = await queues.queue(QUEUES.collate).getJobState(`${requestId}-a1`);
+          const s = await queues.producer(collateQueue).state({ requestId, attempt: 1 });
           return s === "delayed" ? s : undefined;
         },
         30_000,

@@ -1,9 +1,12 @@
 import { type Logger, reachedStep } from "@batch-gpt/config";
-import { collateJobSchema, lineId, newBatchRecordId, QUEUES } from "@batch-gpt/contracts";
+import { type CollateJob, collateQueue, fenceIds, lineId, newBatchRecordId } from "@batch-gpt/contracts";
 import { type QueueRegistry, UnrecoverableError, type Worker } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import { Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
 import type { BatchSubmitter } from "./submitter.ts";
+
+/** Jobs completed at once (each is a Redis round trip; a 50,000-line group goes in steps). */
+const COMPLETE_CHUNK = 500;
 
 export interface CollatorOptions {
   store: Store;
@@ -23,7 +26,7 @@ export interface CollatorOptions {
  */
 export class Collator {
   readonly #o: CollatorOptions;
-  readonly #worker: Worker;
+  readonly #worker: Worker<CollateJob>;
   readonly #groups = new Map<string, Group>();
   readonly #timers = new Map<Group, NodeJS.Timeout>();
   readonly #flushing = new Set<Promise<void>>();
@@ -38,13 +41,7 @@ export class Collator {
   constructor(opts: CollatorOptions) {
     this.#o = opts;
     this.#lockMs = opts.lockDurationMs ?? 30_000;
-    this.#worker = opts.queues.worker(QUEUES.collate, null, {
-      autorun: false,
-      lockDuration: this.#lockMs,
-      stalledInterval: Math.max(1000, Math.floor(this.#lockMs / 2)),
-      maxStalledCount: 1000,
-      drainDelay: 1,
-    }) as unknown as Worker;
+    this.#worker = opts.queues.worker(collateQueue, null, { lockMs: this.#lockMs });
   }
 
   async start(): Promise<void> {
@@ -57,7 +54,7 @@ export class Collator {
   async #fetchLoop(): Promise<void> {
     while (this.#running) {
       const token = `${this.#o.collatorId}:${this.#tokens++}`;
-      let job: Awaited<ReturnType<Worker["getNextJob"]>>;
+      let job: Awaited<ReturnType<Worker<CollateJob>["getNextJob"]>>;
       try {
         job = await this.#worker.getNextJob(token, { block: true });
       } catch (err) {
@@ -72,7 +69,7 @@ export class Collator {
         await job.moveToWait(token).catch(() => {});
         return;
       }
-      const parsed = collateJobSchema.safeParse(job.data);
+      const parsed = collateQueue.schema.safeParse(job.data);
       if (!parsed.success) {
         this.#o.log.error({ jobId: job.id, issues: parsed.error.issues }, "malformed collate job dropped");
         await job.moveToFailed(new UnrecoverableError("malformed collate job"), token, false).catch(() => {});
@@ -131,7 +128,7 @@ export class Collator {
     await store.requests.ensure(jobs.map((j) => j.data));
     const lines = jobs.map((j) => lineId(j.data.requestId, j.data.attempt));
     const now = new Date();
-    await store.batches.insert({
+    await store.batches.prepare({
       _id: recordId,
       provider: first.provider,
       endpoint: first.endpoint,
@@ -149,20 +146,17 @@ export class Collator {
       createdAt: now,
       updatedAt: now,
     });
-    const won = await store.fences.claimMany(
-      lines.map((l) => `line:${l}`),
-      recordId,
-    );
-    const mine = jobs.filter((j) => won.has(`line:${lineId(j.data.requestId, j.data.attempt)}`));
+    const won = await store.fences.claimMany(lines.map(fenceIds.line), recordId);
+    const mine = jobs.filter((j) => won.has(fenceIds.line(lineId(j.data.requestId, j.data.attempt))));
     if (mine.length !== jobs.length) {
       log.info(
         { recordId, dropped: jobs.length - mine.length },
         "lines already fenced into another batch record",
       );
-      await store.batches.set(recordId, {
-        lines: mine.map((j) => lineId(j.data.requestId, j.data.attempt)),
-        ...(mine.length === 0 ? { state: "done" as const, status: "empty" } : {}),
-      });
+      await store.batches.trimLines(
+        recordId,
+        mine.map((j) => lineId(j.data.requestId, j.data.attempt)),
+      );
     }
     reachedStep("collate.recorded");
     await this.#complete(jobs);
@@ -172,8 +166,8 @@ export class Collator {
   }
 
   async #complete(jobs: HeldJob[]): Promise<void> {
-    for (let i = 0; i < jobs.length; i += 500) {
-      const chunk = jobs.slice(i, i + 500);
+    for (let i = 0; i < jobs.length; i += COMPLETE_CHUNK) {
+      const chunk = jobs.slice(i, i + COMPLETE_CHUNK);
       await Promise.all(
         chunk.map(({ job, token }) =>
           job.moveToCompleted(null, token, false).catch((err) => {

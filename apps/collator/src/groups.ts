@@ -21,7 +21,6 @@ export const groupKey = (d: CollateJob) => `${d.provider}|${d.endpoint}|${d.mode
 export class Group {
   readonly key: string;
   readonly jobs: HeldJob[] = [];
-  readonly startedAt = Date.now();
   bytes = 0;
   embeddingInputs = 0;
 

@@ -28,8 +28,7 @@ export async function writeBatchFile(
   for await (const line of lines) {
     // A raw newline in valid JSON can only be whitespace between tokens, so folding it keeps the body
     // identical in meaning while keeping the line one line.
-    const body = line.body.replace(/[\r\n]+/g, " ");
-    const text = `{"custom_id":${JSON.stringify(line.customId)},"method":"POST","url":${JSON.stringify(line.endpoint)},"body":${body}}\n`;
+    const text = lineText(line.customId, line.endpoint, line.body.replace(/[\r\n]+/g, " "));
     bytes += Buffer.byteLength(text);
     count++;
     if (!out.write(text)) await once(out, "drain");
@@ -39,6 +38,10 @@ export async function writeBatchFile(
   return { path, bytes, count, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** Bytes a line adds to the file: the JSONL envelope plus the body. */
+/** One line of the file: the JSONL envelope around the body. */
+const lineText = (customId: string, endpoint: string, body: string) =>
+  `{"custom_id":${JSON.stringify(customId)},"method":"POST","url":${JSON.stringify(endpoint)},"body":${body}}\n`;
+
+/** Bytes a line adds to the file: the JSONL envelope (measured from the same template) plus the body. */
 export const lineBytes = (customId: string, endpoint: string, body: string) =>
-  Buffer.byteLength(body) + customId.length + endpoint.length + 48;
+  Buffer.byteLength(lineText(customId, endpoint, "")) + Buffer.byteLength(body);

@@ -1,4 +1,5 @@
 import type { Logger } from "@batch-gpt/config";
+import { COLLATING_BATCH_STATES, fenceIds } from "@batch-gpt/contracts";
 import type { Store } from "@batch-gpt/store";
 import type { BatchSubmitter } from "./submitter.ts";
 
@@ -30,18 +31,12 @@ export class Recovery {
 
   async sweep(): Promise<number> {
     const stale = Date.now() - this.#staleMs;
-    const records = await this.#store.batches.unfinished(["preparing", "uploaded", "creating"]);
+    const records = await this.#store.batches.unfinished(COLLATING_BATCH_STATES);
     let taken = 0;
     for (const record of records) {
       if (record.heartbeatAt.getTime() > stale) continue;
-      const generation = record.generation + 1;
-      if (!(await this.#store.fences.claim(`batch:${record._id}:generation:${generation}`, this.#collatorId)))
-        continue;
-      await this.#store.batches.set(record._id, {
-        generation,
-        owner: this.#collatorId,
-        heartbeatAt: new Date(),
-      });
+      const generation = await this.#store.batches.takeOver(record, this.#collatorId);
+      if (generation === null) continue;
       taken++;
       this.#log.warn(
         { recordId: record._id, state: record.state, generation },
@@ -64,11 +59,8 @@ export class Recovery {
   async #settleLines(recordId: string, lines: string[]): Promise<void> {
     const mine: string[] = [];
     for (const line of lines) {
-      if ((await this.#store.fences.holder(`line:${line}`)) === recordId) mine.push(line);
+      if ((await this.#store.fences.holder(fenceIds.line(line))) === recordId) mine.push(line);
     }
-    await this.#store.batches.set(recordId, {
-      lines: mine,
-      ...(mine.length === 0 ? { state: "done" as const, status: "empty" } : {}),
-    });
+    await this.#store.batches.trimLines(recordId, mine);
   }
 }

@@ -1,14 +1,19 @@
 import { type Logger, reachedStep } from "@batch-gpt/config";
-import { type BatchRecord, parseLineId, QUEUES } from "@batch-gpt/contracts";
-import { errorAnswer, type OutcomeRecorder } from "@batch-gpt/pipeline";
-import type { BatchProvider, ProviderBatch } from "@batch-gpt/provider";
-import { ProviderError } from "@batch-gpt/provider";
+import { type BatchRecord, parseLineId, pollQueue } from "@batch-gpt/contracts";
+import type { OutcomeRecorder } from "@batch-gpt/pipeline";
+import {
+  type BatchProvider,
+  isPermanentFailure,
+  type ProviderBatch,
+  type ProviderError,
+  refusalAnswer,
+} from "@batch-gpt/provider";
 import type { QueueRegistry } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import { type BatchLine, writeBatchFile } from "./jsonl.ts";
 
 /** Metadata key carrying our record id on the provider's batch: how recovery recognises its own. */
-export const RECORD_METADATA_KEY = "batch_gpt_record";
+const RECORD_METADATA_KEY = "batch_gpt_record";
 
 export interface SubmitterOptions {
   store: Store;
@@ -36,7 +41,7 @@ export class BatchSubmitter {
   async advance(recordId: string, generation: number, bodies?: Map<string, string>): Promise<void> {
     const { store } = this.#o;
     const heartbeat = setInterval(
-      () => void store.batches.set(recordId, { heartbeatAt: new Date() }).catch(() => {}),
+      () => void store.batches.heartbeat(recordId).catch(() => {}),
       this.#o.heartbeatMs,
     );
     try {
@@ -45,7 +50,7 @@ export class BatchSubmitter {
       if (record.state === "preparing") {
         const inputFileId = await this.#upload(record, bodies);
         if (!inputFileId) return;
-        await store.batches.set(recordId, { state: "uploaded", inputFileId, heartbeatAt: new Date() });
+        await store.batches.markUploaded(recordId, inputFileId);
         record = { ...record, state: "uploaded", inputFileId };
         reachedStep("collate.uploaded");
       }
@@ -65,8 +70,8 @@ export class BatchSubmitter {
       );
       return id;
     } catch (error) {
-      if (isPermanent(error)) {
-        await this.#failAll(record, error as ProviderError, "upload");
+      if (isPermanentFailure(error)) {
+        await this.#failAll(record, error, "upload");
         return null;
       }
       throw error;
@@ -94,8 +99,7 @@ export class BatchSubmitter {
       current.state === "done"
     )
       return;
-    if (!(await store.fences.claim(`batch:${record._id}:creating:${generation}`, this.#o.collatorId))) return;
-    await store.batches.set(record._id, { state: "creating", heartbeatAt: new Date() });
+    if (!(await store.batches.claimCreating(record._id, generation, this.#o.collatorId))) return;
     reachedStep("collate.creating");
     let batch: ProviderBatch;
     try {
@@ -105,7 +109,7 @@ export class BatchSubmitter {
         metadata: { [RECORD_METADATA_KEY]: record._id },
       });
     } catch (error) {
-      if (isPermanent(error)) return this.#failAll(record, error as ProviderError, "create");
+      if (isPermanentFailure(error)) return this.#failAll(record, error, "create");
       throw error; // Left in `creating`: recovery looks for the batch, then creates it if absent.
     }
     reachedStep("collate.created");
@@ -115,38 +119,28 @@ export class BatchSubmitter {
   async #submitted(record: BatchRecord, batch: ProviderBatch): Promise<void> {
     const { store, queues, log } = this.#o;
     // Lines need no update: their fences place them in this record, and its state says `submitted`.
-    await store.batches.set(record._id, {
-      state: "submitted",
-      providerBatchId: batch.id,
-      providerBatch: JSON.stringify(batch),
-      status: batch.status,
-      history: [{ status: batch.status, at: new Date() }],
-    });
+    await store.batches.markSubmitted(record._id, batch);
     await queues
-      .queue(QUEUES.poll)
+      .producer(pollQueue)
       .add(
-        QUEUES.poll,
         { recordId: record._id, intervalMs: this.#o.pollMinIntervalMs },
-        { jobId: `poll-${record._id}`, delay: this.#o.pollMinIntervalMs },
+        { delay: this.#o.pollMinIntervalMs },
       );
     log.info({ recordId: record._id, batchId: batch.id, lines: record.lines.length }, "batch submitted");
   }
 
   /** The provider refused the batch for good: every line fails with its error, nobody waits forever. */
-  async #failAll(record: BatchRecord, error: ProviderError, step: string): Promise<void> {
-    const body = error.body as { error?: { message?: string; code?: string } } | undefined;
-    const message = body?.error?.message ?? error.message;
-    const answer = errorAnswer(
-      error.status ?? 500,
-      `Batch ${step} was refused: ${message}`,
-      body?.error?.code ?? null,
+  async #failAll(record: BatchRecord, error: ProviderError, step: "upload" | "create"): Promise<void> {
+    const answer = refusalAnswer(error, step);
+    this.#o.log.error(
+      { recordId: record._id, status: error.status, message: error.message },
+      `batch ${step} refused`,
     );
-    this.#o.log.error({ recordId: record._id, status: error.status, message }, `batch ${step} refused`);
-    await this.#o.outcomes.record(
+    await this.#o.outcomes.deliver(
       record._id,
       record.lines.map(parseLineId).map((l) => ({ kind: "answer" as const, ...l, answer })),
     );
-    await this.#o.store.batches.set(record._id, { state: "done", status: `${step}_refused` });
+    await this.#o.store.batches.markRefused(record._id, `${step}_refused`);
   }
 
   async *#lines(record: BatchRecord, bodies?: Map<string, string>): AsyncIterable<BatchLine> {
@@ -157,10 +151,4 @@ export class BatchSubmitter {
       yield { customId: requestId, endpoint: record.endpoint, body };
     }
   }
-}
-
-/** 4xx other than 408/409/429 will fail the same way again; anything else is worth retrying. */
-function isPermanent(error: unknown): boolean {
-  if (!(error instanceof ProviderError) || error.status === undefined) return false;
-  return error.status >= 400 && error.status < 500 && ![408, 409, 429].includes(error.status);
 }

@@ -2,53 +2,126 @@ import {
   ApiError,
   CALL_ID_PREFIX,
   type CollateJob,
+  collateQueue,
   type Endpoint,
   newCallId,
   newRequestId,
-  QUEUES,
+  type Outcome,
+  type RequestState,
   requestKey,
 } from "@batch-gpt/contracts";
 import type { Inflight, QueueRegistry } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
+import type { LostCheck } from "./lost-check.ts";
+import type { IntakeRequest } from "./request-shape.ts";
+import { callNotFound, lostRequest, shuttingDown } from "./responses.ts";
+import type { Waiters } from "./waiters.ts";
 
-export interface IntakeRequest {
-  endpoint: Endpoint;
-  owner: string;
-  raw: string;
-  body: Record<string, unknown>;
-  traceId: string;
-}
+/** What became of a request at intake. */
+export type IntakeResult =
+  /** Answered from the cache; nothing was queued. */
+  | { kind: "cached"; body: string }
+  /** Async: queued (or attached to an identical request in flight); the caller fetches it by `call.id`. */
+  | { kind: "accepted"; call: { id: string; created: number } }
+  /** Sync or streamed: queued (or attached); the caller is held until `wait` gives its outcome. */
+  | { kind: "pending"; requestId: string; key: string };
+
+/** An async call as its caller fetches it: finished, or still pending in some state. */
+export type CallLookup =
+  | { kind: "finished"; outcome: Outcome }
+  | { kind: "pending"; call: { id: string; endpoint: Endpoint; created: number }; state: RequestState };
 
 /**
- * Turns an accepted request into a pending request id: the id of an identical request already in
- * flight (attach), or a new request whose first attempt is queued for the collator.
+ * Turns an accepted request into an answer or a pending request id: from the cache, by attaching to an
+ * identical request already in flight, or as a new request whose first attempt is queued for the
+ * collator. Then gives held callers their outcome, and async callers their call.
  */
 export class Intake {
   readonly #store: Store;
   readonly #inflight: Inflight;
   readonly #queues: QueueRegistry;
+  readonly #waiters: Waiters;
+  readonly #isLost: LostCheck;
   readonly #provider: string;
+  readonly #cacheTtlSeconds: number | undefined;
 
-  constructor(opts: { store: Store; inflight: Inflight; queues: QueueRegistry; provider: string }) {
+  constructor(opts: {
+    store: Store;
+    inflight: Inflight;
+    queues: QueueRegistry;
+    waiters: Waiters;
+    isLost: LostCheck;
+    provider: string;
+    cacheTtlSeconds: number | undefined;
+  }) {
     this.#store = opts.store;
     this.#inflight = opts.inflight;
     this.#queues = opts.queues;
+    this.#waiters = opts.waiters;
+    this.#isLost = opts.isLost;
     this.#provider = opts.provider;
+    this.#cacheTtlSeconds = opts.cacheTtlSeconds;
   }
 
-  key(req: IntakeRequest): string {
-    return requestKey(req.owner, req.endpoint, req.body);
+  async submit(req: IntakeRequest): Promise<IntakeResult> {
+    const key = requestKey(req.tenant, req.endpoint, req.body);
+    if (req.useCache) {
+      // Redis knows whether the cache has an answer; MongoDB is read only for a likely hit.
+      const hit = (await this.#inflight.isCached(key))
+        ? await this.#store.cache.get(key, this.#cacheTtlSeconds)
+        : null;
+      if (hit) return { kind: "cached", body: hit.body };
+    }
+    if (req.mode === "cache") {
+      throw new ApiError(404, "No cached answer for this request (x-batch-mode: cache).", {
+        code: "cache_miss",
+      });
+    }
+    const requestId = await this.#enqueue(req, key);
+    if (req.mode === "async") return { kind: "accepted", call: await this.#recordCall(req, requestId) };
+    return { kind: "pending", requestId, key };
   }
 
-  /** Returns the pending request that will answer `req` (shared with identical in-flight requests). */
-  async enqueue(req: IntakeRequest, key: string): Promise<{ requestId: string; attached: boolean }> {
+  /**
+   * Holds the caller until its request finishes. Rejects with the caller's error when there will be no
+   * outcome: the request was lost (its dedup key is freed, so a retry starts afresh) or this gateway is
+   * shutting down (the request goes on; a retry attaches to it elsewhere).
+   */
+  async wait(pending: { requestId: string; key: string }, signal?: AbortSignal): Promise<Outcome> {
+    const result = await this.#waiters.wait(pending.requestId, signal);
+    if (result === "shutdown") throw shuttingDown();
+    if (result === "lost") {
+      await this.#inflight.release(pending.key, pending.requestId).catch(() => {});
+      throw lostRequest();
+    }
+    return result;
+  }
+
+  /** An async call by id, for its own tenant only (another tenant's call is as unknown as a wrong id). */
+  async retrieve(id: string, tenant: string, endpoint: Endpoint | null): Promise<CallLookup> {
+    const call = await this.#store.calls.get(id);
+    if (!call || call.owner !== tenant || (endpoint && call.endpoint !== endpoint)) throw callNotFound(id);
+    const outcome = await this.#store.requests.outcome(call.requestId);
+    if (outcome) return { kind: "finished", outcome };
+    const request = await this.#store.requests.get(call.requestId);
+    if (!request && (await this.#isLost(call.requestId))) throw lostRequest();
+    const created = Math.floor(call.createdAt.getTime() / 1000);
+    return {
+      kind: "pending",
+      call: { id: call._id, endpoint: call.endpoint, created },
+      state: request?.state ?? "queued",
+    };
+  }
+
+  /** The id of the pending request that will answer `req`: an identical one in flight, or a new one. */
+  async #enqueue(req: IntakeRequest, key: string): Promise<string> {
     const requestId = newRequestId();
-    const owner = await this.#inflight.claim(key, requestId);
-    if (owner !== requestId) return { requestId: owner, attached: true };
+    const leader = await this.#inflight.claim(key, requestId);
+    if (leader !== requestId) return leader;
     const job: CollateJob = {
       requestId,
       attempt: 0,
-      owner: req.owner,
+      owner: req.tenant,
       provider: this.#provider,
       endpoint: req.endpoint,
       model: req.body.model as string,
@@ -57,13 +130,12 @@ export class Intake {
       traceId: req.traceId,
       createdAt: Date.now(),
     };
-    const queue = this.#queues.queue(QUEUES.collate);
     try {
-      await queue.add(QUEUES.collate, job, { jobId: requestId });
+      await this.#queues.producer(collateQueue).add(job);
     } catch {
       // The add may have landed with only its reply lost: then the request is queued after all, and
       // freeing the key would let the client's retry become a second line.
-      if (await this.isLost(requestId).catch(() => true)) {
+      if (await this.#isLost(requestId).catch(() => true)) {
         // Nothing was queued: free the key so the client's retry starts a clean attempt.
         await this.#inflight.release(key, requestId).catch(() => {});
         throw new ApiError(503, "The gateway could not queue the request; please retry.", {
@@ -71,30 +143,20 @@ export class Intake {
         });
       }
     }
-    return { requestId, attached: false };
+    return requestId;
   }
 
   /** An async call: an id of its own that points at the (possibly shared) pending request. */
-  async recordCall(req: IntakeRequest, requestId: string): Promise<{ id: string; created: number }> {
+  async #recordCall(req: IntakeRequest, requestId: string): Promise<{ id: string; created: number }> {
     const id = newCallId(CALL_ID_PREFIX[req.endpoint]);
     const createdAt = new Date();
     await this.#store.calls.insert({
       _id: id,
       requestId,
-      owner: req.owner,
+      owner: req.tenant,
       endpoint: req.endpoint,
       createdAt,
     });
     return { id, created: Math.floor(createdAt.getTime() / 1000) };
-  }
-
-  /**
-   * True when a request exists nowhere: no job in the queue and no record in the store. The job is
-   * checked first because the collator writes the record before it removes the job.
-   */
-  async isLost(requestId: string): Promise<boolean> {
-    const state = await this.#queues.queue(QUEUES.collate).getJobState(requestId);
-    if (state !== "unknown") return false;
-    return (await this.#store.requests.get(requestId)) === null;
   }
 }

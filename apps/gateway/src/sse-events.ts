@@ -19,10 +19,10 @@ export const STREAMABLE: ReadonlySet<Endpoint> = new Set<Endpoint>([
   "/v1/responses",
 ]);
 
-export const sseData = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
-export const sseEvent = (event: string, data: unknown): string =>
+const sseData = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
+const sseEvent = (event: string, data: unknown): string =>
   `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-export const SSE_DONE = "data: [DONE]\n\n";
+const SSE_DONE = "data: [DONE]\n\n";
 export const SSE_KEEPALIVE = ": keep-alive\n\n";
 
 /** The SSE frames for a successful answer body of `endpoint`. */

@@ -9,6 +9,7 @@ import { createGatewayApp } from "./app.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { Intake } from "./intake.ts";
+import { lostCheck } from "./lost-check.ts";
 import { Waiters } from "./waiters.ts";
 
 export interface RunningGateway {
@@ -18,7 +19,7 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Composition root: builds Redis, Mongo, queues and services, then listens. */
+/** Composition root of the gateway: builds Redis, Mongo, queues and services, then listens. */
 export async function startGateway(
   config: GatewayConfig,
   log: Logger = createLogger("gateway"),
@@ -31,11 +32,16 @@ export async function startGateway(
   client.on("error", (err) => log.error({ err: err.message }, "redis client error"));
   const inflight = new Inflight(client, keys);
   const provider = new OpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
-  const intake = new Intake({ store, inflight, queues, provider: provider.name });
-  const waiters = new Waiters({
-    requests: store.requests,
-    isLost: (id) => intake.isLost(id),
-    recheckMs: config.WAITER_RECHECK_MS,
+  const isLost = lostCheck(queues, store);
+  const waiters = new Waiters({ requests: store.requests, isLost, recheckMs: config.WAITER_RECHECK_MS });
+  const intake = new Intake({
+    store,
+    inflight,
+    queues,
+    waiters,
+    isLost,
+    provider: provider.name,
+    cacheTtlSeconds: config.CACHE_TTL_SECONDS,
   });
   const subscriberConnection = createRedis(config.REDIS_URL, "subscriber");
   subscriberConnection.on("error", (err) => log.error({ err: err.message }, "redis subscriber error"));
@@ -50,12 +56,10 @@ export async function startGateway(
     config,
     log,
     store,
-    queues,
-    inflight,
     intake,
     waiters,
     provider,
-    ownerOf: () => "anonymous",
+    tenantOf: () => "anonymous",
   };
   const app = createGatewayApp(deps);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: "0.0.0.0" });

@@ -1,8 +1,10 @@
-import { type ApiError, type Endpoint, type Finished, invalidRequest } from "@batch-gpt/contracts";
+import { ApiError, type Outcome, openAIError } from "@batch-gpt/contracts";
 import type { Context } from "hono";
-import { lostRequest, recordAnswer, shuttingDown } from "./answers.ts";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
-import { answerEvents, errorEvent, SSE_KEEPALIVE, STREAMABLE, type StreamOptions } from "./sse-events.ts";
+import type { IntakeRequest } from "./request-shape.ts";
+import { streamOptionsOf } from "./request-shape.ts";
+import { outcomeResponse } from "./responses.ts";
+import { answerEvents, errorEvent, SSE_KEEPALIVE } from "./sse-events.ts";
 
 /**
  * Streamed delivery (`stream: true`). A batch answer arrives whole, so it is replayed as the events
@@ -20,60 +22,44 @@ const SSE_HEADERS = {
 
 type Json = Record<string, unknown>;
 
-/** Rejects `stream: true` where OpenAI has no streamed form, before anything is queued. */
-export function assertStreamable(endpoint: Endpoint): void {
-  if (!STREAMABLE.has(endpoint)) {
-    throw invalidRequest("Unrecognized request argument supplied: stream", "stream", "unknown_parameter");
-  }
-}
-
-export const streamOptionsOf = (body: Json): StreamOptions => ({
-  includeUsage: (body.stream_options as Json | null | undefined)?.include_usage === true,
-});
-
-/** The body the batch line carries: delivery fields stripped (a batch line cannot stream). */
-export function batchableBody(body: Json): string {
-  const { stream: _stream, stream_options: _options, ...rest } = body;
-  return JSON.stringify(rest);
-}
-
 /** A cached answer, streamed. */
-export function streamCached(c: Context<GatewayEnv>, endpoint: Endpoint, request: Json, answer: string) {
-  const events = answerEvents(endpoint, JSON.parse(answer) as Json, streamOptionsOf(request));
+export function streamCached(c: Context<GatewayEnv>, req: IntakeRequest, answer: string) {
+  const events = answerEvents(req.endpoint, JSON.parse(answer) as Json, streamOptionsOf(req.body));
   return c.body(events.join(""), 200, { ...SSE_HEADERS, "x-batch-cache": "hit" });
 }
 
 const KEEPALIVE_DUE = Symbol("keepalive-due");
 
-/** Holds a streamed caller until `requestId` is answered, then replays the answer as events. */
+/** Holds a streamed caller until its request is answered, then replays the answer as events. */
 export async function streamWhenReady(
   c: Context<GatewayEnv>,
-  deps: GatewayDeps,
-  target: { endpoint: Endpoint; request: Json; requestId: string; key: string },
+  deps: Pick<GatewayDeps, "config" | "intake" | "log">,
+  req: IntakeRequest,
+  pending: { requestId: string; key: string },
 ): Promise<Response> {
-  const { endpoint, requestId, key } = target;
-  const options = streamOptionsOf(target.request);
+  const { endpoint } = req;
+  const options = streamOptionsOf(req.body);
   const keepaliveMs = deps.config.SSE_KEEPALIVE_MS;
   const caller = new AbortController();
   const gone = () => caller.abort();
   c.req.raw.signal.addEventListener("abort", gone, { once: true });
-  const answer = deps.waiters.wait(requestId, caller.signal);
-  const release = () => deps.inflight.release(key, requestId).catch(() => {});
+  const outcome = deps.intake.wait(pending, caller.signal);
 
   let timer: NodeJS.Timeout | undefined;
-  const early = await Promise.race([
-    answer,
-    new Promise<typeof KEEPALIVE_DUE>((resolve) => {
-      timer = setTimeout(() => resolve(KEEPALIVE_DUE), keepaliveMs);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (early !== KEEPALIVE_DUE) {
-    c.req.raw.signal.removeEventListener("abort", gone);
-    if (typeof early === "string") throw await notAnswered(early, release);
-    if (!succeeded(early)) return recordAnswer(c, early);
-    c.header("x-batch-cache", "miss");
-    return c.body(answerEvents(endpoint, answerBody(early), options).join(""), 200, SSE_HEADERS);
+  const keepaliveDue = new Promise<typeof KEEPALIVE_DUE>((resolve) => {
+    timer = setTimeout(() => resolve(KEEPALIVE_DUE), keepaliveMs);
+  });
+  try {
+    // Rejects (lost, shutting down) before the first keep-alive: a plain HTTP error, thrown on.
+    const early = await Promise.race([outcome, keepaliveDue]);
+    if (early !== KEEPALIVE_DUE) {
+      c.req.raw.signal.removeEventListener("abort", gone);
+      if (!succeeded(early)) return outcomeResponse(c, early);
+      c.header("x-batch-cache", "miss");
+      return c.body(answerEvents(endpoint, answerBody(early), options).join(""), 200, SSE_HEADERS);
+    }
+  } finally {
+    clearTimeout(timer);
   }
 
   const encoder = new TextEncoder();
@@ -98,26 +84,21 @@ export async function streamWhenReady(
         if (caller.signal.aborted) resolve("gone");
         else caller.signal.addEventListener("abort", () => resolve("gone"), { once: true });
       });
-      void Promise.race([answer, callerGone])
-        .then(async (result) => {
+      void Promise.race([outcome, callerGone])
+        .then((result) => {
           if (result === "gone") return;
-          if (typeof result === "string") {
-            const error = await notAnswered(result, release);
-            send(errorEvent(endpoint, error.toBody().error as unknown as Json));
-          } else if (!succeeded(result)) {
-            send(errorEvent(endpoint, errorOf(result)));
-          } else {
-            for (const event of answerEvents(endpoint, answerBody(result), options)) send(event);
-          }
+          if (!succeeded(result)) send(errorEvent(endpoint, errorOf(result)));
+          else for (const event of answerEvents(endpoint, answerBody(result), options)) send(event);
         })
         .catch((err: unknown) => {
-          deps.log.error({ err, requestId }, "streamed answer failed");
+          if (err instanceof ApiError) {
+            send(errorEvent(endpoint, { ...err.toBody().error }));
+            return;
+          }
+          deps.log.error({ err, requestId: pending.requestId }, "streamed answer failed");
           send(
             errorEvent(endpoint, {
-              message: "The server had an error while streaming your answer.",
-              type: "server_error",
-              param: null,
-              code: null,
+              ...openAIError(500, "The server had an error while streaming your answer."),
             }),
           );
         })
@@ -134,40 +115,20 @@ export async function streamWhenReady(
   return c.body(stream, 200, SSE_HEADERS);
 }
 
-/**
- * The wait ended without an answer: "lost" (the request exists nowhere: free its key, a retry starts
- * afresh) or this gateway is shutting down (the request goes on; a retry attaches to it elsewhere).
- */
-async function notAnswered(result: string, release: () => Promise<unknown>): Promise<ApiError> {
-  if (result === "lost") {
-    await release();
-    return lostRequest();
-  }
-  return shuttingDown();
-}
+const succeeded = (outcome: Outcome) =>
+  outcome.state === "succeeded" && outcome.answer.statusCode >= 200 && outcome.answer.statusCode < 300;
 
-const succeeded = (record: Finished) =>
-  record.state === "succeeded" &&
-  record.answer !== null &&
-  record.answer.statusCode >= 200 &&
-  record.answer.statusCode < 300;
-
-function answerBody(record: Finished): Json {
-  return JSON.parse(record.answer?.body ?? "{}") as Json;
+function answerBody(outcome: Outcome): Json {
+  return JSON.parse(outcome.answer.body) as Json;
 }
 
 /** The OpenAI error object of a failed answer (its own, or a generic one if the body has none). */
-function errorOf(record: Finished): Json {
+function errorOf(outcome: Outcome): Json {
   try {
-    const body = JSON.parse(record.answer?.body ?? "null") as { error?: Json } | null;
+    const body = JSON.parse(outcome.answer.body) as { error?: Json } | null;
     if (body?.error && typeof body.error === "object") return body.error;
   } catch {
     // fall through to the generic error
   }
-  return {
-    message: `The request failed with status ${record.answer?.statusCode ?? "unknown"}.`,
-    type: "server_error",
-    param: null,
-    code: null,
-  };
+  return { ...openAIError(500, `The request failed with status ${outcome.answer.statusCode}.`) };
 }

@@ -103,9 +103,9 @@ describe("parseRequestBody", () => {
     it("an empty model", () => {
       const error = refusal(CHAT, JSON.stringify({ model: "", messages }));
       expectRefusal(error, {
-        message: /'model'/,
+        message: "Invalid 'model': expected a non-empty string.",
         param: "model",
-        code: "invalid_type",
+        code: "invalid_value",
       });
     });
 
@@ -188,8 +188,8 @@ describe("parseRequestBody", () => {
       expect(parseRequestBody(CHAT, JSON.stringify(body))).toEqual(body);
     });
 
-    it("a boolean stream flag either way", () => {
-      for (const stream of [true, false]) {
+    it("a boolean stream flag either way, or null (OpenAI: boolean or null)", () => {
+      for (const stream of [true, false, null]) {
         expect(parseRequestBody(CHAT, JSON.stringify({ ...VALID[CHAT], stream })).stream).toBe(stream);
       }
     });

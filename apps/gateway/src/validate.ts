@@ -18,12 +18,15 @@ export function parseRequestBody(endpoint: Endpoint, raw: string): Record<string
   }
   const fields = body as Record<string, unknown>;
   if (fields.model === undefined) throw invalidRequest("you must provide a model parameter", "model");
-  if (typeof fields.model !== "string" || fields.model.length === 0) {
+  if (typeof fields.model !== "string") {
     throw invalidRequest(
       `Invalid type for 'model': expected a string, but got ${typeof fields.model} instead.`,
       "model",
       "invalid_type",
     );
+  }
+  if (fields.model.length === 0) {
+    throw invalidRequest("Invalid 'model': expected a non-empty string.", "model", "invalid_value");
   }
   for (const field of REQUIRED_FIELDS[endpoint]) {
     if (fields[field] === undefined || fields[field] === null) {
@@ -40,7 +43,8 @@ export function parseRequestBody(endpoint: Endpoint, raw: string): Record<string
       "invalid_type",
     );
   }
-  if (fields.stream !== undefined && typeof fields.stream !== "boolean") {
+  // OpenAI documents `stream` as "boolean or null"; null means not streamed.
+  if (fields.stream !== undefined && fields.stream !== null && typeof fields.stream !== "boolean") {
     throw invalidRequest("Invalid type for 'stream': expected a boolean.", "stream", "invalid_type");
   }
   return fields;

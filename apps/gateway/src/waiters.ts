@@ -1,10 +1,9 @@
-import type { AnswerRecord } from "@batch-gpt/contracts";
+import type { OutcomeDoc } from "@batch-gpt/contracts";
 import type { RequestStore } from "@batch-gpt/store";
-
-export type LostCheck = (requestId: string) => Promise<boolean>;
+import type { LostCheck } from "./lost-check.ts";
 
 /** "lost": the request exists nowhere any more; "shutdown": this process is stopping (the request goes on). */
-export type WaitResult = AnswerRecord | "lost" | "shutdown";
+export type WaitResult = OutcomeDoc | "lost" | "shutdown";
 
 const RECHECK_CHUNK = 500;
 
@@ -70,7 +69,7 @@ export class Waiters {
   async check(requestId: string): Promise<void> {
     const set = this.#held.get(requestId);
     if (!set || set.size === 0) return;
-    const outcome = await this.#requests.answer(requestId).catch(() => null);
+    const outcome = await this.#requests.outcome(requestId).catch(() => null);
     if (outcome) this.#resolveAll(requestId, outcome);
   }
 
@@ -83,7 +82,7 @@ export class Waiters {
     const ids = [...this.#held.keys()];
     for (let i = 0; i < ids.length; i += RECHECK_CHUNK) {
       const chunk = ids.slice(i, i + RECHECK_CHUNK);
-      const found = await this.#requests.answers(chunk).catch(() => null);
+      const found = await this.#requests.outcomes(chunk).catch(() => null);
       if (!found) return;
       const byId = new Map(found.map((outcome) => [outcome._id, outcome]));
       for (const id of chunk) {

@@ -1,6 +1,6 @@
 import { type Logger, reachedStep } from "@batch-gpt/config";
-import { type BatchRecord, type PollJob, parseLineId, pollJobSchema, QUEUES } from "@batch-gpt/contracts";
-import { errorAnswer, type LineOutcome, type OutcomeRecorder } from "@batch-gpt/pipeline";
+import { type BatchRecord, errorAnswer, type PollJob, parseLineId, pollQueue } from "@batch-gpt/contracts";
+import type { LineOutcome, OutcomeRecorder } from "@batch-gpt/pipeline";
 import { type BatchProvider, isTerminalBatchStatus, type ProviderBatch } from "@batch-gpt/provider";
 import {
   DelayedError,
@@ -39,41 +39,30 @@ export class Poller {
 
   constructor(opts: PollerOptions) {
     this.#o = opts;
-    this.#worker = opts.queues.worker(QUEUES.poll, (job, token) => this.#process(job, token), {
+    this.#worker = opts.queues.worker(pollQueue, (job, token) => this.#process(job, token), {
+      lockMs: opts.lockDurationMs,
       concurrency: opts.concurrency,
-      lockDuration: opts.lockDurationMs,
-      stalledInterval: Math.max(500, Math.floor(opts.lockDurationMs / 2)),
-      // A poller dying mid-check must never make a batch's tracking give up.
-      maxStalledCount: 1_000_000,
-      settings: {
-        // A failed check is retried: min interval doubling per failure, capped at the max interval.
-        backoffStrategy: (attemptsMade: number) =>
-          Math.min(opts.maxIntervalMs, opts.minIntervalMs * 2 ** Math.max(0, attemptsMade - 1)),
-      },
+      minIntervalMs: opts.minIntervalMs,
+      maxIntervalMs: opts.maxIntervalMs,
     });
   }
 
   /** Gives every submitted, unfinished batch a poll job (an existing job id makes this a no-op). */
   async sweep(): Promise<number> {
     const records = await this.#o.store.batches.unfinished(["submitted"]);
-    const queue = this.#o.queues.queue(QUEUES.poll);
-    for (const record of records) {
-      await queue.add(
-        QUEUES.poll,
-        { recordId: record._id, intervalMs: this.#o.minIntervalMs },
-        { jobId: `poll-${record._id}` },
-      );
-    }
+    const polls = this.#o.queues.producer(pollQueue);
+    for (const record of records)
+      await polls.add({ recordId: record._id, intervalMs: this.#o.minIntervalMs });
     return records.length;
   }
 
   async #process(job: Job<PollJob>, token?: string): Promise<void> {
-    const parsed = pollJobSchema.safeParse(job.data);
+    const parsed = pollQueue.schema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError("malformed poll job");
     const record = await this.#o.store.batches.get(parsed.data.recordId);
     if (record?.state !== "submitted" || !record.providerBatchId) return;
     const batch = await this.#o.provider.retrieveBatch(record.providerBatchId);
-    await this.#o.store.batches.recordStatus(record, batch, JSON.stringify(batch));
+    await this.#o.store.batches.recordStatus(record, batch);
     reachedStep("poll.checked");
     if (!isTerminalBatchStatus(batch.status)) {
       const next = Math.min(
@@ -94,7 +83,7 @@ export class Poller {
     const seen = new Set<string>();
     let chunk: LineOutcome[] = [];
     const flush = async () => {
-      await outcomes.record(record._id, chunk);
+      await outcomes.deliver(record._id, chunk);
       chunk = [];
     };
     for (const fileId of [batch.output_file_id, batch.error_file_id]) {
@@ -119,7 +108,7 @@ export class Poller {
     }
     await flush();
     reachedStep("poll.announced");
-    await store.batches.set(record._id, { state: "done" });
+    await store.batches.markSettled(record._id);
     log.info(
       { recordId: record._id, batchId: batch.id, status: batch.status, lines: attempts.size },
       "batch settled",
@@ -152,7 +141,9 @@ function missingLineVerdict(
     if (own)
       return {
         kind: "answer",
-        answer: errorAnswer(400, own.message ?? "Invalid batch line.", own.code ?? "invalid_request"),
+        answer: errorAnswer(400, own.message ?? "Invalid batch line.", {
+          code: own.code ?? "invalid_request",
+        }),
       };
     const first = batch.errors?.data?.[0];
     const code = first?.code ?? "batch_failed";
@@ -162,32 +153,24 @@ function missingLineVerdict(
       // The limit drains as other batches finish: wait before trying again rather than failing fast.
       return {
         kind: "unfinished",
-        answer: errorAnswer(429, message, code, "rate_limit_error"),
+        answer: errorAnswer(429, message, { code }),
         retryAfterMs: tokenLimitRetryMs,
       };
     }
-    if (culprits.size > 0) return { kind: "unfinished", answer: errorAnswer(400, message, code) };
-    return { kind: "answer", answer: errorAnswer(400, message, code) };
+    if (culprits.size > 0) return { kind: "unfinished", answer: errorAnswer(400, message, { code }) };
+    return { kind: "answer", answer: errorAnswer(400, message, { code }) };
   }
   if (batch.status === "expired" || batch.status === "cancelled") {
     const code = batch.status === "expired" ? "batch_expired" : "batch_cancelled";
     return {
       kind: "unfinished",
-      answer: errorAnswer(
-        503,
-        `The batch was ${batch.status} before this request ran.`,
-        code,
-        "server_error",
-      ),
+      answer: errorAnswer(503, `The batch was ${batch.status} before this request ran.`, { code }),
     };
   }
   return {
     kind: "answer",
-    answer: errorAnswer(
-      500,
-      "The batch completed without a result for this request.",
-      "missing_result",
-      "server_error",
-    ),
+    answer: errorAnswer(500, "The batch completed without a result for this request.", {
+      code: "missing_result",
+    }),
   };
 }

@@ -1,5 +1,5 @@
-import type { StoredAnswer } from "@batch-gpt/contracts";
-import { errorAnswer, type LineOutcome } from "@batch-gpt/pipeline";
+import { errorAnswer, type StoredAnswer } from "@batch-gpt/contracts";
+import type { LineOutcome } from "@batch-gpt/pipeline";
 
 /** One line of a provider output or error file. */
 interface ResultLine {
@@ -16,14 +16,17 @@ const UNFINISHED_CODES = new Set(["batch_expired", "batch_cancelled"]);
  * we can't attribute (no custom_id, not one of this batch's lines).
  */
 export function parseResultLine(text: string, attempts: Map<string, number>): LineOutcome | null {
-  let line: ResultLine;
+  let parsed: unknown;
   try {
-    line = JSON.parse(text) as ResultLine;
+    parsed = JSON.parse(text);
   } catch {
     return null;
   }
+  // Valid JSON that is not an object (null, a number, a list) is no result line either.
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
+  const line = parsed as ResultLine;
   const requestId = line.custom_id;
-  if (!requestId) return null;
+  if (typeof requestId !== "string" || requestId === "") return null;
   const attempt = attempts.get(requestId);
   if (attempt === undefined) return null;
   if (line.response && typeof line.response.status_code === "number") {
@@ -40,8 +43,8 @@ export function parseResultLine(text: string, attempts: Map<string, number>): Li
       kind: "unfinished",
       requestId,
       attempt,
-      answer: errorAnswer(503, message, code, "server_error"),
+      answer: errorAnswer(503, message, { code }),
     };
   }
-  return { kind: "answer", requestId, attempt, answer: errorAnswer(400, message, code) };
+  return { kind: "answer", requestId, attempt, answer: errorAnswer(400, message, { code }) };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ConfigError, intSetting, parseEnv } from "./env.ts";
+import { ConfigError, type Env, intSetting, parseEnv } from "./env.ts";
 
 const schema = z.object({
   NEEDED: z.string(),
@@ -116,5 +116,41 @@ describe("intSetting", () => {
   it("allows zero when the minimum is zero", () => {
     expect(parse(intSetting(0), "0").data).toBe(0);
     expect(parse(intSetting(1), "0").success).toBe(false);
+  });
+});
+
+describe("secrets in settings errors", () => {
+  const schema = z.object({
+    REDIS_URL: z.string().regex(/^redis:\/\//, "must be a redis:// URL"),
+    OPENAI_API_KEY: z.string().min(10, "too short"),
+    N: intSetting(1),
+  });
+  const message = (env: Env) => {
+    try {
+      parseEnv(schema, env, "app");
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error("expected a refusal");
+  };
+
+  it("masks a URL's password and never repeats a key", () => {
+    const text = message({ REDIS_URL: "http://user:hunter2@h:6379", OPENAI_API_KEY: "sk-short", N: "1" });
+    expect(text).toContain('(got "http://user:***@h:6379")');
+    expect(text).not.toContain("hunter2");
+    expect(text).toMatch(/^ {2}OPENAI_API_KEY: too short$/m);
+    expect(text).not.toContain("sk-short");
+  });
+
+  it("counts a value of only spaces as unset, and takes only plain decimal integers", () => {
+    expect(message({ REDIS_URL: "redis://h", OPENAI_API_KEY: "sk-0123456789", N: "   " })).toMatch(
+      /N: is required but not set/,
+    );
+    for (const n of ["1e3", "0x10", "12abc"]) {
+      expect(message({ REDIS_URL: "redis://h", OPENAI_API_KEY: "sk-0123456789", N: n })).toMatch(/^ {2}N: /m);
+    }
+    expect(
+      parseEnv(schema, { REDIS_URL: "redis://h", OPENAI_API_KEY: "sk-0123456789", N: " 42 " }, "app").N,
+    ).toBe(42);
   });
 });

@@ -1,6 +1,21 @@
-/** OpenAI's error body: what every error response of ours looks like. */
+import type { StoredAnswer } from "./records.ts";
+
+/**
+ * One error model. Every error a caller sees has OpenAI's body, built here and nowhere else:
+ * `ApiError` for failures of a request we are serving, `errorAnswer` for a stored line outcome we
+ * decide ourselves, `openAIError` for the few places that need the bare object (a stream's error event).
+ * How a provider's failure becomes one of these: `ProviderError` in packages/provider/src/errors.ts.
+ */
+
+/** OpenAI's error object, and the body wrapping it: what every error response of ours looks like. */
+export interface OpenAIError {
+  message: string;
+  type: string;
+  param: string | null;
+  code: string | null;
+}
 export interface OpenAIErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
+  error: OpenAIError;
 }
 
 export type ErrorType =
@@ -10,6 +25,36 @@ export type ErrorType =
   | "rate_limit_error"
   | "server_error";
 
+export interface ErrorFields {
+  type?: ErrorType | string;
+  param?: string | null;
+  code?: string | null;
+}
+
+/** OpenAI's type for a status, when the failure names none. */
+function defaultErrorType(status: number): ErrorType {
+  if (status === 401) return "authentication_error";
+  if (status === 429) return "rate_limit_error";
+  if (status >= 500) return "server_error";
+  return "invalid_request_error";
+}
+
+/** The one builder of OpenAI's error object. */
+export function openAIError(status: number, message: string, fields: ErrorFields = {}): OpenAIError {
+  return {
+    message,
+    type: fields.type ?? defaultErrorType(status),
+    param: fields.param ?? null,
+    code: fields.code ?? null,
+  };
+}
+
+/** A stored answer carrying OpenAI's error body: a line outcome we decide rather than read from a file. */
+export function errorAnswer(statusCode: number, message: string, fields: ErrorFields = {}): StoredAnswer {
+  const body: OpenAIErrorBody = { error: openAIError(statusCode, message, fields) };
+  return { statusCode, body: JSON.stringify(body) };
+}
+
 /**
  * A failure that maps to an HTTP status and OpenAI's error body. Thrown anywhere in a request; the
  * gateway's one error handler turns it into the response. `shouldRetry: false` tells the SDKs not to
@@ -17,41 +62,25 @@ export type ErrorType =
  */
 export class ApiError extends Error {
   readonly status: number;
-  readonly type: ErrorType | string;
+  readonly type: string;
   readonly param: string | null;
   readonly code: string | null;
   readonly shouldRetry: boolean | undefined;
 
-  constructor(
-    status: number,
-    message: string,
-    opts: {
-      type?: ErrorType | string;
-      param?: string | null;
-      code?: string | null;
-      shouldRetry?: boolean;
-    } = {},
-  ) {
+  constructor(status: number, message: string, opts: ErrorFields & { shouldRetry?: boolean } = {}) {
     super(message);
     this.name = "ApiError";
+    const error = openAIError(status, message, opts);
     this.status = status;
-    this.type = opts.type ?? defaultType(status);
-    this.param = opts.param ?? null;
-    this.code = opts.code ?? null;
+    this.type = error.type;
+    this.param = error.param;
+    this.code = error.code;
     this.shouldRetry = opts.shouldRetry;
   }
 
   toBody(): OpenAIErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    return { error: openAIError(this.status, this.message, this) };
   }
-}
-
-function defaultType(status: number): ErrorType {
-  if (status === 401) return "authentication_error";
-  if (status === 404) return "invalid_request_error";
-  if (status === 429) return "rate_limit_error";
-  if (status >= 500) return "server_error";
-  return "invalid_request_error";
 }
 
 export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>

@@ -10,7 +10,3 @@ export const newRequestId = () => `req_${token(12)}`;
 /** Our batch record id, carried in the provider batch's metadata and in the uploaded file's name. */
 export const newBatchRecordId = () => `bgb_${token(10)}`;
 export const newCallId = (prefix: string) => `${prefix}${token(12)}`;
-
-/** Job id of attempt `attempt` of a request (attempt 0 keeps the bare request id). */
-export const attemptJobId = (requestId: string, attempt: number) =>
-  attempt === 0 ? requestId : `${requestId}-a${attempt}`;

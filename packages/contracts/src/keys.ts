@@ -21,3 +21,16 @@ export type RedisKeys = ReturnType<typeof redisKeys>;
 export interface DoneMessage {
   requestId: string;
 }
+
+/**
+ * Fence document ids (MongoDB collection `fences`): inserting one is winning a once-only step.
+ * Which transition takes which fence: `BATCH_TRANSITIONS` in lifecycle.ts.
+ */
+export const fenceIds = {
+  /** Places one attempt of a request in exactly one batch record (`line` is `lineId(request, attempt)`). */
+  line: (line: string) => `line:${line}`,
+  /** Recovery's claim of a stale record, for the generation it takes the record into. */
+  generation: (recordId: string, generation: number) => `batch:${recordId}:generation:${generation}`,
+  /** The right to call batches.create for a record, once per generation. */
+  creating: (recordId: string, generation: number) => `batch:${recordId}:creating:${generation}`,
+};

@@ -1,18 +1,50 @@
 import { z } from "zod";
 import { ENDPOINTS } from "./endpoints.ts";
 
-/** Every queue in the system, with the payload its jobs carry. Producers and workers both import this. */
-export const QUEUES = {
-  /** One job per request attempt; the collator pulls them and forms batches. */
-  collate: "collate",
-  /** One job per live batch record; the poller tracks it to a terminal state. */
-  poll: "poll",
-} as const;
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+/**
+ * The queue catalog: every queue of the system, each defined once — name, payload schema, job id,
+ * job options, worker options and backoff. Producers and workers get all of it from here (through
+ * `QueueRegistry`), so they cannot diverge.
+ *
+ * Finished jobs are removed on every queue: a job id is an attempt (or a batch record), and a kept job
+ * would block that id for ever. The store, not the job, says whether a request is pending or finished.
+ */
+export interface QueueDefinition<Name extends string, Payload, IdArgs, Settings> {
+  readonly name: Name;
+  readonly schema: z.ZodType<Payload>;
+  /** The job id is the dedup key: adding a job whose id exists is a no-op. */
+  jobId(args: IdArgs): string;
+  readonly jobOptions: JobOptions;
+  /** BullMQ worker options for this queue, from the consuming app's settings. */
+  workerOptions(settings: Settings): WorkerSettings;
+}
 
-export const collateJobSchema = z.object({
+/**
+ * The BullMQ job and worker options our queues use, spelled out so contracts need no BullMQ: the
+ * registry hands them to BullMQ as they are (they are a subset of its `JobsOptions` / `WorkerOptions`).
+ */
+export interface JobOptions {
+  removeOnComplete?: boolean;
+  removeOnFail?: boolean;
+  attempts?: number;
+  /** A named strategy, given by the worker's `settings.backoffStrategy`. */
+  backoff?: { type: string };
+}
+export interface WorkerSettings {
+  /** false: the app fetches jobs itself (`getNextJob`) instead of running a processor. */
+  autorun?: boolean;
+  concurrency?: number;
+  lockDuration?: number;
+  stalledInterval?: number;
+  maxStalledCount?: number;
+  drainDelay?: number;
+  settings?: { backoffStrategy?: (attemptsMade: number) => number };
+}
+
+const collateJobSchema = z.object({
   requestId: z.string(),
   attempt: z.number().int().min(0),
+  /** The tenant (client scope) the request belongs to. Named `owner` in the stored job format. */
   owner: z.string(),
   provider: z.string(),
   endpoint: z.enum(ENDPOINTS),
@@ -27,14 +59,67 @@ export const collateJobSchema = z.object({
 });
 export type CollateJob = z.infer<typeof collateJobSchema>;
 
-export const pollJobSchema = z.object({
+/**
+ * One job per request attempt; the collator fetches them itself and gathers them into batches.
+ * Held jobs stay locked (renewed), so a dead collator's jobs return through BullMQ's stalled check.
+ */
+export const collateQueue = {
+  name: "collate",
+  schema: collateJobSchema,
+  /** Attempt 0 keeps the bare request id: the gateway looks a request's first job up by its id. */
+  jobId: ({ requestId, attempt }: { requestId: string; attempt: number }) =>
+    attempt === 0 ? requestId : `${requestId}-a${attempt}`,
+  jobOptions: { removeOnComplete: true, removeOnFail: true },
+  workerOptions: ({ lockMs }: { lockMs: number }) => ({
+    // Jobs are fetched by hand (batching jobs is a paid BullMQ feature): no processor runs.
+    autorun: false,
+    lockDuration: lockMs,
+    stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
+    maxStalledCount: 1000,
+    drainDelay: 1,
+  }),
+} as const satisfies QueueDefinition<
+  "collate",
+  CollateJob,
+  { requestId: string; attempt: number },
+  { lockMs: number }
+>;
+
+const pollJobSchema = z.object({
   recordId: z.string(),
   /** Delay before the next check; doubles up to the configured maximum. */
   intervalMs: z.number().int().min(0),
 });
 export type PollJob = z.infer<typeof pollJobSchema>;
 
-export interface JobPayloads {
-  collate: CollateJob;
-  poll: PollJob;
+export interface PollWorkerSettings {
+  lockMs: number;
+  concurrency: number;
+  minIntervalMs: number;
+  maxIntervalMs: number;
 }
+
+/**
+ * One job per submitted batch record; it reschedules itself until the batch is terminal.
+ * A failed check is retried with backoff (min interval doubling per failure, capped at the max),
+ * never abandoned; a poller dying mid-check never makes a batch's tracking give up.
+ */
+export const pollQueue = {
+  name: "poll",
+  schema: pollJobSchema,
+  jobId: ({ recordId }: { recordId: string }) => `poll-${recordId}`,
+  jobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 1_000_000, backoff: { type: "poll" } },
+  workerOptions: (s: PollWorkerSettings) => ({
+    concurrency: s.concurrency,
+    lockDuration: s.lockMs,
+    stalledInterval: Math.max(500, Math.floor(s.lockMs / 2)),
+    maxStalledCount: 1_000_000,
+    settings: {
+      backoffStrategy: (attemptsMade: number) =>
+        Math.min(s.maxIntervalMs, s.minIntervalMs * 2 ** Math.max(0, attemptsMade - 1)),
+    },
+  }),
+} as const satisfies QueueDefinition<"poll", PollJob, { recordId: string }, PollWorkerSettings>;
+
+/** Every queue of the system (what a dashboard lists). */
+export const QUEUE_CATALOG = [collateQueue, pollQueue] as const;

@@ -1,17 +1,11 @@
 import type { Endpoint } from "./endpoints.ts";
+import type { BatchState, BatchVerdict, RequestState, TerminalRequestState } from "./lifecycle.ts";
 
 /**
- * A request's life. `queued` lives in its BullMQ job (and in Mongo again when resubmitted);
- * from `collating` on, the Mongo records are the truth.
- *   queued → collating → submitted → succeeded | failed
- *   expired / cancelled batches send unfinished lines back to queued (bounded by MAX_RESUBMITS).
- * The state is derived, never updated in place (FerretDB v1 scans a whole collection on every update):
- * an answer record means succeeded/failed; else the line fence of the current attempt names the batch
- * record holding it (collating until that record is submitted); else queued.
+ * The documents we store. Field names are a stored format: renaming one needs a migration.
+ * Words: a request's *answer* is the HTTP status and body its caller gets; its *outcome* is the stored
+ * document saying it finished (state, answer, usage); a *record* is a batch record.
  */
-export const REQUEST_STATES = ["queued", "collating", "submitted", "succeeded", "failed"] as const;
-export type RequestState = (typeof REQUEST_STATES)[number];
-export const isTerminalRequest = (state: RequestState) => state === "succeeded" || state === "failed";
 
 /** What a finished request answers: the line's HTTP status and body (JSON text, as the provider sent it). */
 export interface StoredAnswer {
@@ -22,6 +16,7 @@ export interface StoredAnswer {
 /** A request as stored: written once at collation; only `attempt` changes (on resubmission). */
 export interface RequestDoc {
   _id: string;
+  /** The tenant (client scope) the request belongs to. */
   owner: string;
   provider: string;
   endpoint: Endpoint;
@@ -35,35 +30,28 @@ export interface RequestDoc {
   updatedAt: Date;
 }
 
-/** A request's outcome, inserted once (a duplicate key means it was already recorded). */
-export interface AnswerRecord {
-  _id: string;
-  state: "succeeded" | "failed";
+/** How a request finished, as a caller is answered from it. */
+export interface Outcome {
+  state: TerminalRequestState;
   answer: StoredAnswer;
+}
+
+/** A request's outcome as stored (collection `answers`), inserted once: a duplicate key means it was already. */
+export interface OutcomeDoc extends Outcome {
+  _id: string;
   /** Token usage of the answer, kept for cost accounting. */
   usage: string | null;
   at: Date;
 }
 
-/** What a caller is answered from: a finished request's state and answer. */
-export type Finished = Pick<AnswerRecord, "state" | "answer">;
-
-/** A request with its derived state: the view every reader gets. */
-export interface RequestRecord extends RequestDoc {
+/** A request with its derived state (see `deriveRequestState`): the view every reader gets. */
+export interface RequestView extends RequestDoc {
   state: RequestState;
   /** Batch record holding the current attempt's line. */
   batchId: string | null;
   answer: StoredAnswer | null;
   usage: string | null;
 }
-
-/**
- * A batch record's life, each step fenced so it happens once even with collators racing:
- *   preparing → uploaded → creating → submitted → (provider statuses) → done
- * `done` means every line's outcome is stored and announced.
- */
-export const BATCH_STATES = ["preparing", "uploaded", "creating", "submitted", "done"] as const;
-export type BatchState = (typeof BATCH_STATES)[number];
 
 /** Named steps of collation and polling: logged, and the places a crash test stops a process. */
 export const STEPS = [
@@ -78,41 +66,48 @@ export const STEPS = [
 ] as const;
 export type Step = (typeof STEPS)[number];
 
+/** A batch record: one future or submitted provider batch. Its transitions: `BATCH_TRANSITIONS`. */
 export interface BatchRecord {
   _id: string;
   provider: string;
   endpoint: Endpoint;
   model: string;
   state: BatchState;
-  /** "<requestId>:<attempt>" of every line this record owns (fenced: a line is in one record only). */
+  /** "<requestId>:<attempt>" of every line this record holds (fenced: a line is in one record only). */
   lines: string[];
   /** Claim generation: recovery takes over a stale record by winning the fence for generation + 1. */
   generation: number;
+  /** The collator carrying the record (its id). */
   owner: string;
   heartbeatAt: Date;
   inputFileId: string | null;
   providerBatchId: string | null;
-  /** Latest provider Batch object (JSON text) and its status. */
+  /** Latest provider Batch object (JSON text) and its status: the provider's words only. */
   providerBatch: string | null;
   status: string | null;
+  /** Our verdict on a record that ended without a provider batch (older records: in `status`). */
+  verdict?: BatchVerdict | null;
   history: { status: string; at: Date }[];
   createdAt: Date;
   updatedAt: Date;
 }
 
-export interface CacheRecord {
+/** A cached successful answer, by request key. */
+export interface CacheEntry {
   _id: string;
   endpoint: Endpoint;
   model: string;
+  /** The tenant whose request produced it. */
   owner: string;
   body: string;
   createdAt: Date;
 }
 
 /** One async call: its own id, pointing at the (possibly shared) request that answers it. */
-export interface CallRecord {
+export interface CallDoc {
   _id: string;
   requestId: string;
+  /** The tenant that made the call (only it may fetch the answer). */
   owner: string;
   endpoint: Endpoint;
   createdAt: Date;

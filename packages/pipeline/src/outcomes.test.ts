@@ -1,9 +1,8 @@
 import { createLogger } from "@batch-gpt/config";
-import { type CollateJob, redisKeys } from "@batch-gpt/contracts";
+import { type CollateJob, errorAnswer, redisKeys } from "@batch-gpt/contracts";
 import { createRedis, DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
 import { openTestStore, services, uniqueName } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorAnswer } from "./error-body.ts";
 import { OutcomeRecorder } from "./outcomes.ts";
 
 // The outcome recorder against the real store and Redis, from states a crash leaves behind.
@@ -56,11 +55,11 @@ describe("recording a batch's outcomes again", () => {
     await store.requests.ensure([job("req_fin", key)]);
     await store.fences.claim("line:req_fin:0", "bgb_fin");
     expect(await inflight.claim(key, "req_fin")).toBe("req_fin");
-    const answer = errorAnswer(500, "boom", null, "server_error");
+    const answer = errorAnswer(500, "boom");
     // What a poller that died between storing the outcome and freeing the key left behind.
     await store.requests.finish("req_fin", "failed", answer, null);
-    await recorder.record("bgb_fin", [{ kind: "answer", requestId: "req_fin", attempt: 0, answer }]);
+    await recorder.deliver("bgb_fin", [{ kind: "answer", requestId: "req_fin", attempt: 0, answer }]);
     // Else every identical request for days would attach to this failure instead of trying again.
-    expect(await inflight.owner(key)).toBeNull();
+    expect(await inflight.leader(key)).toBeNull();
   });
 });

@@ -1,10 +1,9 @@
 import { type Logger, reachedStep } from "@batch-gpt/config";
 import {
-  attemptJobId,
   type CollateJob,
+  collateQueue,
   isTerminalRequest,
-  QUEUES,
-  type RequestRecord,
+  type RequestView,
   type StoredAnswer,
 } from "@batch-gpt/contracts";
 import type { DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
@@ -60,16 +59,19 @@ export class OutcomeRecorder {
     this.#log = opts.log;
   }
 
-  async record(batchId: string, outcomes: LineOutcome[]): Promise<{ finished: number; resubmitted: number }> {
+  async deliver(
+    batchId: string,
+    outcomes: LineOutcome[],
+  ): Promise<{ finished: number; resubmitted: number }> {
     const announce: string[] = [];
     let resubmitted = 0;
     // Lines are independent: handle a few at once so a 50,000-line batch is not 50,000 serial round trips.
     // The chunk's outcomes already stored, in one query rather than one (mostly missing) lookup each.
-    const stored = await this.#store.requests.answers(outcomes.map((o) => o.requestId));
-    const storedById = new Map(stored.map((answer) => [answer._id, answer]));
+    const stored = await this.#store.requests.outcomes(outcomes.map((o) => o.requestId));
+    const storedById = new Map(stored.map((doc) => [doc._id, doc]));
     const handle = async (outcome: LineOutcome) => {
       const request = await this.#store.requests.get(outcome.requestId, {
-        answer: storedById.get(outcome.requestId) ?? null,
+        outcome: storedById.get(outcome.requestId) ?? null,
       });
       if (!request || request.batchId !== batchId || request.attempt !== outcome.attempt) return;
       if (isTerminalRequest(request.state) && request.answer) {
@@ -94,7 +96,7 @@ export class OutcomeRecorder {
   }
 
   /** Stores the outcome, caches a success, then lets identical requests go on. Safe to repeat. */
-  async #finish(request: RequestRecord, answer: StoredAnswer): Promise<void> {
+  async #finish(request: RequestView, answer: StoredAnswer): Promise<void> {
     const ok = answer.statusCode >= 200 && answer.statusCode < 300;
     const usage = ok ? usageOf(answer.body) : null;
     await this.#store.requests.finish(request._id, ok ? "succeeded" : "failed", answer, usage);
@@ -117,7 +119,7 @@ export class OutcomeRecorder {
    * first: if we crash before the record is updated, a repeat of this step re-adds the same job id
    * and the line fence drops the duplicate; the other order could leave a queued record with no job.
    */
-  async #resubmit(request: RequestRecord, delayMs: number): Promise<void> {
+  async #resubmit(request: RequestView, delayMs: number): Promise<void> {
     const attempt = request.attempt + 1;
     const job: CollateJob = {
       requestId: request._id,
@@ -131,9 +133,7 @@ export class OutcomeRecorder {
       traceId: request.traceId,
       createdAt: request.createdAt.getTime(),
     };
-    await this.#queues
-      .queue(QUEUES.collate)
-      .add(QUEUES.collate, job, { jobId: attemptJobId(request._id, attempt), delay: delayMs });
+    await this.#queues.producer(collateQueue).add(job, { delay: delayMs });
     await this.#store.requests.requeue(request._id, attempt);
     this.#log.info(
       { requestId: request._id, attempt, delayMs, traceId: request.traceId },

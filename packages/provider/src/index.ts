@@ -1,8 +1,14 @@
+export {
+  isPermanentFailure,
+  isPermanentStatus,
+  ProviderError,
+  refusalAnswer,
+  relayedError,
+} from "./errors.ts";
 export { OpenAIProvider, type OpenAIProviderOptions } from "./openai-provider.ts";
 export {
   type BatchProvider,
   isTerminalBatchStatus,
   type ProviderBatch,
-  ProviderError,
   TERMINAL_BATCH_STATUSES,
 } from "./provider.ts";

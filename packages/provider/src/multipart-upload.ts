@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { ProviderError } from "./provider.ts";
+import { ProviderError } from "./errors.ts";
 
 /**
  * POSTs a file as multipart/form-data with a known Content-Length, streaming it from disk. The SDK's
@@ -50,7 +50,7 @@ export function streamMultipartUpload(opts: {
           } catch {}
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve(body);
-          else reject(new ProviderError(`file upload failed with ${status}`, status, body));
+          else reject(ProviderError.fromResponse(status, body, `file upload failed with ${status}`));
         });
         res.on("error", reject);
       },

@@ -3,8 +3,9 @@ import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Endpoint } from "@batch-gpt/contracts";
 import OpenAI from "openai";
+import { isPermanentFailure, ProviderError } from "./errors.ts";
 import { streamMultipartUpload } from "./multipart-upload.ts";
-import { type BatchProvider, type ProviderBatch, ProviderError } from "./provider.ts";
+import type { BatchProvider, ProviderBatch } from "./provider.ts";
 
 export interface OpenAIProviderOptions {
   apiKey: string;
@@ -12,9 +13,6 @@ export interface OpenAIProviderOptions {
   baseURL: string;
   maxRetries?: number;
 }
-
-const retryable = (status: number | undefined) =>
-  status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
 
 /** OpenAI's Files and Batches APIs through the official SDK, except the upload, which we stream. */
 export class OpenAIProvider implements BatchProvider {
@@ -44,8 +42,7 @@ export class OpenAIProvider implements BatchProvider {
         })) as { id: string };
         return { id: body.id };
       } catch (error) {
-        const status = error instanceof ProviderError ? error.status : undefined;
-        if (attempt >= attempts || !retryable(status)) throw error;
+        if (attempt >= attempts || isPermanentFailure(error)) throw error;
         await sleep(500 * 2 ** (attempt - 1));
       }
     }
@@ -102,7 +99,7 @@ export class OpenAIProvider implements BatchProvider {
       return (await fn()) as T;
     } catch (error) {
       if (error instanceof OpenAI.APIError) {
-        throw new ProviderError(error.message, error.status ?? undefined, error.error);
+        throw ProviderError.fromResponse(error.status ?? undefined, error.error, error.message);
       }
       throw error;
     }

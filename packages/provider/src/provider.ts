@@ -20,19 +20,6 @@ export const TERMINAL_BATCH_STATUSES = ["completed", "failed", "expired", "cance
 export const isTerminalBatchStatus = (status: string) =>
   (TERMINAL_BATCH_STATUSES as readonly string[]).includes(status);
 
-/** A provider call that failed with an HTTP status (or none, for a network failure). */
-export class ProviderError extends Error {
-  readonly status: number | undefined;
-  readonly body: unknown;
-
-  constructor(message: string, status?: number, body?: unknown) {
-    super(message);
-    this.name = "ProviderError";
-    this.status = status;
-    this.body = body;
-  }
-}
-
 /**
  * Everything the pipeline needs from a batch provider. OpenAI implements it today; Anthropic Message
  * Batches or Azure OpenAI would implement the same five verbs and map their shapes onto OpenAI's.

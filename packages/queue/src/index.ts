@@ -2,4 +2,4 @@ export { DelayedError, type Job, type Queue, UnrecoverableError, type Worker } f
 export { Inflight } from "./inflight.ts";
 export { DonePublisher, DoneSubscriber } from "./notifier.ts";
 export { createRedis } from "./redis.ts";
-export { QueueRegistry } from "./registry.ts";
+export { type Producer, QueueRegistry } from "./registry.ts";

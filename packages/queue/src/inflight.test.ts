@@ -20,15 +20,15 @@ describe("in-flight claims", () => {
     expect(await inflight.isCached("k2")).toBe(false);
     await inflight.settle("k2", "req_ok", true);
     expect(await inflight.isCached("k2")).toBe(true);
-    expect(await inflight.owner("k2")).toBeNull();
+    expect(await inflight.leader("k2")).toBeNull();
   });
 
   it("settles a failure without marking it cached, and never frees a newer attempt's claim", async () => {
     await inflight.claim("k3", "req_new");
     await inflight.settle("k3", "req_old", false);
-    expect(await inflight.owner("k3")).toBe("req_new");
+    expect(await inflight.leader("k3")).toBe("req_new");
     await inflight.settle("k3", "req_new", false);
-    expect(await inflight.owner("k3")).toBeNull();
+    expect(await inflight.leader("k3")).toBeNull();
     expect(await inflight.isCached("k3")).toBe(false);
   });
 });

@@ -1,8 +1,8 @@
 import type { RedisKeys } from "@batch-gpt/contracts";
 import type { Redis } from "ioredis";
 
-// Attach-or-claim in one round trip: the first request with a key owns it; later identical ones
-// get the owner's id back and wait on that request instead of becoming a second batch line.
+// Attach-or-claim in one round trip: the first request with a key leads it; later identical ones
+// get the leader's id back and wait on that request instead of becoming a second batch line.
 const CLAIM = `
 local current = redis.call('GET', KEYS[1])
 if current then return current end
@@ -35,7 +35,7 @@ export class Inflight {
     this.#ttlSeconds = ttlSeconds;
   }
 
-  /** Returns the id of the request that owns `key`: `requestId` when this call claimed it. */
+  /** Returns the id of the request leading `key` (the one identical requests attach to): `requestId` when this call claimed it. */
   async claim(key: string, requestId: string): Promise<string> {
     return (await this.#redis.eval(
       CLAIM,
@@ -46,7 +46,7 @@ export class Inflight {
     )) as string;
   }
 
-  async owner(key: string): Promise<string | null> {
+  async leader(key: string): Promise<string | null> {
     return this.#redis.get(this.#keys.inflight(key));
   }
 

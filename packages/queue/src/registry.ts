@@ -1,29 +1,31 @@
-import type { JobPayloads, QueueName } from "@batch-gpt/contracts";
-import { type JobsOptions, Queue, Worker, type WorkerOptions } from "bullmq";
+import type { QueueDefinition } from "@batch-gpt/contracts";
+import { type Job, type JobState, type JobsOptions, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { createRedis } from "./redis.ts";
 
-/**
- * Finished jobs are removed: a job id is an attempt id, and a kept job would block that id forever.
- * The store, not the job, says whether a request is pending, answered or failed.
- */
-const JOB_DEFAULTS: Record<QueueName, JobsOptions> = {
-  collate: { removeOnComplete: true, removeOnFail: true },
-  // A failed status check is retried with backoff (capped by the poller's strategy), never abandoned.
-  poll: { removeOnComplete: true, removeOnFail: true, attempts: 1_000_000, backoff: { type: "poll" } },
-};
-
 type Logger = { error: (obj: object, msg: string) => void };
+// biome-ignore lint/suspicious/noExplicitAny: a definition of any queue
+type AnyDefinition = QueueDefinition<string, any, any, any>;
+
+/** The producer side of one queue: jobs added with the id and options its definition gives. */
+export interface Producer<P, IdArgs> {
+  readonly definition: QueueDefinition<string, P, IdArgs, unknown>;
+  /** Adds `payload`; a job with the same id already there makes this a no-op. */
+  add(payload: P & IdArgs, opts?: Pick<JobsOptions, "delay">): Promise<Job<P>>;
+  /** BullMQ's state of the job `args` names ("unknown" when there is none). */
+  state(args: IdArgs): Promise<JobState | "unknown">;
+}
 
 /**
- * Every BullMQ Queue and Worker of a process is made here, with an error listener, the shared prefix
- * and the right connection kind; `close()` shuts them in order (workers before queues).
+ * Every BullMQ Queue and Worker of a process is made here, from the queue catalog's definitions, with
+ * an error listener, the shared prefix and the right connection kind; `close()` shuts them in order
+ * (workers before queues).
  */
 export class QueueRegistry {
   readonly prefix: string;
   readonly #url: string;
   readonly #log: Logger;
-  readonly #queues = new Map<QueueName, Queue>();
+  readonly #queues = new Map<string, Queue>();
   readonly #workers: Worker[] = [];
   readonly #connections: Redis[] = [];
 
@@ -34,30 +36,48 @@ export class QueueRegistry {
   }
 
   /** Producer side: fails fast when Redis is unreachable. */
-  queue<N extends QueueName>(name: N): Queue<JobPayloads[N]> {
-    let queue = this.#queues.get(name);
-    if (!queue) {
-      const connection = this.#connection("client");
-      queue = new Queue(name, { connection, prefix: this.prefix, defaultJobOptions: JOB_DEFAULTS[name] });
-      queue.on("error", (err) => this.#log.error({ err, queue: name }, "queue error"));
-      this.#queues.set(name, queue);
-    }
-    return queue as unknown as Queue<JobPayloads[N]>;
+  producer<P, IdArgs>(definition: QueueDefinition<string, P, IdArgs, never>): Producer<P, IdArgs> {
+    const queue = this.#queue(definition);
+    return {
+      definition: definition as QueueDefinition<string, P, IdArgs, unknown>,
+      add: (payload, opts = {}) =>
+        queue.add(definition.name, payload, { ...opts, jobId: definition.jobId(payload) }) as Promise<Job<P>>,
+      state: (args) => queue.getJobState(definition.jobId(args)),
+    };
   }
 
-  worker<N extends QueueName>(
-    name: N,
-    processor: ConstructorParameters<typeof Worker<JobPayloads[N]>>[1],
-    opts: Omit<WorkerOptions, "connection" | "prefix"> = {},
-  ): Worker<JobPayloads[N]> {
-    const worker = new Worker<JobPayloads[N]>(name, processor, {
-      ...opts,
+  /**
+   * Consumer side, with the definition's worker options. `processor` null means the app fetches jobs
+   * itself (`getNextJob`).
+   */
+  worker<P, S>(
+    definition: QueueDefinition<string, P, never, S>,
+    processor: ((job: Job<P>, token?: string) => Promise<unknown>) | null,
+    settings: S,
+  ): Worker<P> {
+    const worker = new Worker<P>(definition.name, processor, {
+      ...definition.workerOptions(settings),
       connection: this.#connection("worker"),
       prefix: this.prefix,
     });
-    worker.on("error", (err) => this.#log.error({ err, queue: name }, "worker error"));
-    this.#workers.push(worker as unknown as Worker);
+    worker.on("error", (err) => this.#log.error({ err, queue: definition.name }, "worker error"));
+    this.#workers.push(worker as Worker);
     return worker;
+  }
+
+  #queue(definition: AnyDefinition): Queue {
+    let queue = this.#queues.get(definition.name);
+    if (!queue) {
+      const connection = this.#connection("client");
+      queue = new Queue(definition.name, {
+        connection,
+        prefix: this.prefix,
+        defaultJobOptions: definition.jobOptions,
+      });
+      queue.on("error", (err) => this.#log.error({ err, queue: definition.name }, "queue error"));
+      this.#queues.set(definition.name, queue);
+    }
+    return queue;
   }
 
   #connection(role: "worker" | "client"): Redis {

@@ -1,4 +1,13 @@
-import type { BatchRecord, BatchState } from "@batch-gpt/contracts";
+import {
+  BATCH_TRANSITIONS,
+  type BatchRecord,
+  type BatchState,
+  type BatchTransitionName,
+  type BatchVerdict,
+  COLLATING_BATCH_STATES,
+  fenceIds,
+} from "@batch-gpt/contracts";
+import type { Fences } from "./fences.ts";
 import type { Collections } from "./mongo.ts";
 
 export interface BatchListQuery {
@@ -9,44 +18,121 @@ export interface BatchListQuery {
   status?: string | undefined;
 }
 
-/** Batch records. Few compared with requests, so the scans that listing needs are affordable. */
+/** What a provider says about a batch, as far as the record keeps it. */
+interface ProviderBatchSeen {
+  id: string;
+  status: string;
+}
+
+/**
+ * Batch records. Every write is one transition of `BATCH_TRANSITIONS` (packages/contracts/src/lifecycle.ts)
+ * and applies only while the record is in one of that transition's `from` states; each returns whether
+ * it applied. Few records compared with requests, so the scans listing needs are affordable.
+ */
 export class BatchStore {
   readonly #c: Collections;
+  readonly #fences: Fences;
 
-  constructor(collections: Collections) {
+  constructor(collections: Collections, fences: Fences) {
     this.#c = collections;
+    this.#fences = fences;
   }
 
   get(id: string): Promise<BatchRecord | null> {
     return this.#c.batches.findOne({ _id: id });
   }
 
-  async insert(record: BatchRecord): Promise<void> {
+  /** → preparing: a new record listing the lines it means to submit (their fences are claimed next). */
+  async prepare(record: BatchRecord & { state: "preparing" }): Promise<void> {
     await this.#c.batches.insertOne(record);
   }
 
-  async set(id: string, fields: Partial<Omit<BatchRecord, "_id">>): Promise<void> {
-    await this.#c.batches.updateOne({ _id: id }, { $set: { ...fields, updatedAt: new Date() } });
-  }
-
-  /** Records a provider status; appends to the history only when it changed. */
-  async recordStatus(record: BatchRecord, providerBatch: { status: string }, raw: string): Promise<void> {
-    const changed = record.status !== providerBatch.status;
-    await this.#c.batches.updateOne(
-      { _id: record._id },
-      {
-        $set: { providerBatch: raw, status: providerBatch.status, updatedAt: new Date() },
-        ...(changed ? { $push: { history: { status: providerBatch.status, at: new Date() } } } : {}),
-      },
+  /** preparing → same: keeps the lines whose fence it won; with none left it is done (verdict `empty`). */
+  trimLines(id: string, lines: string[]): Promise<boolean> {
+    return this.#write(
+      "trimLines",
+      id,
+      lines.length === 0 ? { lines, state: "done", verdict: "empty" } : { lines },
     );
   }
 
-  /** Every record not yet `done`, oldest first: what recovery and the poll sweep look at. */
+  /** Recovery's claim on a stale record: wins the next generation's fence, then takes the record. */
+  async takeOver(record: BatchRecord, collatorId: string): Promise<number | null> {
+    const generation = record.generation + 1;
+    if (!(await this.#fences.claim(fenceIds.generation(record._id, generation), collatorId))) return null;
+    await this.#write("takeOver", record._id, { generation, owner: collatorId, heartbeatAt: new Date() });
+    return generation;
+  }
+
+  heartbeat(id: string): Promise<boolean> {
+    return this.#write("heartbeat", id, { heartbeatAt: new Date() });
+  }
+
+  /** preparing → uploaded. */
+  markUploaded(id: string, inputFileId: string): Promise<boolean> {
+    return this.#write("uploaded", id, { state: "uploaded", inputFileId, heartbeatAt: new Date() });
+  }
+
+  /** uploaded | creating → creating, once per generation: false when another claimant won the fence. */
+  async claimCreating(id: string, generation: number, collatorId: string): Promise<boolean> {
+    if (!(await this.#fences.claim(fenceIds.creating(id, generation), collatorId))) return false;
+    await this.#write("creating", id, { state: "creating", heartbeatAt: new Date() });
+    return true;
+  }
+
+  /** creating → submitted: the provider batch exists. */
+  markSubmitted(id: string, batch: ProviderBatchSeen): Promise<boolean> {
+    return this.#write("submitted", id, {
+      state: "submitted",
+      providerBatchId: batch.id,
+      providerBatch: JSON.stringify(batch),
+      status: batch.status,
+      history: [{ status: batch.status, at: new Date() }],
+    });
+  }
+
+  /** submitted → same: a provider status; appended to the history only when it changed. */
+  async recordStatus(record: BatchRecord, batch: ProviderBatchSeen): Promise<boolean> {
+    const changed = record.status !== batch.status;
+    const result = await this.#c.batches.updateOne(this.#filter("status", record._id), {
+      $set: { providerBatch: JSON.stringify(batch), status: batch.status, updatedAt: new Date() },
+      ...(changed ? { $push: { history: { status: batch.status, at: new Date() } } } : {}),
+    });
+    return result.matchedCount > 0;
+  }
+
+  /** preparing | uploaded | creating → done: the provider refused it for good (every line already failed). */
+  markRefused(id: string, verdict: Extract<BatchVerdict, `${string}_refused`>): Promise<boolean> {
+    return this.#write("refused", id, { state: "done", verdict });
+  }
+
+  /** submitted → done: every line's outcome stored and announced. */
+  markSettled(id: string): Promise<boolean> {
+    return this.#write("settled", id, { state: "done" });
+  }
+
+  async #write(
+    transition: BatchTransitionName,
+    id: string,
+    fields: Partial<Omit<BatchRecord, "_id">>,
+  ): Promise<boolean> {
+    const result = await this.#c.batches.updateOne(this.#filter(transition, id), {
+      $set: { ...fields, updatedAt: new Date() },
+    });
+    return result.matchedCount > 0;
+  }
+
+  #filter(transition: BatchTransitionName, id: string) {
+    const from: readonly BatchState[] = BATCH_TRANSITIONS[transition].from;
+    return { _id: id, state: { $in: [...from] } };
+  }
+
+  /** Records not yet `done` in `states`, oldest first: what recovery and the poll sweep look at. */
   unfinished(
-    states: BatchState[] = ["preparing", "uploaded", "creating", "submitted"],
+    states: readonly BatchState[] = [...COLLATING_BATCH_STATES, "submitted"],
   ): Promise<BatchRecord[]> {
     return this.#c.batches
-      .find({ state: { $in: states } })
+      .find({ state: { $in: [...states] } })
       .sort({ createdAt: 1 })
       .toArray();
   }

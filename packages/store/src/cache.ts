@@ -1,4 +1,4 @@
-import type { CacheRecord } from "@batch-gpt/contracts";
+import type { CacheEntry } from "@batch-gpt/contracts";
 import { type Collections, isDuplicateKey } from "./mongo.ts";
 
 /**
@@ -12,7 +12,7 @@ export class CacheStore {
     this.#c = collections;
   }
 
-  async get(key: string, ttlSeconds?: number, now = Date.now()): Promise<CacheRecord | null> {
+  async get(key: string, ttlSeconds?: number, now = Date.now()): Promise<CacheEntry | null> {
     const hit = await this.#c.cache.findOne({ _id: key });
     if (!hit) return null;
     if (ttlSeconds !== undefined && hit.createdAt.getTime() + ttlSeconds * 1000 <= now) return null;
@@ -23,12 +23,12 @@ export class CacheStore {
    * Latest answer wins. Insert first: on FerretDB v1 every update or upsert scans the whole collection,
    * an insert does not; only an entry that already exists (a no-cache repeat) pays for the replace.
    */
-  async put(record: CacheRecord): Promise<void> {
+  async put(entry: CacheEntry): Promise<void> {
     try {
-      await this.#c.cache.insertOne(record);
+      await this.#c.cache.insertOne(entry);
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
-      await this.#c.cache.replaceOne({ _id: record._id }, record);
+      await this.#c.cache.replaceOne({ _id: entry._id }, entry);
     }
   }
 }

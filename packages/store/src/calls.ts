@@ -1,4 +1,4 @@
-import type { CallRecord } from "@batch-gpt/contracts";
+import type { CallDoc } from "@batch-gpt/contracts";
 import type { Collections } from "./mongo.ts";
 
 /** Async calls: the id a caller holds, pointing at the request that answers it. */
@@ -9,11 +9,11 @@ export class CallStore {
     this.#c = collections;
   }
 
-  async insert(call: CallRecord): Promise<void> {
+  async insert(call: CallDoc): Promise<void> {
     await this.#c.calls.insertOne(call);
   }
 
-  get(id: string): Promise<CallRecord | null> {
+  get(id: string): Promise<CallDoc | null> {
     return this.#c.calls.findOne({ _id: id });
   }
 }

@@ -1,9 +1,9 @@
-import { type Collections, isDuplicateKey } from "./mongo.ts";
+import { type Collections, duplicateKeyIndexes, isDuplicateKey } from "./mongo.ts";
 
 /**
- * Fences make a step happen once. On FerretDB v1 a conditional update is read-modify-write (two racers
- * can both "win"), but a unique-_id insert is atomic everywhere; so every once-only transition inserts
- * `<subject>:<step>` and treats duplicate key (11000) as "someone else did it".
+ * Fences make a step happen once: inserting a unique `_id` is atomic on MongoDB and FerretDB alike,
+ * a duplicate key (11000) means someone else did it. Fence ids: `fenceIds` in contracts; which step
+ * takes which: `BATCH_TRANSITIONS` in contracts/src/lifecycle.ts.
  */
 export class Fences {
   readonly #c: Collections;
@@ -34,12 +34,8 @@ export class Fences {
       );
       return new Set(ids);
     } catch (error) {
-      const writeErrors = (
-        error as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }
-      ).writeErrors;
-      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-      if (list.length === 0 || list.some((e) => e.code !== 11000)) throw error;
-      const lost = new Set(list.map((e) => e.index));
+      const lost = duplicateKeyIndexes(error);
+      if (!lost) throw error;
       return new Set(ids.filter((_, i) => !lost.has(i)));
     }
   }

@@ -19,13 +19,14 @@ export interface Store {
 export async function openStore(uri: string, dbName: string): Promise<Store> {
   const mongo = await connectMongo(uri, dbName);
   const c = mongo.collections;
+  const fences = new Fences(c);
   return {
     mongo,
     requests: new RequestStore(c),
-    batches: new BatchStore(c),
+    batches: new BatchStore(c, fences),
     cache: new CacheStore(c),
     calls: new CallStore(c),
-    fences: new Fences(c),
+    fences,
     close: () => mongo.close(),
   };
 }

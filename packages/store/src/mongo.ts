@@ -1,4 +1,4 @@
-import type { AnswerRecord, BatchRecord, CacheRecord, CallRecord, RequestDoc } from "@batch-gpt/contracts";
+import type { BatchRecord, CacheEntry, CallDoc, OutcomeDoc, RequestDoc } from "@batch-gpt/contracts";
 import { type Collection, type Db, MongoClient, MongoServerError } from "mongodb";
 
 export interface FenceRecord {
@@ -10,10 +10,11 @@ export interface FenceRecord {
 
 export interface Collections {
   requests: Collection<RequestDoc>;
-  answers: Collection<AnswerRecord>;
+  /** Outcomes (the collection's name predates the word). */
+  answers: Collection<OutcomeDoc>;
   batches: Collection<BatchRecord>;
-  cache: Collection<CacheRecord>;
-  calls: Collection<CallRecord>;
+  cache: Collection<CacheEntry>;
+  calls: Collection<CallDoc>;
   fences: Collection<FenceRecord>;
 }
 
@@ -40,10 +41,10 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
     db,
     collections: {
       requests: db.collection<RequestDoc>("requests"),
-      answers: db.collection<AnswerRecord>("answers"),
+      answers: db.collection<OutcomeDoc>("answers"),
       batches: db.collection<BatchRecord>("batches"),
-      cache: db.collection<CacheRecord>("cache"),
-      calls: db.collection<CallRecord>("calls"),
+      cache: db.collection<CacheEntry>("cache"),
+      calls: db.collection<CallDoc>("calls"),
       fences: db.collection<FenceRecord>("fences"),
     },
     close: () => client.close(),
@@ -51,3 +52,16 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
 }
 
 export const isDuplicateKey = (error: unknown) => error instanceof MongoServerError && error.code === 11000;
+
+/**
+ * The indexes of the documents a bulk insert refused as duplicates, or null when it failed for any
+ * other reason (the caller rethrows). A bulk write reports its errors per operation, as one or a list.
+ */
+export function duplicateKeyIndexes(error: unknown): Set<number> | null {
+  const writeErrors = (error as { writeErrors?: WriteError[] | WriteError }).writeErrors;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  if (list.length === 0) return isDuplicateKey(error) ? new Set([0]) : null;
+  if (list.some((e) => e.code !== 11000)) return null;
+  return new Set(list.map((e) => e.index));
+}
+type WriteError = { index: number; code: number };

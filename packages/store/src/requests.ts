@@ -1,17 +1,19 @@
-import type {
-  AnswerRecord,
-  CollateJob,
-  RequestRecord,
-  RequestState,
-  StoredAnswer,
+import {
+  type CollateJob,
+  deriveRequestState,
+  fenceIds,
+  lineId,
+  type OutcomeDoc,
+  type RequestView,
+  type StoredAnswer,
+  type TerminalRequestState,
 } from "@batch-gpt/contracts";
-import { lineId } from "@batch-gpt/contracts";
-import { type Collections, isDuplicateKey } from "./mongo.ts";
+import { type Collections, duplicateKeyIndexes, isDuplicateKey } from "./mongo.ts";
 
 /**
  * Requests by id. Every read is exactly `{_id}` (the only lookup FerretDB v1 serves without a scan),
  * and nothing on the hot path updates in place (FerretDB v1 scans the whole collection on every
- * update): a request is inserted once, its batch is its line fence, its outcome an inserted answer.
+ * update): a request is inserted once, its batch is its line fence, its outcome an inserted document.
  */
 export class RequestStore {
   readonly #c: Collections;
@@ -21,36 +23,32 @@ export class RequestStore {
   }
 
   /**
-   * The request with its derived state (see RequestState), or null when it was never recorded.
-   * `known` passes its outcome when the caller already read it in bulk (`answers`), sparing a lookup
-   * that, for a pending request, misses (and a miss scans the collection on FerretDB v1).
+   * The request with its derived state, or null when it was never recorded. `known` passes its
+   * outcome when the caller already read it in bulk (`outcomes`), sparing a lookup that, for a pending
+   * request, misses (and a miss scans the collection on FerretDB v1).
    */
-  async get(id: string, known?: { answer: AnswerRecord | null }): Promise<RequestRecord | null> {
+  async get(id: string, known?: { outcome: OutcomeDoc | null }): Promise<RequestView | null> {
     const doc = await this.#c.requests.findOne({ _id: id });
     if (!doc) return null;
-    const [answer, fence] = await Promise.all([
-      known ? known.answer : this.#c.answers.findOne({ _id: id }),
-      this.#c.fences.findOne({ _id: `line:${lineId(id, doc.attempt)}` }),
+    const [outcome, fence] = await Promise.all([
+      known ? known.outcome : this.#c.answers.findOne({ _id: id }),
+      this.#c.fences.findOne({ _id: fenceIds.line(lineId(id, doc.attempt)) }),
     ]);
     const batchId = fence?.holder ?? null;
-    if (answer) return { ...doc, state: answer.state, batchId, answer: answer.answer, usage: answer.usage };
-    return { ...doc, state: await this.#pendingState(batchId), batchId, answer: null, usage: null };
+    // The batch record is read only when its state decides (a pending request placed in a batch).
+    const batch = !outcome && batchId ? await this.#c.batches.findOne({ _id: batchId }) : null;
+    const state = deriveRequestState({ outcome, batchId, batchState: batch?.state ?? null });
+    return { ...doc, state, batchId, answer: outcome?.answer ?? null, usage: outcome?.usage ?? null };
   }
 
   /** Only the outcome: what a held caller needs, in one read. */
-  answer(id: string): Promise<AnswerRecord | null> {
+  outcome(id: string): Promise<OutcomeDoc | null> {
     return this.#c.answers.findOne({ _id: id });
   }
 
   /** The outcomes among `ids` in one query (for re-checking many held requests at once). */
-  answers(ids: string[]): Promise<AnswerRecord[]> {
+  outcomes(ids: string[]): Promise<OutcomeDoc[]> {
     return this.#c.answers.find({ _id: { $in: ids } }).toArray();
-  }
-
-  async #pendingState(batchId: string | null): Promise<RequestState> {
-    if (!batchId) return "queued";
-    const batch = await this.#c.batches.findOne({ _id: batchId });
-    return batch?.state === "submitted" || batch?.state === "done" ? "submitted" : "collating";
   }
 
   /**
@@ -80,7 +78,7 @@ export class RequestStore {
           { ordered: false },
         )
         .catch((error: unknown) => {
-          if (!onlyDuplicateKeys(error)) throw error;
+          if (!duplicateKeyIndexes(error)) throw error;
         });
     }
   }
@@ -88,7 +86,7 @@ export class RequestStore {
   /** Records the outcome once; a second call for the same request keeps the first (it was already told). */
   async finish(
     id: string,
-    state: "succeeded" | "failed",
+    state: TerminalRequestState,
     answer: StoredAnswer,
     usage: string | null,
   ): Promise<void> {
@@ -115,12 +113,4 @@ function chunks<T>(items: T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += DOCS_PER_COMMAND) out.push(items.slice(i, i + DOCS_PER_COMMAND));
   return out;
-}
-
-/** True for a write error made only of duplicate-key errors (a bulk write reports them per operation). */
-function onlyDuplicateKeys(error: unknown): boolean {
-  if (isDuplicateKey(error)) return true;
-  const writeErrors = (error as { writeErrors?: { code: number }[] | { code: number } }).writeErrors;
-  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-  return list.length > 0 && list.every((e) => e.code === 11000);
 }

@@ -1,6 +1,6 @@
 import type { BatchRecord, CollateJob } from "@batch-gpt/contracts";
 import { openTestStore } from "@batch-gpt/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 
 // Contract tests for the store's own operations. They run against whichever server the test setup
 // gave us (FerretDB here, a real mongod when one is on PATH or MONGODB_URI names one).
@@ -91,9 +91,12 @@ describe("requests", () => {
       createdAt: new Date(),
       updatedAt: new Date(),
     };
-    await store.batches.insert(batch);
+    await store.batches.prepare(batch);
     expect((await store.requests.get("req_life"))?.state).toBe("collating");
-    await store.batches.set("bgb_life", { state: "submitted" });
+    await store.batches.markUploaded("bgb_life", "file-1");
+    expect(await store.batches.claimCreating("bgb_life", 0, "c")).toBe(true);
+    expect((await store.requests.get("req_life"))?.state).toBe("collating");
+    await store.batches.markSubmitted("bgb_life", { id: "batch_life", status: "validating" });
     expect((await store.requests.get("req_life"))?.state).toBe("submitted");
     await store.requests.finish("req_life", "succeeded", { statusCode: 200, body: "{}" }, null);
     await store.requests.finish("req_life", "failed", { statusCode: 500, body: "{}" }, null);
@@ -119,6 +122,9 @@ describe("cache", () => {
 
 describe("batches", () => {
   it("lists submitted batches newest first with an OpenAI cursor and a status filter", async () => {
+    // A database of its own: other tests' submitted records would be listed too.
+    const store = await openTestStore("list");
+    onTestFinished(() => store.drop());
     const now = Date.now();
     for (let i = 0; i < 5; i++) {
       const record: BatchRecord = {
@@ -139,7 +145,8 @@ describe("batches", () => {
         createdAt: new Date(now + i * 1000),
         updatedAt: new Date(now),
       };
-      await store.batches.insert(record);
+      // A fixture in any state: written directly, not through a transition.
+      await store.mongo.collections.batches.insertOne(record);
     }
     const first = await store.batches.list({ limit: 2 });
     expect(first.records.map((r) => r.providerBatchId)).toEqual(["batch_4", "batch_3"]);
@@ -195,5 +202,91 @@ describe("racing cache writers", () => {
       store.cache.put(entry("c")),
     ]);
     expect(["a", "b", "c"]).toContain((await store.cache.get("race-key"))?.body);
+  });
+});
+
+describe("batch transitions", () => {
+  const preparing = (id: string): BatchRecord & { state: "preparing" } => ({
+    _id: id,
+    provider: "openai",
+    endpoint: "/v1/chat/completions",
+    model: "m",
+    state: "preparing",
+    lines: [`req_${id}_a:0`, `req_${id}_b:0`],
+    generation: 0,
+    owner: "c0",
+    heartbeatAt: new Date(),
+    inputFileId: null,
+    providerBatchId: null,
+    providerBatch: null,
+    status: null,
+    history: [],
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  });
+
+  it("applies a write only from the states its transition lists", async () => {
+    await store.batches.prepare(preparing("bgb_t1"));
+    expect(await store.batches.claimCreating("bgb_t1", 0, "c0")).toBe(true); // fence won, but…
+    expect((await store.batches.get("bgb_t1"))?.state).toBe("preparing"); // …not from preparing
+    expect(await store.batches.markSubmitted("bgb_t1", { id: "batch_x", status: "validating" })).toBe(false);
+    expect(await store.batches.markUploaded("bgb_t1", "file-1")).toBe(true);
+    expect(await store.batches.markUploaded("bgb_t1", "file-2")).toBe(false);
+    expect(await store.batches.markSettled("bgb_t1")).toBe(false);
+    const record = await store.batches.get("bgb_t1");
+    expect(record).toMatchObject({ state: "uploaded", inputFileId: "file-1" });
+  });
+
+  it("a stale writer cannot roll a submitted record back", async () => {
+    await store.batches.prepare(preparing("bgb_t2"));
+    await store.batches.markUploaded("bgb_t2", "file-1");
+    expect(await store.batches.claimCreating("bgb_t2", 0, "c0")).toBe(true);
+    expect(await store.batches.markSubmitted("bgb_t2", { id: "batch_t2", status: "validating" })).toBe(true);
+    expect(await store.batches.markUploaded("bgb_t2", "file-late")).toBe(false);
+    expect(await store.batches.heartbeat("bgb_t2")).toBe(false);
+    expect(await store.batches.markRefused("bgb_t2", "create_refused")).toBe(false);
+    expect(await store.batches.get("bgb_t2")).toMatchObject({
+      state: "submitted",
+      providerBatchId: "batch_t2",
+    });
+    const seen = await store.batches.get("bgb_t2");
+    expect(await store.batches.recordStatus(seen!, { id: "batch_t2", status: "in_progress" })).toBe(true);
+    const again = await store.batches.get("bgb_t2");
+    expect(await store.batches.recordStatus(again!, { id: "batch_t2", status: "in_progress" })).toBe(true);
+    expect((await store.batches.get("bgb_t2"))?.history.map((h) => h.status)).toEqual([
+      "validating",
+      "in_progress",
+    ]);
+    expect(await store.batches.markSettled("bgb_t2")).toBe(true);
+    expect(await store.batches.recordStatus(seen!, { id: "batch_t2", status: "completed" })).toBe(false);
+  });
+
+  it("takes the creating fence once per generation, and a take-over once per generation", async () => {
+    await store.batches.prepare(preparing("bgb_t3"));
+    await store.batches.markUploaded("bgb_t3", "file-1");
+    const claims = await Promise.all(["a", "b", "c"].map((c) => store.batches.claimCreating("bgb_t3", 0, c)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    const record = (await store.batches.get("bgb_t3"))!;
+    const takers = await Promise.all(["r1", "r2"].map((c) => store.batches.takeOver(record, c)));
+    expect(takers.filter((g) => g !== null)).toEqual([1]);
+    expect((await store.batches.get("bgb_t3"))?.generation).toBe(1);
+    expect(await store.batches.claimCreating("bgb_t3", 1, "r1")).toBe(true);
+  });
+
+  it("keeps our verdict apart from the provider's status", async () => {
+    await store.batches.prepare(preparing("bgb_t4"));
+    expect(await store.batches.trimLines("bgb_t4", [])).toBe(true);
+    expect(await store.batches.get("bgb_t4")).toMatchObject({
+      state: "done",
+      verdict: "empty",
+      status: null,
+    });
+    await store.batches.prepare(preparing("bgb_t5"));
+    expect(await store.batches.markRefused("bgb_t5", "upload_refused")).toBe(true);
+    expect(await store.batches.get("bgb_t5")).toMatchObject({
+      state: "done",
+      verdict: "upload_refused",
+      status: null,
+    });
   });
 });

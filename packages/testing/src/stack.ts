@@ -1,14 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadCollatorConfig, type RunningCollator, startCollator } from "@batch-gpt/collator";
 import { createLogger } from "@batch-gpt/config";
 import { loadGatewayConfig, type RunningGateway, startGateway } from "@batch-gpt/gateway";
+import { spawnNodeApp } from "@batch-gpt/local-services";
 import { type StartedEmulator, startEmulator } from "@batch-gpt/openai-emulator";
 import { loadPollerConfig, type RunningPoller, startPoller } from "@batch-gpt/poller";
 import { openStore, type Store } from "@batch-gpt/store";
 import OpenAI from "openai";
-import { services, uniqueName } from "./index.ts";
+import { services, uniqueName } from "./services.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../../..");
 const quiet = (app: string) => createLogger(app, process.env.TEST_LOG_LEVEL ?? "silent");
@@ -140,28 +141,29 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 export interface AppProcess {
   child: ChildProcess;
   output(): string;
+  /** The exit code, or -1 when a signal ended it. */
   exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /** Runs an app as a separate process via its real entry point (for crash and restart tests). */
 export function spawnApp(name: "gateway" | "collator" | "poller", env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, [resolve(ROOT, "apps", name, "src", "main.ts")], {
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
   let output = "";
-  child.stdout?.on("data", (d) => (output += d));
-  child.stderr?.on("data", (d) => (output += d));
-  const exited = new Promise<number | null>((r) =>
-    child.once("exit", (code, signal) => r(code ?? (signal ? -1 : null))),
-  );
+  const app = spawnNodeApp({
+    name,
+    script: resolve(ROOT, "apps", name, "src", "main.ts"),
+    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    onLine: (line) => {
+      output += `${line}\n`;
+    },
+  });
+  const exited = app.exited.then(({ code, signal }) => code ?? (signal ? -1 : null));
   return {
-    child,
+    child: app.child,
     output: () => output,
     exited,
     async stop(signal = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await app.stop({ signal });
       return exited;
     },
   };

@@ -1,5 +1,5 @@
 import { ApiError, type BatchRecord, invalidRequest } from "@batch-gpt/contracts";
-import { isTerminalBatchStatus, ProviderError } from "@batch-gpt/provider";
+import { isTerminalBatchStatus, relayedError } from "@batch-gpt/provider";
 import { Hono } from "hono";
 import type { GatewayDeps, GatewayEnv } from "../deps.ts";
 
@@ -40,9 +40,9 @@ export function batchRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     try {
       batch = await provider.cancelBatch(stored.id);
     } catch (error) {
-      throw providerFailure(error);
+      throw relayedError(error);
     }
-    await store.batches.recordStatus(record, batch, JSON.stringify(batch));
+    await store.batches.recordStatus(record, batch);
     return c.json(batch);
   });
 
@@ -68,20 +68,6 @@ function batchObject(record: BatchRecord): BatchObject {
 /** OpenAI's answer to cancelling a finished batch; retrying would fail the same way. */
 const cannotCancel = (status: string) =>
   new ApiError(409, `Cannot cancel a batch with status '${status}'.`, { shouldRetry: false });
-
-/** A provider refusal keeps its status and message; a 409 is final, as for our own check. */
-function providerFailure(error: unknown): unknown {
-  if (!(error instanceof ProviderError) || error.status === undefined) return error;
-  const body = error.body as { message?: string; code?: string | null; param?: string | null } | undefined;
-  const message = body?.message ?? error.message;
-  if (error.status === 409) {
-    return new ApiError(409, message, { code: body?.code ?? null, shouldRetry: false });
-  }
-  if (error.status >= 500) {
-    return new ApiError(502, `The batch provider failed: ${message}`, { type: "server_error" });
-  }
-  return new ApiError(error.status, message, { code: body?.code ?? null, param: body?.param ?? null });
-}
 
 function parseLimit(value: string | undefined): number {
   if (value === undefined || value === "") return 20;

@@ -1,18 +1,9 @@
-import {
-  ApiError,
-  ENDPOINTS,
-  type Endpoint,
-  invalidRequest,
-  PENDING_FIELDS,
-  PENDING_OBJECT,
-  type RequestRecord,
-} from "@batch-gpt/contracts";
+import { ENDPOINTS, type Endpoint } from "@batch-gpt/contracts";
 import { type Context, Hono } from "hono";
-import { cachedAnswer, lostRequest, recordAnswer, shuttingDown } from "../answers.ts";
 import type { GatewayDeps, GatewayEnv } from "../deps.ts";
-import { servingMode } from "../serving-mode.ts";
-import { assertStreamable, batchableBody, streamCached, streamWhenReady } from "../streaming.ts";
-import { parseRequestBody } from "../validate.ts";
+import { readIntakeRequest } from "../request-shape.ts";
+import { cachedResponse, outcomeResponse, pendingObject } from "../responses.ts";
+import { streamCached, streamWhenReady } from "../streaming.ts";
 
 /**
  * The OpenAI endpoints we batch: POST answers sync (held), async (202 + id) or from cache only;
@@ -20,79 +11,28 @@ import { parseRequestBody } from "../validate.ts";
  */
 export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
-  const { config, store, intake, waiters, inflight } = deps;
+  const { intake } = deps;
 
   const create = (endpoint: Endpoint) => async (c: Context<GatewayEnv>) => {
-    const raw = await c.req.text();
-    const body = parseRequestBody(endpoint, raw);
-    const mode = servingMode(c.req.header("x-batch-mode"), config.CLIENT_SERVING_MODE);
-    if (body.stream === true && mode === "async") {
-      throw invalidRequest(
-        "'stream: true' cannot be combined with async mode: fetch the answer by id instead.",
-        "stream",
-      );
+    const req = await readIntakeRequest(c, endpoint, deps);
+    const result = await intake.submit(req);
+    switch (result.kind) {
+      case "cached":
+        return req.stream ? streamCached(c, req, result.body) : cachedResponse(c, result.body);
+      case "accepted":
+        c.header("x-batch-cache", "miss");
+        return c.json(pendingObject({ ...result.call, endpoint }, "queued"), 202);
+      case "pending":
+        if (req.stream) return streamWhenReady(c, deps, req, result);
+        return outcomeResponse(c, await intake.wait(result, c.req.raw.signal));
     }
-    if (body.stream === true) assertStreamable(endpoint);
-    const req = {
-      endpoint,
-      owner: deps.ownerOf(c.req.header("authorization")),
-      raw: body.stream === true ? batchableBody(body) : raw,
-      body,
-      traceId: c.get("requestId"),
-    };
-    const key = intake.key(req);
-
-    if (!/no-cache/i.test(c.req.header("cache-control") ?? "")) {
-      // Redis knows whether the cache has an answer; MongoDB is read only for a likely hit.
-      const hit = (await inflight.isCached(key))
-        ? await store.cache.get(key, config.CACHE_TTL_SECONDS)
-        : null;
-      if (hit)
-        return body.stream === true ? streamCached(c, endpoint, body, hit.body) : cachedAnswer(c, hit.body);
-    }
-    if (mode === "cache") {
-      throw new ApiError(404, "No cached answer for this request (x-batch-mode: cache).", {
-        code: "cache_miss",
-      });
-    }
-
-    const { requestId } = await intake.enqueue(req, key);
-    c.header("x-batch-cache", "miss");
-    if (mode === "async") {
-      const call = await intake.recordCall(req, requestId);
-      return c.json(
-        {
-          id: call.id,
-          object: PENDING_OBJECT[endpoint],
-          status: "queued",
-          created: call.created,
-          ...PENDING_FIELDS[endpoint],
-        },
-        202,
-      );
-    }
-    if (body.stream === true) return streamWhenReady(c, deps, { endpoint, request: body, requestId, key });
-    const result = await waiters.wait(requestId, c.req.raw.signal);
-    if (result === "shutdown") throw shuttingDown();
-    if (result === "lost") {
-      await inflight.release(key, requestId).catch(() => {});
-      throw lostRequest();
-    }
-    return recordAnswer(c, result);
   };
 
   const retrieve = (endpoint: Endpoint | null) => async (c: Context<GatewayEnv>) => {
     const id = c.req.param("id") ?? "";
-    const owner = deps.ownerOf(c.req.header("authorization"));
-    const call = await store.calls.get(id);
-    if (!call || call.owner !== owner || (endpoint && call.endpoint !== endpoint)) {
-      throw new ApiError(404, `No request found with id '${id}'.`, { code: "not_found" });
-    }
-    const outcome = await store.requests.answer(call.requestId);
-    if (outcome) return recordAnswer(c, outcome);
-    const record = await store.requests.get(call.requestId);
-    if (!record && (await intake.isLost(call.requestId))) throw lostRequest();
-    return c.json(pending(call._id, call.endpoint, call.createdAt, record), 202);
+    const found = await intake.retrieve(id, deps.tenantOf(c.req.header("authorization")), endpoint);
+    if (found.kind === "finished") return outcomeResponse(c, found.outcome);
+    return c.json(pendingObject(found.call, found.state), 202);
   };
 
   for (const endpoint of ENDPOINTS) {
@@ -102,14 +42,4 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   }
   app.get("/requests/:id", retrieve(null));
   return app;
-}
-
-function pending(id: string, endpoint: Endpoint, createdAt: Date, record: RequestRecord | null) {
-  return {
-    id,
-    object: PENDING_OBJECT[endpoint],
-    status: !record || record.state === "queued" ? "queued" : "in_progress",
-    created: Math.floor(createdAt.getTime() / 1000),
-    ...PENDING_FIELDS[endpoint],
-  };
 }

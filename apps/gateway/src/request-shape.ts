@@ -1,0 +1,65 @@
+import { type Endpoint, invalidRequest } from "@batch-gpt/contracts";
+import type { Context } from "hono";
+import type { ServingMode } from "./config.ts";
+import type { GatewayDeps, GatewayEnv } from "./deps.ts";
+import { servingMode } from "./serving-mode.ts";
+import { STREAMABLE, type StreamOptions } from "./sse-events.ts";
+import { parseRequestBody } from "./validate.ts";
+
+type Json = Record<string, unknown>;
+
+/** A request to one of the batched endpoints, validated and shaped for intake. */
+export interface IntakeRequest {
+  endpoint: Endpoint;
+  /** The client scope: requests, calls, cache and dedup keys belong to it. */
+  tenant: string;
+  /** The body a batch line carries: the client's own text (delivery fields stripped when streaming). */
+  raw: string;
+  body: Json;
+  traceId: string;
+  mode: ServingMode;
+  stream: boolean;
+  /** False for `cache-control: no-cache`: the answer is not taken from the cache (it is still stored). */
+  useCache: boolean;
+}
+
+/** Reads and validates a POST to `endpoint`; every refusal is OpenAI's 400 before anything is queued. */
+export async function readIntakeRequest(
+  c: Context<GatewayEnv>,
+  endpoint: Endpoint,
+  deps: Pick<GatewayDeps, "config" | "tenantOf">,
+): Promise<IntakeRequest> {
+  const text = await c.req.text();
+  const body = parseRequestBody(endpoint, text);
+  const mode = servingMode(c.req.header("x-batch-mode"), deps.config.CLIENT_SERVING_MODE);
+  const stream = body.stream === true;
+  if (stream && mode === "async") {
+    throw invalidRequest(
+      "'stream: true' cannot be combined with async mode: fetch the answer by id instead.",
+      "stream",
+    );
+  }
+  if (stream && !STREAMABLE.has(endpoint)) {
+    throw invalidRequest("Unrecognized request argument supplied: stream", "stream", "unknown_parameter");
+  }
+  return {
+    endpoint,
+    tenant: deps.tenantOf(c.req.header("authorization")),
+    raw: stream ? batchableBody(body) : text,
+    body,
+    traceId: c.get("requestId"),
+    mode,
+    stream,
+    useCache: !/no-cache/i.test(c.req.header("cache-control") ?? ""),
+  };
+}
+
+export const streamOptionsOf = (body: Json): StreamOptions => ({
+  includeUsage: (body.stream_options as Json | null | undefined)?.include_usage === true,
+});
+
+/** The body the batch line carries: delivery fields stripped (a batch line cannot stream). */
+function batchableBody(body: Json): string {
+  const { stream: _stream, stream_options: _options, ...rest } = body;
+  return JSON.stringify(rest);
+}

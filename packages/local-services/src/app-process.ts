@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { killWhenParentDies } from "./process.ts";
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface AppProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Resolves once the process is gone (code 127 if it could not start). */
+  readonly exited: Promise<ChildExit>;
+  /** Sends `signal` (SIGTERM by default), then SIGKILL after `graceMs`; resolves once the process is gone. */
+  stop(opts?: { signal?: NodeJS.Signals; graceMs?: number }): Promise<ChildExit>;
+}
+
+/**
+ * Runs a Node script (an app's real entry point) as a child process: the one spawner behind `dev` and
+ * the tests. It leads its own process group (a terminal's Ctrl-C reaches only the parent, which stops
+ * its children in order), a watchdog stops it if the parent dies even by SIGKILL, and every output
+ * line goes to `onLine`.
+ */
+export function spawnNodeApp(opts: {
+  name: string;
+  script: string;
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  onLine?(line: string, stream: "stdout" | "stderr"): void;
+  /** Called before SIGKILL when the process outlives its grace period. */
+  onKill?(): void;
+}): AppProcess {
+  const child = spawn(process.execPath, [opts.script], {
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    env: opts.env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const relay = (from: NodeJS.ReadableStream | null, stream: "stdout" | "stderr") => {
+    if (!from) return;
+    createInterface({ input: from, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) =>
+      opts.onLine?.(line, stream),
+    );
+  };
+  relay(child.stdout, "stdout");
+  relay(child.stderr, "stderr");
+
+  const watchdog = killWhenParentDies(child.pid);
+  const exited = new Promise<ChildExit>((resolve) => {
+    child.once("exit", (code, signal) => {
+      watchdog.stop();
+      resolve({ code, signal });
+    });
+    child.once("error", (err) => {
+      opts.onLine?.(`could not start: ${err.message}`, "stderr");
+      watchdog.stop();
+      resolve({ code: 127, signal: null });
+    });
+  });
+
+  return {
+    name: opts.name,
+    child,
+    exited,
+    async stop({ signal = "SIGTERM", graceMs = 25_000 } = {}) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill(signal);
+      const timer = setTimeout(() => {
+        opts.onKill?.();
+        child.kill("SIGKILL");
+      }, graceMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+/** "exited with code 1" / "was killed by SIGKILL". */
+export function describeExit({ code, signal }: ChildExit): string {
+  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
+}
