@@ -1,20 +1,11 @@
-import { ConfigError } from "@batch-gpt/config";
 import { MAX_BATCH_FILE_BYTES, MAX_LINES_PER_BATCH } from "@batch-gpt/contracts";
+import { settingsRefusal } from "@batch-gpt/testing";
 import { describe, expect, it } from "vitest";
 import { loadCollatorConfig } from "./config.ts";
 
 const REQUIRED = { REDIS_URL: "redis://127.0.0.1:6379", OPENAI_API_KEY: "sk-test" };
 
-/** The message of the ConfigError the collator's settings are refused with. */
-function refusal(env: Record<string, string | undefined>): string {
-  try {
-    loadCollatorConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected the settings to be refused");
-}
+const refusal = (env: Record<string, string | undefined>) => settingsRefusal(loadCollatorConfig, env);
 
 describe("loadCollatorConfig", () => {
   it("fills in every default from the two required settings", () => {

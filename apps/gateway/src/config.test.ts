@@ -1,19 +1,10 @@
-import { ConfigError } from "@batch-gpt/config";
+import { settingsRefusal } from "@batch-gpt/testing";
 import { describe, expect, it } from "vitest";
 import { loadGatewayConfig } from "./config.ts";
 
 const REQUIRED = { REDIS_URL: "redis://127.0.0.1:6379", OPENAI_API_KEY: "sk-test" };
 
-/** The message of the ConfigError the gateway's settings are refused with. */
-function refusal(env: Record<string, string | undefined>): string {
-  try {
-    loadGatewayConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected the settings to be refused");
-}
+const refusal = (env: Record<string, string | undefined>) => settingsRefusal(loadGatewayConfig, env);
 
 describe("loadGatewayConfig", () => {
   it("fills in every default from the two required settings", () => {

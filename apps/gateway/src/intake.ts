@@ -12,10 +12,27 @@ import {
 } from "@batch-gpt/contracts";
 import type { Inflight, QueueRegistry } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
+import type { ServingMode } from "./config.ts";
 import type { LostCheck } from "./lost-check.ts";
-import type { IntakeRequest } from "./request-shape.ts";
 import { callNotFound, lostRequest, shuttingDown } from "./responses.ts";
 import type { Waiters } from "./waiters.ts";
+
+type Json = Record<string, unknown>;
+
+/** A request to one of the batched endpoints, validated and shaped for intake. */
+export interface IntakeRequest {
+  endpoint: Endpoint;
+  /** The client scope: requests, calls, cache and dedup keys belong to it. */
+  tenant: string;
+  /** The body a batch line carries: the client's own text (delivery fields stripped when streaming). */
+  raw: string;
+  body: Json;
+  traceId: string;
+  mode: ServingMode;
+  stream: boolean;
+  /** False for `cache-control: no-cache`: the answer is not taken from the cache (it is still stored). */
+  useCache: boolean;
+}
 
 /** What became of a request at intake. */
 export type IntakeResult =

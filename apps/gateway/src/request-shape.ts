@@ -1,27 +1,12 @@
 import { type Endpoint, invalidRequest } from "@batch-gpt/contracts";
 import type { Context } from "hono";
-import type { ServingMode } from "./config.ts";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
+import type { IntakeRequest } from "./intake.ts";
 import { servingMode } from "./serving-mode.ts";
 import { STREAMABLE, type StreamOptions } from "./sse-events.ts";
 import { parseRequestBody } from "./validate.ts";
 
 type Json = Record<string, unknown>;
-
-/** A request to one of the batched endpoints, validated and shaped for intake. */
-export interface IntakeRequest {
-  endpoint: Endpoint;
-  /** The client scope: requests, calls, cache and dedup keys belong to it. */
-  tenant: string;
-  /** The body a batch line carries: the client's own text (delivery fields stripped when streaming). */
-  raw: string;
-  body: Json;
-  traceId: string;
-  mode: ServingMode;
-  stream: boolean;
-  /** False for `cache-control: no-cache`: the answer is not taken from the cache (it is still stored). */
-  useCache: boolean;
-}
 
 /** Reads and validates a POST to `endpoint`; every refusal is OpenAI's 400 before anything is queued. */
 export async function readIntakeRequest(

@@ -1,7 +1,7 @@
 import { ApiError, type Outcome, openAIError } from "@batch-gpt/contracts";
 import type { Context } from "hono";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
-import type { IntakeRequest } from "./request-shape.ts";
+import type { IntakeRequest } from "./intake.ts";
 import { streamOptionsOf } from "./request-shape.ts";
 import { outcomeResponse } from "./responses.ts";
 import { answerEvents, errorEvent, SSE_KEEPALIVE } from "./sse-events.ts";

@@ -1,19 +1,10 @@
-import { ConfigError } from "@batch-gpt/config";
+import { settingsRefusal } from "@batch-gpt/testing";
 import { describe, expect, it } from "vitest";
 import { loadPollerConfig } from "./config.ts";
 
 const REQUIRED = { REDIS_URL: "rediss://cache.example:6380", OPENAI_API_KEY: "sk-test" };
 
-/** The message of the ConfigError the poller's settings are refused with. */
-function refusal(env: Record<string, string | undefined>): string {
-  try {
-    loadPollerConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected the settings to be refused");
-}
+const refusal = (env: Record<string, string | undefined>) => settingsRefusal(loadPollerConfig, env);
 
 describe("loadPollerConfig", () => {
   it("fills in every default from the two required settings", () => {
