@@ -4,11 +4,12 @@
 #   run.sh dev          whole stack on this machine (scripts/dev.ts)
 #   run.sh test         lint, typecheck and every test (services started by the test setup)
 #   run.sh check        lint and typecheck only
+#   run.sh bench        the benchmarks (bench/run.ts; flags: --help)
 #   run.sh app <name>   one app in the foreground; never starts servers
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools-env.sh"
 cd "$ROOT"
-cmd="${1:?usage: run.sh dev|test|check|app <name>}"
+cmd="${1:?usage: run.sh dev|test|check|bench|app <name>}"
 shift || true
 
 check() {
@@ -20,6 +21,7 @@ case "$cmd" in
   dev) bash scripts/setup.sh services; exec node scripts/dev.ts "$@" ;;
   test) bash scripts/setup.sh test; check; exec pnpm exec vitest run "$@" ;;
   check) bash scripts/setup.sh base; check ;;
+  bench) bash scripts/setup.sh services; exec node bench/run.ts "$@" ;;
   app)
     name="${1:?usage: run.sh app <gateway|collator|poller|openai-emulator>}"
     bash scripts/setup.sh base

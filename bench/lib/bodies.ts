@@ -1,0 +1,12 @@
+/** The request bodies of the bench: small chat completions, distinct by a tag and an index. */
+export const MODEL = "gpt-4o-mini";
+export const CHAT_PATH = "/v1/chat/completions";
+
+export const chatText = (tag: string, i: number) => `bench ${tag} #${i}: what is ${i} plus one?`;
+
+export const chatBody = (tag: string, i: number) =>
+  JSON.stringify({ model: MODEL, messages: [{ role: "user", content: chatText(tag, i) }] });
+
+/** A tag no earlier run used, so bodies are distinct across runs and never hit an older cache entry. */
+export const freshTag = (what: string) =>
+  `${what}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;

@@ -1,0 +1,46 @@
+import type { BurstJob, BurstResult } from "../children/burst.ts";
+import type { CannonJob, CannonResult } from "../children/cannon.ts";
+import type { HoldJob, HoldReport } from "../children/hold.ts";
+import { child } from "./paths.ts";
+import type { Child, Scope } from "./procs.ts";
+
+/** Runs a load child to its end and returns its result; it is stopped if it takes longer than `timeoutMs`. */
+async function runToResult<T>(scope: Scope, name: string, script: string, job: unknown, timeoutMs: number) {
+  const load = scope.node(name, child(script), { args: [JSON.stringify(job)], ipc: true });
+  try {
+    return await load.message<T>("result", timeoutMs);
+  } finally {
+    await load.stop(2000);
+  }
+}
+
+export const cannon = (scope: Scope, name: string, job: CannonJob, timeoutMs: number) =>
+  runToResult<CannonResult>(scope, name, "cannon", job, timeoutMs);
+
+export const burst = (scope: Scope, name: string, job: BurstJob) =>
+  runToResult<BurstResult>(scope, name, "burst", job, job.deadlineMs + 30_000);
+
+export interface Holder {
+  child: Child;
+  /** Resolves once every request is written. */
+  sent: Promise<HoldReport>;
+  /** Closes every request; returns the final report. */
+  release(): Promise<HoldReport>;
+}
+
+export function hold(scope: Scope, name: string, job: HoldJob, timeoutMs: number): Holder {
+  const load = scope.node(name, child("hold"), { args: [JSON.stringify(job)], ipc: true });
+  return {
+    child: load,
+    sent: load.message<HoldReport>("sent", timeoutMs),
+    async release() {
+      const result = load.message<HoldReport>("result", 30_000);
+      load.send({ type: "release" });
+      try {
+        return await result;
+      } finally {
+        await load.stop(2000);
+      }
+    },
+  };
+}

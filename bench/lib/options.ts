@@ -1,0 +1,125 @@
+import { parseArgs } from "node:util";
+
+export interface Options {
+  quick: boolean;
+  runs: number;
+  only: string[] | null;
+  /** Per scenario, seconds: past it the scenario is stopped and reported as timed out. */
+  timeoutS: number;
+  /** Results go to bench/results/<out>.json and .md. */
+  out: string;
+  /** e2e-sync: distinct sync calls sent at once; seconds to wait for the last answer. */
+  e2eCalls: number;
+  e2eDeadlineS: number;
+  /** cache-hits: answers stored first; requests measured; seconds of the echo baseline. */
+  cacheStored: number;
+  cacheRequests: number;
+  baselineS: number;
+  /** cache-hits and async-intake: concurrent connections of the load generator. */
+  connections: number;
+  /** async-intake: seconds of load per run (gateway and echo alike). */
+  asyncS: number;
+  /** held-callers: concurrent sync callers held on one gateway; seconds to wait for them to settle. */
+  held: number;
+  heldSettleS: number;
+}
+
+const FULL = {
+  timeoutS: 1200,
+  e2eCalls: 3000,
+  e2eDeadlineS: 300,
+  cacheStored: 2000,
+  cacheRequests: 10_000,
+  baselineS: 5,
+  connections: 100,
+  asyncS: 10,
+  held: 10_000,
+  heldSettleS: 180,
+};
+
+const QUICK: typeof FULL = {
+  timeoutS: 60,
+  e2eCalls: 200,
+  e2eDeadlineS: 30,
+  cacheStored: 200,
+  cacheRequests: 1000,
+  baselineS: 1,
+  connections: 50,
+  asyncS: 1,
+  held: 1000,
+  heldSettleS: 20,
+};
+
+export const USAGE = `pnpm bench [flags]     (results in bench/results/)
+
+  --quick                 short version with small counts (CI; well under a minute), results in quick.*
+  --runs N                runs per scenario (default 3; --quick: 1)
+  --only a,b              run only these scenarios: e2e-sync, cache-hits, async-intake, held-callers
+                          (results in partial.* unless --out)
+  --out NAME              write bench/results/NAME.json and NAME.md (default latest)
+  --timeout S             give up on a scenario after S seconds (default ${FULL.timeoutS}; --quick ${QUICK.timeoutS})
+  --e2e-calls N           e2e-sync: distinct sync calls at once (default ${FULL.e2eCalls}; --quick ${QUICK.e2eCalls})
+  --cache-stored M        cache-hits: distinct answers stored first (default ${FULL.cacheStored}; --quick ${QUICK.cacheStored})
+  --cache-requests K      cache-hits: requests measured per run (default ${FULL.cacheRequests}; --quick ${QUICK.cacheRequests})
+  --connections C         cache-hits, async-intake: concurrent connections (default ${FULL.connections}; --quick ${QUICK.connections})
+  --async-seconds S       async-intake: seconds of load per run (default ${FULL.asyncS}; --quick ${QUICK.asyncS})
+  --held C                held-callers: concurrent held callers (default ${FULL.held}; --quick ${QUICK.held})
+  --help
+`;
+
+export const SCENARIO_NAMES = ["e2e-sync", "cache-hits", "async-intake", "held-callers"] as const;
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number (got "${value}")`);
+  return n;
+}
+
+export function parseOptions(argv: string[]): Options | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean", default: false },
+      runs: { type: "string" },
+      only: { type: "string" },
+      out: { type: "string" },
+      timeout: { type: "string" },
+      "e2e-calls": { type: "string" },
+      "cache-stored": { type: "string" },
+      "cache-requests": { type: "string" },
+      connections: { type: "string" },
+      "async-seconds": { type: "string" },
+      held: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return "help";
+  const d = values.quick ? QUICK : FULL;
+  const only = values.only ? values.only.split(",").map((s) => s.trim()) : null;
+  for (const name of only ?? []) {
+    if (!(SCENARIO_NAMES as readonly string[]).includes(name)) {
+      throw new Error(`unknown scenario "${name}"; the scenarios are ${SCENARIO_NAMES.join(", ")}`);
+    }
+  }
+  const out = values.out ?? (values.quick ? "quick" : only ? "partial" : "latest");
+  if (!/^[\w.-]+$/.test(out)) throw new Error(`--out needs a plain file name (got "${out}")`);
+  return {
+    quick: values.quick,
+    runs: Math.round(positive("runs", values.runs, values.quick ? 1 : 3)),
+    only,
+    out,
+    timeoutS: positive("timeout", values.timeout, d.timeoutS),
+    e2eCalls: Math.round(positive("e2e-calls", values["e2e-calls"], d.e2eCalls)),
+    e2eDeadlineS: d.e2eDeadlineS,
+    cacheStored: Math.round(positive("cache-stored", values["cache-stored"], d.cacheStored)),
+    cacheRequests: Math.round(positive("cache-requests", values["cache-requests"], d.cacheRequests)),
+    baselineS: d.baselineS,
+    connections: Math.round(positive("connections", values.connections, d.connections)),
+    asyncS: positive("async-seconds", values["async-seconds"], d.asyncS),
+    held: Math.round(positive("held", values.held, d.held)),
+    heldSettleS: d.heldSettleS,
+  };
+}

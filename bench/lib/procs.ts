@@ -1,0 +1,202 @@
+/**
+ * Child processes of the bench: every one in its own process group (a terminal's Ctrl-C reaches only the
+ * bench, which stops them in order), its output in a log file, and a watchdog from
+ * `@batch-gpt/local-services` that stops it if the bench itself dies, even by SIGKILL.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { killWhenParentDies } from "@batch-gpt/local-services";
+import { ROOT } from "./paths.ts";
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface Child {
+  readonly name: string;
+  readonly pid: number;
+  readonly process: ChildProcess;
+  readonly logFile: string;
+  readonly exited: Promise<ChildExit>;
+  /** Resolves with the first output line matching `pattern`; rejects if the child exits or time runs out. */
+  waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
+  /** The next IPC message of `type` (children started with `ipc`); rejects if the child exits first. */
+  message<T>(type: string, timeoutMs?: number): Promise<T>;
+  send(message: unknown): void;
+  /** SIGTERM to its group, SIGKILL after `graceMs`; resolves once it is gone. */
+  stop(graceMs?: number): Promise<ChildExit>;
+}
+
+/** The children of one scenario (or of the whole bench), stopped together. */
+export class Scope {
+  readonly #children = new Set<Child>();
+  readonly logDir: string;
+  #closed = false;
+
+  constructor(logDir: string) {
+    this.logDir = logDir;
+  }
+
+  /** `node <script> ...args` from the repository root, as a child of this scope. */
+  node(
+    name: string,
+    script: string,
+    opts: { args?: string[]; env?: NodeJS.ProcessEnv; ipc?: boolean } = {},
+  ): Child {
+    // A scenario stopped by its timeout may still be running its code: it must not start anything.
+    if (this.#closed) throw new Error(`not starting ${name}: the scenario was stopped`);
+    const child = spawnChild(
+      name,
+      process.execPath,
+      [script, ...(opts.args ?? [])],
+      opts.env ?? process.env,
+      join(this.logDir, `${name}.log`),
+      opts.ipc ?? false,
+    );
+    this.#children.add(child);
+    void child.exited.then(() => this.#children.delete(child));
+    return child;
+  }
+
+  /** Stops every child and refuses to start new ones. */
+  async close(graceMs?: number): Promise<void> {
+    this.#closed = true;
+    await this.stopAll(graceMs);
+  }
+
+  /** Stops every child still running, all at once. */
+  async stopAll(graceMs = 10_000): Promise<void> {
+    await Promise.all([...this.#children].reverse().map((c) => c.stop(graceMs)));
+  }
+
+  killAll(): void {
+    for (const c of this.#children) signalGroup(c.process, "SIGKILL");
+  }
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
+function spawnChild(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  ipc: boolean,
+): Child {
+  const proc = spawn(command, args, {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe", ...(ipc ? (["ipc"] as const) : [])],
+    detached: true,
+  });
+  const log = createWriteStream(logFile, { flags: "a" });
+  const lineListeners = new Set<(line: string) => void>();
+  for (const stream of [proc.stdout, proc.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) => {
+      log.write(`${line}\n`);
+      for (const listener of lineListeners) listener(line);
+    });
+  }
+  const watchdog = killWhenParentDies(proc.pid);
+  const exited = new Promise<ChildExit>((resolve) => {
+    proc.once("exit", (code, signal) => {
+      watchdog.stop();
+      resolve({ code, signal });
+    });
+    proc.once("error", (err) => {
+      log.write(`could not start: ${err.message}\n`);
+      watchdog.stop();
+      resolve({ code: 127, signal: null });
+    });
+  });
+  void exited.then(() => setTimeout(() => log.end(), 100));
+
+  const died = (what: string) =>
+    exited.then(({ code, signal }) => {
+      throw new Error(
+        `${name} ${signal ? `was killed by ${signal}` : `exited with code ${code}`} ${what}; see ${logFile}`,
+      );
+    });
+
+  return {
+    name,
+    pid: proc.pid ?? -1,
+    process: proc,
+    logFile,
+    exited,
+    waitForLine(pattern, timeoutMs) {
+      let listener: ((line: string) => void) | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const found = new Promise<string>((resolve, reject) => {
+        listener = (line) => {
+          if (pattern.test(line)) resolve(line);
+        };
+        lineListeners.add(listener);
+        timer = setTimeout(
+          () => reject(new Error(`${name} printed no line matching ${pattern} within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      return Promise.race([found, died(`before printing ${pattern}`)]).finally(() => {
+        if (listener) lineListeners.delete(listener);
+        clearTimeout(timer);
+      });
+    },
+    message<T>(type: string, timeoutMs = 24 * 3600_000) {
+      let handler: ((m: unknown) => void) | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const got = new Promise<T>((resolve, reject) => {
+        handler = (m) => {
+          if (typeof m === "object" && m !== null && (m as { type?: unknown }).type === type) resolve(m as T);
+        };
+        proc.on("message", handler);
+        timer = setTimeout(
+          () => reject(new Error(`${name} sent no "${type}" message within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      return Promise.race([got, died(`before sending "${type}"`)]).finally(() => {
+        if (handler) proc.off("message", handler);
+        clearTimeout(timer);
+      });
+    },
+    send(message) {
+      if (proc.connected) proc.send(message as object);
+    },
+    async stop(graceMs = 10_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return exited;
+      signalGroup(proc, "SIGTERM");
+      const timer = setTimeout(() => signalGroup(proc, "SIGKILL"), graceMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+/** Resident set size now and at its peak (VmRSS, VmHWM), in MiB, from /proc. */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
+}
+
+/** CPU time (user + system) the process has used so far, in seconds. */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) may contain spaces; the fields after it are fixed.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}

@@ -1,0 +1,118 @@
+/**
+ * The system under test, as `npm run dev` runs it: the OpenAI emulator, then the poller, collator and
+ * gateway, each a child process through its real entry point (`apps/<name>/src/main.ts`) configured by
+ * environment variables, on a database and queue prefix of their own.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "@batch-gpt/local-services";
+import { app, child } from "./paths.ts";
+import type { Child, Scope } from "./procs.ts";
+
+export interface Services {
+  redisUrl: string;
+  mongoUri: string;
+}
+
+/** The bench's explicit settings (the rest are the apps' defaults). */
+export const BENCH_SETTINGS = {
+  /** The collation window, and the emulator's batch duration: together the end-to-end floor. */
+  windowMs: 400,
+  batchDurationMs: 1500,
+  firstPollMs: 200,
+  maxPollIntervalS: 1,
+};
+
+export interface StackOptions {
+  /** Settings on top of the bench's. */
+  env?: Record<string, string>;
+  batchDurationMs?: number;
+}
+
+export interface Stack {
+  /** e.g. http://127.0.0.1:PORT (add /v1 for the SDKs). */
+  gatewayUrl: string;
+  gateway: Child;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+let stacks = 0;
+
+/** Resolves once `url` answers 200; fails if `proc` exits first or time runs out. */
+export async function waitForHttp(url: string, proc: Child, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void proc.exited.then(() => (gone = true));
+  while (Date.now() < deadline) {
+    if (gone) throw new Error(`${proc.name} exited before it answered ${url}; see ${proc.logFile}`);
+    const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+      (res) => res.status === 200,
+      () => false,
+    );
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`${proc.name} did not answer ${url} within ${timeoutMs} ms; see ${proc.logFile}`);
+}
+
+export async function startStack(scope: Scope, services: Services, opts: StackOptions = {}): Promise<Stack> {
+  stacks += 1;
+  const id = `${process.pid}_${stacks}_${Date.now().toString(36)}`;
+  const suffix = stacks === 1 ? "" : `-${stacks}`;
+  const [emulatorPort, gatewayPort] = [await freePort(), await freePort()];
+  const emulator = scope.node(`emulator${suffix}`, app("openai-emulator"), {
+    env: {
+      PATH: process.env.PATH ?? "",
+      EMULATOR_PORT: String(emulatorPort),
+      EMULATOR_HOST: "127.0.0.1",
+      EMULATOR_BATCH_DURATION_MS: String(opts.batchDurationMs ?? BENCH_SETTINGS.batchDurationMs),
+    },
+  });
+  await waitForHttp(`http://127.0.0.1:${emulatorPort}/healthz`, emulator);
+
+  const env: Record<string, string> = {
+    REDIS_URL: services.redisUrl,
+    MONGODB_URI: services.mongoUri,
+    MONGO_DATABASE: `bench_${id}`,
+    BULL_PREFIX: `bench-${id}`,
+    OPENAI_API_KEY: "sk-bench",
+    OPENAI_BASE_URL: `http://127.0.0.1:${emulatorPort}/v1`,
+    PORT: String(gatewayPort),
+    LOG_LEVEL: "info",
+    COLLATE_BATCHES_FOR_DURATION_IN_MS: String(BENCH_SETTINGS.windowMs),
+    COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: String(BENCH_SETTINGS.firstPollMs),
+    COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: String(BENCH_SETTINGS.maxPollIntervalS),
+    ...opts.env,
+  };
+  // Only these settings: whatever else is in the bench's environment must not change the figures.
+  const appEnv = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env };
+  const poller = scope.node(`poller${suffix}`, app("poller"), { env: appEnv });
+  const collator = scope.node(`collator${suffix}`, app("collator"), { env: appEnv });
+  const gateway = scope.node(`gateway${suffix}`, app("gateway"), { env: appEnv });
+  await Promise.all([
+    poller.waitForLine(/poller started/, 60_000),
+    collator.waitForLine(/collator started/, 60_000),
+    waitForHttp(`http://127.0.0.1:${gatewayPort}/readyz`, gateway),
+  ]);
+  return {
+    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
+    gateway,
+    env,
+    async stop() {
+      await gateway.stop();
+      await Promise.all([collator.stop(), poller.stop()]);
+      await emulator.stop();
+    },
+  };
+}
+
+/** The bare Hono server of the baselines, in its own process. */
+export async function startEcho(scope: Scope, name = "echo"): Promise<{ url: string; server: Child }> {
+  const port = await freePort();
+  const server = scope.node(name, child("echo-server"), {
+    env: { PATH: process.env.PATH ?? "", PORT: String(port) },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`, server);
+  return { url, server };
+}

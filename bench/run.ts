@@ -1,0 +1,206 @@
+/**
+ * `pnpm bench`: the performance figures of issue 9, measured on this machine against real servers on
+ * loopback. Starts its own Redis and MongoDB-compatible server (through @batch-gpt/local-services; or
+ * uses REDIS_URL / MONGODB_URI), then runs each scenario: the OpenAI emulator, gateway, collator and
+ * poller as child processes through their real entry points, load from separate processes, and each
+ * baseline (a bare Hono server) in the same runs. Writes bench/results/<out>.json and .md.
+ *
+ * Every scenario is bounded in time (--timeout); every child is stopped at the end, on failure and on
+ * Ctrl-C, and each has a watchdog that stops it should this process die.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { type LocalServer, startMongo, startRedis } from "@batch-gpt/local-services";
+import { codeVersion, loadNow, machine, versionOf } from "./lib/machine.ts";
+import { type Options, parseOptions, USAGE } from "./lib/options.ts";
+import { BENCH, ROOT } from "./lib/paths.ts";
+import { Scope } from "./lib/procs.ts";
+import { json, markdown, type Report, type ScenarioReport } from "./lib/report.ts";
+import type { Services } from "./lib/stack.ts";
+import { asyncIntake } from "./scenarios/async-intake.ts";
+import { cacheHits } from "./scenarios/cache-hits.ts";
+import { e2eSync } from "./scenarios/e2e-sync.ts";
+import { heldCallers } from "./scenarios/held-callers.ts";
+import type { Scenario } from "./scenarios/types.ts";
+
+const SCENARIOS: Scenario[] = [e2eSync, cacheHits, asyncIntake, heldCallers];
+
+const started = Date.now();
+const loadAtStart = loadNow();
+const clock = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s`;
+const say = (text: string) => process.stdout.write(`[bench ${clock()}] ${text}\n`);
+
+let opts: Options;
+try {
+  const parsed = parseOptions(process.argv.slice(2));
+  if (parsed === "help") {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  opts = parsed;
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+const dataDir = join(ROOT, ".data", "bench", `run-${process.pid}`);
+const logDir = join(ROOT, ".data", "bench", "logs");
+const servers: LocalServer[] = [];
+let current: Scope | null = null;
+let signals = 0;
+let interrupted = false;
+let cleaning: Promise<void> | null = null;
+
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    await current?.close(5000);
+    await Promise.allSettled(servers.map((s) => s.stop()));
+    rmSync(dataDir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    signals += 1;
+    if (signals > 1) {
+      current?.killAll();
+      process.exit(130);
+    }
+    interrupted = true;
+    say(
+      `${signal}: stopping every process the bench started (again to kill them at once); no results written`,
+    );
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+async function startServices(): Promise<{ services: Services; redis: string; mongo: string }> {
+  mkdirSync(dataDir, { recursive: true });
+  let redisUrl = process.env.REDIS_URL;
+  let redis = `Redis at REDIS_URL (${versionOf("redis-server", ["--version"])} on PATH)`;
+  if (!redisUrl) {
+    const server = await startRedis(join(dataDir, "redis"));
+    servers.push(server);
+    redisUrl = server.url;
+    redis = versionOf("redis-server", ["--version"]).replace(/ sha=.*/, "");
+  }
+  let mongoUri = process.env.MONGODB_URI;
+  let mongo = "MongoDB at MONGODB_URI";
+  if (!mongoUri) {
+    const toolsBin = join(ROOT, ".tools", "bin");
+    const server = await startMongo(join(dataDir, "mongo"), toolsBin);
+    servers.push(server);
+    mongoUri = server.url;
+    mongo =
+      server.kind === "ferretdb"
+        ? `FerretDB ${versionOf(join(toolsBin, "ferretdb"), ["--version"]).replace(/^version:\s*/, "")} (SQLite backend)`
+        : versionOf("mongod", ["--version"]);
+  }
+  return { services: { redisUrl, mongoUri }, redis, mongo };
+}
+
+async function runScenario(scenario: Scenario, services: Services): Promise<ScenarioReport> {
+  const scope = new Scope(join(logDir, scenario.name));
+  mkdirSync(scope.logDir, { recursive: true });
+  current = scope;
+  const t0 = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(Object.assign(new Error(`stopped after ${opts.timeoutS} s (--timeout)`), { timeout: true })),
+      opts.timeoutS * 1000,
+    );
+  });
+  say(`${scenario.name}: ${scenario.title}`);
+  const log = (text: string) => say(`${scenario.name}: ${text}`);
+  try {
+    const outcome = await Promise.race([scenario.run({ opts, services, scope, log }), timeout]);
+    return {
+      name: scenario.name,
+      title: scenario.title,
+      status: "ok",
+      seconds: (Date.now() - t0) / 1000,
+      ...outcome,
+    };
+  } catch (err) {
+    const timedOut = (err as { timeout?: boolean }).timeout === true;
+    const error = (err as Error).message;
+    if (!interrupted) say(`${scenario.name}: ${timedOut ? "TIMED OUT" : "FAILED"}: ${error}`);
+    return {
+      name: scenario.name,
+      title: scenario.title,
+      status: timedOut ? "timeout" : "failed",
+      error,
+      seconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    clearTimeout(timer);
+    await scope.close();
+    current = null;
+  }
+}
+
+/** Data folders of earlier benches that died without cleaning up (killed by SIGKILL). */
+function removeStaleData(): void {
+  const parent = join(ROOT, ".data", "bench");
+  for (const entry of existsSync(parent) ? readdirSync(parent) : []) {
+    const pid = Number(/^run-(\d+)$/.exec(entry)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      rmSync(join(parent, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  removeStaleData();
+  rmSync(logDir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
+  const chosen = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.name));
+  say(
+    `${opts.quick ? "quick" : "full"} mode, ${opts.runs} run(s) per scenario: ${chosen.map((s) => s.name).join(", ")}; logs in ${relative(process.cwd(), logDir)}`,
+  );
+  const { services, redis, mongo } = await startServices();
+  say(`servers: ${redis}; ${mongo}`);
+  const reports: ScenarioReport[] = [];
+  for (const scenario of chosen) {
+    const report = await runScenario(scenario, services);
+    if (interrupted) return 130;
+    reports.push(report);
+  }
+
+  const report: Report = {
+    date: new Date(started).toISOString(),
+    command: ["pnpm bench", ...process.argv.slice(2)].join(" "),
+    mode: opts.quick ? "quick" : "full",
+    runs: opts.runs,
+    seconds: (Date.now() - started) / 1000,
+    machine: machine(loadAtStart),
+    code: codeVersion(),
+    servers: { redis, mongo },
+    options: opts,
+    scenarios: reports,
+  };
+  const resultsDir = join(BENCH, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const md = markdown(report);
+  writeFileSync(join(resultsDir, `${opts.out}.json`), json(report));
+  writeFileSync(join(resultsDir, `${opts.out}.md`), md);
+  process.stdout.write(`\n${md}\n`);
+  say(`results in ${relative(process.cwd(), join(resultsDir, `${opts.out}.md`))} and .json`);
+  return reports.every((r) => r.status === "ok") ? 0 : 1;
+}
+
+main()
+  .then(
+    (code) => cleanUp().then(() => code),
+    (err: unknown) => {
+      say(`bench failed: ${(err as Error).stack ?? String(err)}`);
+      return cleanUp().then(() => 1);
+    },
+  )
+  .then((code) => process.exit(code));

@@ -1,0 +1,98 @@
+/**
+ * Target 1: N distinct sync chat completions at once through the official SDK; time to the first and
+ * the last answer, against the floor (collation window + emulator batch duration). Each run gets a fresh
+ * stack (a new database and queue prefix), so every run starts from an empty store.
+ */
+import { freshTag } from "../lib/bodies.ts";
+import { burst } from "../lib/load.ts";
+import { BENCH_SETTINGS, startEcho, startStack } from "../lib/stack.ts";
+import { figure } from "../lib/stats.ts";
+import type { Scenario } from "./types.ts";
+
+export const e2eSync: Scenario = {
+  name: "e2e-sync",
+  title: "End to end: distinct sync calls at once",
+  async run({ opts, services, scope, log }) {
+    const n = opts.e2eCalls;
+    const floorS = (BENCH_SETTINGS.windowMs + BENCH_SETTINGS.batchDurationMs) / 1000;
+    const first: number[] = [];
+    const last: number[] = [];
+    const mid: number[] = [];
+    const unanswered: number[] = [];
+    const echoLast: number[] = [];
+    const details: unknown[] = [];
+    for (let run = 1; run <= opts.runs; run++) {
+      log(`run ${run}/${opts.runs}: ${n} calls at once on the bare Hono echo`);
+      const echo = await startEcho(scope, `echo-${run}`);
+      const base = await burst(scope, `burst-echo-${run}`, {
+        baseURL: `${echo.url}/v1`,
+        n,
+        tag: freshTag("echo"),
+        deadlineMs: 60_000,
+        verify: false,
+      });
+      await echo.server.stop();
+      echoLast.push(base.lastMs / 1000);
+
+      log(`run ${run}/${opts.runs}: ${n} calls at once through the gateway (fresh store)`);
+      const stack = await startStack(scope, services);
+      const result = await burst(scope, `burst-${run}`, {
+        baseURL: `${stack.gatewayUrl}/v1`,
+        n,
+        tag: freshTag("e2e"),
+        deadlineMs: opts.e2eDeadlineS * 1000,
+        verify: true,
+      });
+      await stack.stop();
+      log(
+        `  answered ${result.answered}/${n}, first ${(result.firstMs / 1000).toFixed(2)} s, last ${(result.lastMs / 1000).toFixed(2)} s`,
+      );
+      first.push(result.firstMs / 1000);
+      last.push(result.unanswered + result.failed > 0 ? Number.POSITIVE_INFINITY : result.lastMs / 1000);
+      mid.push(result.p50Ms / 1000);
+      unanswered.push(n - result.answered + result.wrong);
+      details.push({ run, gateway: result, echo: base });
+    }
+    const floor = figure("s", Array(opts.runs).fill(floorS));
+    const lastFigure = figure("s", last);
+    const bound = floorS + 3;
+    return {
+      params: {
+        calls: n,
+        windowMs: BENCH_SETTINGS.windowMs,
+        emulatorBatchMs: BENCH_SETTINGS.batchDurationMs,
+        firstPollMs: BENCH_SETTINGS.firstPollMs,
+        maxPollIntervalS: BENCH_SETTINGS.maxPollIntervalS,
+        deadlineS: opts.e2eDeadlineS,
+      },
+      rows: [
+        {
+          label: "time to first answer (s)",
+          value: figure("s", first),
+          baseline: { label: "floor", value: floor },
+        },
+        {
+          label: "time to last answer (s)",
+          value: lastFigure,
+          baseline: { label: "floor", value: floor },
+          target: {
+            text: `all 3,000 answered within floor + 3 s (≤ ${bound.toFixed(1)} s)`,
+            met: n >= 3000 ? lastFigure.median <= bound : null,
+            ...(n < 3000 ? { note: `${n} calls here; the target is for 3,000` } : {}),
+          },
+        },
+        { label: "median caller waited (s)", value: figure("s", mid) },
+        {
+          label: `calls not answered correctly within ${opts.e2eDeadlineS} s`,
+          value: figure("calls", unanswered),
+        },
+        { label: "same burst on the bare Hono echo: last answer (s)", value: figure("s", echoLast) },
+      ],
+      notes: [
+        `floor = collation window ${BENCH_SETTINGS.windowMs} ms + emulator batch duration ${BENCH_SETTINGS.batchDurationMs} ms; first status check ${BENCH_SETTINGS.firstPollMs} ms after submission, then doubling up to ${BENCH_SETTINGS.maxPollIntervalS} s.`,
+        "A run with calls unanswered at its deadline counts as ∞ for the time to the last answer.",
+      ],
+      details,
+    };
+  },
+};

@@ -1,0 +1,143 @@
+/**
+ * Target 5: C concurrent sync callers held on one gateway process (the collation window is made so long
+ * that nobody is answered), and the gateway's resident memory idle and at its peak, read from
+ * /proc/<pid>/status (VmRSS, VmHWM). Baseline: the bare Hono server holding C open requests. Each run
+ * starts both servers afresh, so each peak is that run's own.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { CHAT_PATH, freshTag } from "../lib/bodies.ts";
+import { hold } from "../lib/load.ts";
+import { type Child, cpuSecondsOf, memoryOf } from "../lib/procs.ts";
+import { startEcho, startStack } from "../lib/stack.ts";
+import { figure } from "../lib/stats.ts";
+import type { Scenario } from "./types.ts";
+
+/** Held callers wait at least this long on the gateway: one re-check of them all (WAITER_RECHECK_MS = 30 s by default). */
+const MIN_HOLD_FULL_S = 35;
+const WINDOW_MS = 600_000;
+
+/**
+ * Waits until the process has been idle (under 5% of a core) for two seconds in a row, or `maxS` passed,
+ * and `extra()` holds; returns how long it took.
+ */
+async function settle(proc: Child, maxS: number, extra: () => Promise<boolean> = async () => true) {
+  const start = Date.now();
+  let quiet = 0;
+  let before = cpuSecondsOf(proc.pid);
+  while (Date.now() - start < maxS * 1000) {
+    await sleep(1000);
+    const now = cpuSecondsOf(proc.pid);
+    quiet = now - before < 0.05 ? quiet + 1 : 0;
+    before = now;
+    if (quiet >= 2 && (await extra())) return { seconds: (Date.now() - start) / 1000, settled: true };
+  }
+  return { seconds: (Date.now() - start) / 1000, settled: false };
+}
+
+export const heldCallers: Scenario = {
+  name: "held-callers",
+  title: "Held sync callers on one gateway",
+  async run({ opts, services, scope, log }) {
+    const c = opts.held;
+    const minHoldS = opts.quick ? 0 : MIN_HOLD_FULL_S;
+    const peak: number[] = [];
+    const idle: number[] = [];
+    const perCaller: number[] = [];
+    const echoPeak: number[] = [];
+    const echoIdle: number[] = [];
+    const echoPerCaller: number[] = [];
+    const notHeld: number[] = [];
+    const details: unknown[] = [];
+    const step = { step: 250, stepMs: 25 };
+    for (let run = 1; run <= opts.runs; run++) {
+      log(`run ${run}/${opts.runs}: bare Hono server holding ${c} requests`);
+      const echo = await startEcho(scope, `echo-${run}`);
+      await sleep(1000);
+      const echoBefore = memoryOf(echo.server.pid);
+      const echoHold = hold(
+        scope,
+        `hold-echo-${run}`,
+        { url: `${echo.url}/hold${CHAT_PATH}`, n: c, tag: freshTag("hold"), ...step },
+        opts.heldSettleS * 1000,
+      );
+      await echoHold.sent;
+      const heldOnEcho = async () =>
+        ((await (await fetch(`${echo.url}/stats`)).json()) as { held: number }).held >= c;
+      const echoSettle = await settle(echo.server, opts.heldSettleS, heldOnEcho);
+      const echoAfter = memoryOf(echo.server.pid);
+      await echoHold.release();
+      await echo.server.stop();
+      echoIdle.push(echoBefore.rssMiB);
+      echoPeak.push(echoAfter.peakMiB);
+      echoPerCaller.push(((echoAfter.peakMiB - echoBefore.rssMiB) * 1024) / c);
+      log(`  idle ${echoBefore.rssMiB.toFixed(0)} MiB, peak ${echoAfter.peakMiB.toFixed(0)} MiB`);
+
+      log(
+        `run ${run}/${opts.runs}: gateway holding ${c} sync callers (collation window ${WINDOW_MS / 1000} s)`,
+      );
+      const stack = await startStack(scope, services, {
+        env: { COLLATE_BATCHES_FOR_DURATION_IN_MS: String(WINDOW_MS) },
+      });
+      await sleep(1000);
+      const before = memoryOf(stack.gateway.pid);
+      const started = Date.now();
+      const holder = hold(
+        scope,
+        `hold-${run}`,
+        { url: `${stack.gatewayUrl}${CHAT_PATH}`, n: c, tag: freshTag("held"), ...step },
+        opts.heldSettleS * 1000,
+      );
+      const sent = await holder.sent;
+      const settled = await settle(stack.gateway, opts.heldSettleS);
+      const rest = minHoldS * 1000 - (Date.now() - started);
+      if (rest > 0) await sleep(rest);
+      const after = memoryOf(stack.gateway.pid);
+      const final = await holder.release();
+      await stack.stop();
+      idle.push(before.rssMiB);
+      peak.push(after.peakMiB);
+      perCaller.push(((after.peakMiB - before.rssMiB) * 1024) / c);
+      notHeld.push(final.answered + final.errors);
+      log(
+        `  idle ${before.rssMiB.toFixed(0)} MiB, peak ${after.peakMiB.toFixed(0)} MiB, now ${after.rssMiB.toFixed(0)} MiB; settled in ${settled.seconds.toFixed(0)} s${settled.settled ? "" : " (still busy)"}`,
+      );
+      details.push({
+        run,
+        gateway: { idle: before, after, sent, final, settle: settled, heldS: (Date.now() - started) / 1000 },
+        echo: { idle: echoBefore, after: echoAfter, settle: echoSettle },
+      });
+    }
+    const peakFigure = figure("MiB", peak);
+    return {
+      params: { callers: c, collationWindowMs: WINDOW_MS, minimumHoldS: minHoldS },
+      rows: [
+        {
+          label: `peak RSS holding ${c.toLocaleString("en-US")} callers (MiB)`,
+          value: peakFigure,
+          baseline: { label: "bare Hono", value: figure("MiB", echoPeak) },
+          target: {
+            text: "10,000 callers under 300 MB",
+            met: c >= 10_000 ? peakFigure.median < 300 : null,
+            ...(c < 10_000 ? { note: `${c} callers here; the target is for 10,000` } : {}),
+          },
+        },
+        {
+          label: "idle RSS (MiB)",
+          value: figure("MiB", idle),
+          baseline: { label: "bare Hono", value: figure("MiB", echoIdle) },
+        },
+        {
+          label: "per held caller, (peak − idle) / C (KiB)",
+          value: figure("KiB", perCaller),
+          baseline: { label: "bare Hono", value: figure("KiB", echoPerCaller) },
+        },
+        { label: "callers answered or failed while they should be held", value: figure("calls", notHeld) },
+      ],
+      notes: [
+        "RSS from /proc/<pid>/status: idle = VmRSS after start, peak = VmHWM; MiB = 2^20 bytes.",
+        `The gateway holds its callers until it is idle (under 5% of a core for 2 s)${minHoldS ? ` and at least ${minHoldS} s, so one re-check of the held callers (WAITER_RECHECK_MS, default 30 s) falls inside` : ""}.`,
+      ],
+      details,
+    };
+  },
+};

@@ -1,0 +1,34 @@
+import type { Options } from "../lib/options.ts";
+import type { Scope } from "../lib/procs.ts";
+import type { Services } from "../lib/stack.ts";
+import type { Figure } from "../lib/stats.ts";
+
+export interface ScenarioContext {
+  opts: Options;
+  services: Services;
+  /** The scenario's children: all stopped when it ends, fails or times out. */
+  scope: Scope;
+  log(text: string): void;
+}
+
+/** One line of the results table: a figure of the system, its baseline, and issue 9's target for it. */
+export interface Row {
+  label: string;
+  value: Figure;
+  baseline?: { label: string; value: Figure };
+  target?: { text: string; met: boolean | null; note?: string };
+}
+
+export interface ScenarioOutcome {
+  params: Record<string, number | string>;
+  rows: Row[];
+  notes: string[];
+  /** What each run measured, as the load generators reported it. */
+  details: unknown[];
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  run(ctx: ScenarioContext): Promise<ScenarioOutcome>;
+}
