@@ -158,6 +158,16 @@ export class Collator {
         mine.map((j) => lineId(j.data.requestId, j.data.attempt)),
       );
     }
+    // What the poller needs about each line, so settling the batch reads no request per line.
+    await store.lines.write(
+      recordId,
+      mine.map(({ data }) => ({
+        requestId: data.requestId,
+        attempt: data.attempt,
+        key: data.key,
+        owner: data.owner,
+      })),
+    );
     reachedStep("collate.recorded");
     await this.#complete(jobs);
     log.info({ recordId, group: group.key, lines: mine.length }, "batch recorded");

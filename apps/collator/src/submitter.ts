@@ -119,7 +119,11 @@ export class BatchSubmitter {
   async #submitted(record: BatchRecord, batch: ProviderBatch): Promise<void> {
     const { store, queues, log } = this.#o;
     // Lines need no update: their fences place them in this record, and its state says `submitted`.
-    await store.batches.markSubmitted(record._id, batch);
+    if (!(await store.batches.markSubmitted(record._id, batch))) {
+      // Only a record taken over meanwhile gets here; its new holder finds this batch by metadata.
+      log.warn({ recordId: record._id, batchId: batch.id }, "batch created but its record had moved on");
+      return;
+    }
     await queues
       .producer(pollQueue)
       .add(
@@ -136,8 +140,14 @@ export class BatchSubmitter {
       { recordId: record._id, status: error.status, message: error.message },
       `batch ${step} refused`,
     );
+    const delivery = {
+      recordId: record._id,
+      endpoint: record.endpoint,
+      model: record.model,
+      lines: await this.#o.store.lines.read(record._id),
+    };
     await this.#o.outcomes.deliver(
-      record._id,
+      delivery,
       record.lines.map(parseLineId).map((l) => ({ kind: "answer" as const, ...l, answer })),
     );
     await this.#o.store.batches.markRefused(record._id, `${step}_refused`);

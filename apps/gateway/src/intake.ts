@@ -10,7 +10,7 @@ import {
   type RequestState,
   requestKey,
 } from "@batch-gpt/contracts";
-import type { Inflight, QueueRegistry } from "@batch-gpt/queue";
+import type { CacheTier, Inflight, QueueRegistry } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import type { ServingMode } from "./config.ts";
 import type { LostCheck } from "./lost-check.ts";
@@ -41,7 +41,7 @@ export type IntakeResult =
   /** Async: queued (or attached to an identical request in flight); the caller fetches it by `call.id`. */
   | { kind: "accepted"; call: { id: string; created: number } }
   /** Sync or streamed: queued (or attached); the caller is held until `wait` gives its outcome. */
-  | { kind: "pending"; requestId: string; key: string };
+  | { kind: "pending"; requestId: string; key: string; attached: boolean };
 
 /** An async call as its caller fetches it: finished, or still pending in some state. */
 export type CallLookup =
@@ -56,6 +56,7 @@ export type CallLookup =
 export class Intake {
   readonly #store: Store;
   readonly #inflight: Inflight;
+  readonly #tier: CacheTier;
   readonly #queues: QueueRegistry;
   readonly #waiters: Waiters;
   readonly #isLost: LostCheck;
@@ -65,6 +66,7 @@ export class Intake {
   constructor(opts: {
     store: Store;
     inflight: Inflight;
+    tier: CacheTier;
     queues: QueueRegistry;
     waiters: Waiters;
     isLost: LostCheck;
@@ -73,6 +75,7 @@ export class Intake {
   }) {
     this.#store = opts.store;
     this.#inflight = opts.inflight;
+    this.#tier = opts.tier;
     this.#queues = opts.queues;
     this.#waiters = opts.waiters;
     this.#isLost = opts.isLost;
@@ -83,20 +86,36 @@ export class Intake {
   async submit(req: IntakeRequest): Promise<IntakeResult> {
     const key = requestKey(req.tenant, req.endpoint, req.body);
     if (req.useCache) {
-      // Redis knows whether the cache has an answer; MongoDB is read only for a likely hit.
-      const hit = (await this.#inflight.isCached(key))
-        ? await this.#store.cache.get(key, this.#cacheTtlSeconds)
-        : null;
-      if (hit) return { kind: "cached", body: hit.body };
+      const body = await this.#cached(key);
+      if (body !== null) return { kind: "cached", body };
     }
     if (req.mode === "cache") {
       throw new ApiError(404, "No cached answer for this request (x-batch-mode: cache).", {
         code: "cache_miss",
       });
     }
-    const requestId = await this.#enqueue(req, key);
+    const { requestId, attached } = await this.#enqueue(req, key);
     if (req.mode === "async") return { kind: "accepted", call: await this.#recordCall(req, requestId) };
-    return { kind: "pending", requestId, key };
+    return { kind: "pending", requestId, key, attached };
+  }
+
+  /**
+   * A cached answer: from Redis's tier (one read), else from MongoDB when Redis's marker says it is
+   * there (a miss never reads MongoDB: on FerretDB v1 a lookup that finds nothing scans the collection).
+   */
+  async #cached(key: string): Promise<string | null> {
+    const ttl = this.#cacheTtlSeconds;
+    const hot = await this.#tier.get(key);
+    if (hot && (ttl === undefined || hot.storedAt + ttl * 1000 > Date.now())) return hot.body;
+    if (!(await this.#inflight.isCached(key))) return null;
+    const entry = await this.#store.cache.get(key, ttl);
+    if (!entry) return null;
+    const storedAt = entry.createdAt.getTime();
+    const left = ttl === undefined ? undefined : ttl - Math.floor((Date.now() - storedAt) / 1000);
+    await this.#tier.putMany([
+      { key, body: entry.body, storedAt, ...(left === undefined ? {} : { ttlSeconds: left }) },
+    ]);
+    return entry.body;
   }
 
   /**
@@ -104,8 +123,11 @@ export class Intake {
    * outcome: the request was lost (its dedup key is freed, so a retry starts afresh) or this gateway is
    * shutting down (the request goes on; a retry attaches to it elsewhere).
    */
-  async wait(pending: { requestId: string; key: string }, signal?: AbortSignal): Promise<Outcome> {
-    const result = await this.#waiters.wait(pending.requestId, signal);
+  async wait(
+    pending: { requestId: string; key: string; attached: boolean },
+    signal?: AbortSignal,
+  ): Promise<Outcome> {
+    const result = await this.#waiters.wait(pending.requestId, signal, { attached: pending.attached });
     if (result === "shutdown") throw shuttingDown();
     if (result === "lost") {
       await this.#inflight.release(pending.key, pending.requestId).catch(() => {});
@@ -131,10 +153,10 @@ export class Intake {
   }
 
   /** The id of the pending request that will answer `req`: an identical one in flight, or a new one. */
-  async #enqueue(req: IntakeRequest, key: string): Promise<string> {
+  async #enqueue(req: IntakeRequest, key: string): Promise<{ requestId: string; attached: boolean }> {
     const requestId = newRequestId();
     const leader = await this.#inflight.claim(key, requestId);
-    if (leader !== requestId) return leader;
+    if (leader !== requestId) return { requestId: leader, attached: true };
     const job: CollateJob = {
       requestId,
       attempt: 0,
@@ -160,7 +182,7 @@ export class Intake {
         });
       }
     }
-    return requestId;
+    return { requestId, attached: false };
   }
 
   /** An async call: an id of its own that points at the (possibly shared) pending request. */

@@ -2,7 +2,14 @@ import type { AddressInfo } from "node:net";
 import { createLogger, type Logger, resolveMongo } from "@batch-gpt/config";
 import { redisKeys } from "@batch-gpt/contracts";
 import { OpenAIProvider } from "@batch-gpt/provider";
-import { createRedis, DoneSubscriber, Inflight, QueueRegistry } from "@batch-gpt/queue";
+import {
+  CacheTier,
+  createRedis,
+  DoneSubscriber,
+  Inflight,
+  QueueRegistry,
+  RecentAnswers,
+} from "@batch-gpt/queue";
 import { openStore } from "@batch-gpt/store";
 import { serve } from "@hono/node-server";
 import { createGatewayApp } from "./app.ts";
@@ -33,10 +40,19 @@ export async function startGateway(
   const inflight = new Inflight(client, keys);
   const provider = new OpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
   const isLost = lostCheck(queues, store);
-  const waiters = new Waiters({ requests: store.requests, isLost, recheckMs: config.WAITER_RECHECK_MS });
+  const waiters = new Waiters({
+    requests: store.requests,
+    recent: new RecentAnswers(client, keys),
+    isLost,
+    recheckMs: config.WAITER_RECHECK_MS,
+  });
   const intake = new Intake({
     store,
     inflight,
+    tier: new CacheTier(client, keys, {
+      maxEntryBytes: config.CACHE_REDIS_MAX_ENTRY_BYTES,
+      ttlSeconds: config.CACHE_REDIS_TTL_SECONDS,
+    }),
     queues,
     waiters,
     isLost,
@@ -46,7 +62,7 @@ export async function startGateway(
   const subscriberConnection = createRedis(config.REDIS_URL, "subscriber");
   subscriberConnection.on("error", (err) => log.error({ err: err.message }, "redis subscriber error"));
   const subscriber = new DoneSubscriber(subscriberConnection, keys, {
-    onDone: (id) => void waiters.check(id),
+    onDone: (message) => waiters.onDone(message),
     onResync: () => void waiters.recheckAll(),
   });
   await subscriber.ready();

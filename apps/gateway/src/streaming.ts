@@ -35,10 +35,11 @@ export async function streamWhenReady(
   c: Context<GatewayEnv>,
   deps: Pick<GatewayDeps, "config" | "intake" | "log">,
   req: IntakeRequest,
-  pending: { requestId: string; key: string },
+  pending: { requestId: string; key: string; attached: boolean },
 ): Promise<Response> {
   const { endpoint } = req;
   const options = streamOptionsOf(req.body);
+  c.header("x-batch-cache", "miss");
   const keepaliveMs = deps.config.SSE_KEEPALIVE_MS;
   const caller = new AbortController();
   const gone = () => caller.abort();

@@ -1,4 +1,6 @@
-import { openTestStore } from "@batch-gpt/testing";
+import { redisKeys } from "@batch-gpt/contracts";
+import { createRedis, DonePublisher, RecentAnswers } from "@batch-gpt/queue";
+import { openTestStore, services, uniqueName } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Waiters } from "./waiters.ts";
 
@@ -6,9 +8,18 @@ let store: Awaited<ReturnType<typeof openTestStore>>;
 beforeAll(async () => {
   store = await openTestStore("waiters");
 });
-afterAll(() => store.drop());
+const keys = redisKeys(uniqueName("waiters"));
+const redis = createRedis(services().redisUrl, "client");
+afterAll(async () => {
+  redis.disconnect();
+  await store.drop();
+});
 
-const waiters = () => new Waiters({ requests: store.requests, isLost: async () => false, recheckMs: 60_000 });
+const recent = new RecentAnswers(redis, keys);
+const publisher = new DonePublisher(redis, keys, { carryMaxBytes: 1024, ttlSeconds: 60 });
+const waiters = () =>
+  new Waiters({ requests: store.requests, recent, isLost: async () => false, recheckMs: 60_000 });
+const answered = { state: "succeeded" as const, answer: { statusCode: 200, body: '{"hot":true}' } };
 
 describe("waiters", () => {
   it("does not hold a caller that already left", async () => {
@@ -33,10 +44,10 @@ describe("waiters", () => {
     expect(w.size).toBe(0);
   });
 
-  it("answers from the store when the request is already finished", async () => {
+  it("answers from the store when an attached request is already finished", async () => {
     await store.requests.finish("req_done", "succeeded", { statusCode: 200, body: "{}" }, null);
     const w = waiters();
-    const result = await w.wait("req_done");
+    const result = await w.wait("req_done", undefined, { attached: true });
     expect(result).toMatchObject({ _id: "req_done", state: "succeeded" });
     w.close();
   });
@@ -51,5 +62,41 @@ describe("waiters", () => {
     expect(w.size).toBe(1);
     w.close();
     expect(await pending).toBe("shutdown");
+  });
+
+  it("answers from the wake-up itself: nothing is read (the store has no outcome)", async () => {
+    const w = waiters();
+    const held = w.wait("req_woken");
+    w.onDone({ requestId: "req_woken", v: 2, outcome: answered });
+    expect(await held).toEqual(answered);
+    w.close();
+  });
+
+  it("a wake-up without an outcome (older publishers, large answers) reads the store", async () => {
+    const w = waiters();
+    const held = w.wait("req_pointer");
+    await store.requests.finish("req_pointer", "failed", { statusCode: 500, body: "{}" }, null);
+    w.onDone({ requestId: "req_pointer" });
+    expect(await held).toMatchObject({ _id: "req_pointer", state: "failed" });
+    w.close();
+  });
+
+  it("a caller registering just after the wake-up finds the outcome in Redis", async () => {
+    await publisher.publish([{ requestId: "req_just_done", outcome: answered }]);
+    const w = waiters();
+    expect(await w.wait("req_just_done")).toEqual(answered);
+    w.close();
+  });
+
+  it("a fresh request is not looked up in the store; an attached one is", async () => {
+    await store.requests.finish("req_long_done", "succeeded", { statusCode: 200, body: "{}" }, null);
+    const w = waiters();
+    const fresh = w.wait("req_long_done");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(w.size).toBe(1);
+    const attached = await w.wait("req_long_done", undefined, { attached: true });
+    expect(attached).toMatchObject({ _id: "req_long_done", state: "succeeded" });
+    expect(await fresh).toMatchObject({ _id: "req_long_done" });
+    w.close();
   });
 });

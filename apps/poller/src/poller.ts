@@ -81,9 +81,16 @@ export class Poller {
     const { provider, outcomes, log, store } = this.#o;
     const attempts = new Map(record.lines.map((l) => parseLineId(l)).map((l) => [l.requestId, l.attempt]));
     const seen = new Set<string>();
+    // What each line needs to settle travels with the batch: one read for the whole record.
+    const delivery = {
+      recordId: record._id,
+      endpoint: record.endpoint,
+      model: record.model,
+      lines: await store.lines.read(record._id),
+    };
     let chunk: LineOutcome[] = [];
     const flush = async () => {
-      await outcomes.deliver(record._id, chunk);
+      await outcomes.deliver(delivery, chunk);
       chunk = [];
     };
     for (const fileId of [batch.output_file_id, batch.error_file_id]) {

@@ -1,3 +1,5 @@
+import type { Outcome } from "./records.ts";
+
 /**
  * Redis key and channel names. Everything lives under one prefix; a prefix wrapped in braces
  * (`{batchgpt}`) keeps every key in one Redis Cluster slot, as BullMQ needs.
@@ -11,15 +13,31 @@ export function redisKeys(prefix: string) {
      * MongoDB lookup: on FerretDB v1 a lookup that finds nothing scans the whole collection.
      */
     cached: (key: string) => `${prefix}:cached:${key}`,
+    /**
+     * requestKey → the cached answer body itself, for a while (CACHE_REDIS_TTL_SECONDS): the Redis tier
+     * in front of MongoDB's cache, so a hit is one Redis read.
+     */
+    cacheTier: (key: string) => `${prefix}:cache:${key}`,
+    /**
+     * request id → its outcome (JSON), or "" when it is too large to keep here (read MongoDB), for
+     * ANSWER_REDIS_TTL_SECONDS after it finished: a caller registering just as it finished finds it.
+     */
+    answer: (requestId: string) => `${prefix}:answer:${requestId}`,
     /** Pub/sub channel announcing "request <id> reached a terminal state". */
     doneChannel: `${prefix}:done`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;
 
-/** Message published on the done channel. */
+/**
+ * Message published on the done channel. Format 2 carries the outcome when it is small
+ * (ANSWER_CARRY_MAX_BYTES), so a woken gateway answers without reading MongoDB; without it (format 1,
+ * or a large answer), the gateway reads the outcome from the store.
+ */
 export interface DoneMessage {
   requestId: string;
+  v?: 2;
+  outcome?: Outcome;
 }
 
 /**

@@ -13,7 +13,7 @@
 /**
  * A request's life:
  *   queued → collating → submitted → succeeded | failed
- *   an expired, cancelled or refused batch sends unfinished lines back to queued as a new attempt
+ *   an expired or cancelled batch (or one failed for its enqueued-token limit) sends its unfinished lines back to queued as a new attempt
  *   (bounded by MAX_RESUBMITS): the one update of a stored request (`RequestStore.requeue`).
  * `queued` lives in its BullMQ job (and in MongoDB again when resubmitted); from `collating` on, the
  * MongoDB documents are the truth. The state is derived, never written (FerretDB v1 scans a whole
@@ -79,7 +79,10 @@ export interface BatchTransition {
   from: readonly BatchState[];
   /** "same": the write keeps the state (it changes who holds the record, or when it last reported). */
   to: BatchState | "same";
-  /** The fence a writer must hold first, if the transition is once-only beyond its `from` states. */
+  /**
+   * The fence that makes the step happen once (the `from` guard is only a safety net: a conditional
+   * update is not atomic on FerretDB v1). Line fences are claimed right after the record is inserted.
+   */
   fence?: string;
   why: string;
 }
@@ -95,7 +98,12 @@ export const BATCH_TRANSITIONS = {
   trimLines: {
     from: ["preparing"],
     to: "same",
-    why: "keep only the lines whose fence the record won (done with verdict `empty` if none)",
+    why: "keep only the lines whose fence the record won",
+  },
+  emptied: {
+    from: ["preparing"],
+    to: "done",
+    why: "the record won none of its lines' fences (verdict `empty`): there is nothing to submit",
   },
   takeOver: {
     from: COLLATING_BATCH_STATES,

@@ -82,6 +82,8 @@ export interface BatchRecord {
   heartbeatAt: Date;
   inputFileId: string | null;
   providerBatchId: string | null;
+  /** The provider batch's `created_at` (epoch seconds): what listings sort by. */
+  providerCreatedAt?: number | null;
   /** Latest provider Batch object (JSON text) and its status: the provider's words only. */
   providerBatch: string | null;
   status: string | null;

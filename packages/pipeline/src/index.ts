@@ -1,2 +1,2 @@
-export { type LineOutcome, OutcomeRecorder } from "./outcomes.ts";
+export { type DeliveryBatch, type LineOutcome, OutcomeRecorder } from "./outcomes.ts";
 export { openWorkerRuntime, type WorkerRuntime } from "./runtime.ts";

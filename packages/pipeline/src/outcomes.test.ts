@@ -1,9 +1,17 @@
 import { createLogger } from "@batch-gpt/config";
 import { type CollateJob, errorAnswer, redisKeys } from "@batch-gpt/contracts";
-import { createRedis, DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
+import {
+  CacheTier,
+  createRedis,
+  DonePublisher,
+  Inflight,
+  QueueRegistry,
+  RecentAnswers,
+} from "@batch-gpt/queue";
+import type { LineInfo } from "@batch-gpt/store";
 import { openTestStore, services, uniqueName } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OutcomeRecorder } from "./outcomes.ts";
+import { type DeliveryBatch, OutcomeRecorder } from "./outcomes.ts";
 
 // The outcome recorder against the real store and Redis, from states a crash leaves behind.
 
@@ -12,6 +20,8 @@ let store: Awaited<ReturnType<typeof openTestStore>>;
 let redis: ReturnType<typeof createRedis>;
 let queues: QueueRegistry;
 let inflight: Inflight;
+let tier: CacheTier;
+let recent: RecentAnswers;
 let recorder: OutcomeRecorder;
 
 beforeAll(async () => {
@@ -21,10 +31,13 @@ beforeAll(async () => {
   redis = createRedis(services().redisUrl, "worker");
   queues = new QueueRegistry({ redisUrl: services().redisUrl, prefix, log });
   inflight = new Inflight(redis, keys);
+  tier = new CacheTier(redis, keys, { maxEntryBytes: 1024, ttlSeconds: 60 });
+  recent = new RecentAnswers(redis, keys);
   recorder = new OutcomeRecorder({
     store,
     inflight,
-    publisher: new DonePublisher(redis, keys),
+    tier,
+    publisher: new DonePublisher(redis, keys, { carryMaxBytes: 1024, ttlSeconds: 60 }),
     queues,
     maxResubmits: 3,
     log,
@@ -49,6 +62,17 @@ const job = (requestId: string, key: string): CollateJob => ({
   createdAt: Date.now(),
 });
 
+const batch = (recordId: string, lines: LineInfo[] = []): DeliveryBatch => ({
+  recordId,
+  endpoint: "/v1/chat/completions",
+  model: "m",
+  lines: new Map(lines.map((l) => [`${l.requestId}:${l.attempt}`, l])),
+});
+const ok = (text: string) => ({
+  statusCode: 200,
+  body: JSON.stringify({ text, usage: { total_tokens: 3 } }),
+});
+
 describe("recording a batch's outcomes again", () => {
   it("frees the dedup key of a request already finished (a poller died before freeing it)", async () => {
     const key = "key-finished-not-freed";
@@ -58,8 +82,60 @@ describe("recording a batch's outcomes again", () => {
     const answer = errorAnswer(500, "boom");
     // What a poller that died between storing the outcome and freeing the key left behind.
     await store.requests.finish("req_fin", "failed", answer, null);
-    await recorder.deliver("bgb_fin", [{ kind: "answer", requestId: "req_fin", attempt: 0, answer }]);
+    // A record written before line manifests existed: the per-line path.
+    await recorder.deliver(batch("bgb_fin"), [{ kind: "answer", requestId: "req_fin", attempt: 0, answer }]);
     // Else every identical request for days would attach to this failure instead of trying again.
     expect(await inflight.leader(key)).toBeNull();
+  });
+});
+
+describe("settling lines the manifest lists (the bulk path)", () => {
+  it("stores, caches, frees and announces every line without reading its request", async () => {
+    const lines = [
+      { requestId: "req_bulk_a", attempt: 0, key: "key-bulk-a", owner: "t1" },
+      { requestId: "req_bulk_b", attempt: 0, key: "key-bulk-b", owner: "t1" },
+      { requestId: "req_bulk_c", attempt: 3, key: "key-bulk-c", owner: "t1" },
+    ];
+    // No request documents at all: the bulk path must not need them.
+    for (const line of lines) expect(await inflight.claim(line.key, line.requestId)).toBe(line.requestId);
+    const failed = errorAnswer(400, "bad line");
+    const result = await recorder.deliver(batch("bgb_bulk", lines), [
+      { kind: "answer", requestId: "req_bulk_a", attempt: 0, answer: ok("a") },
+      { kind: "answer", requestId: "req_bulk_b", attempt: 0, answer: failed },
+      // Never ran, and no attempts left (attempt 3 = MAX_RESUBMITS): answered with its error.
+      { kind: "unfinished", requestId: "req_bulk_c", attempt: 3, answer: errorAnswer(503, "expired") },
+    ]);
+    expect(result).toEqual({ finished: 3, resubmitted: 0 });
+    expect(await store.requests.outcome("req_bulk_c")).toMatchObject({
+      state: "failed",
+      answer: { statusCode: 503 },
+    });
+    expect(await store.requests.outcome("req_bulk_a")).toMatchObject({
+      state: "succeeded",
+      usage: JSON.stringify({ total_tokens: 3 }),
+    });
+    expect(await store.requests.outcome("req_bulk_b")).toMatchObject({ state: "failed", answer: failed });
+    expect(await store.cache.get("key-bulk-a")).toMatchObject({ owner: "t1", body: ok("a").body });
+    expect(await store.cache.get("key-bulk-b")).toBeNull();
+    expect(await tier.get("key-bulk-a")).toMatchObject({ body: ok("a").body });
+    expect(await inflight.isCached("key-bulk-a")).toBe(true);
+    expect(await inflight.leader("key-bulk-a")).toBeNull();
+    expect(await inflight.leader("key-bulk-b")).toBeNull();
+    expect(await recent.peekMany(["req_bulk_a", "req_bulk_b"])).toEqual([
+      { state: "succeeded", answer: ok("a") },
+      { state: "failed", answer: failed },
+    ]);
+  });
+
+  it("a repeat keeps the first outcome, and announces that one", async () => {
+    const line = { requestId: "req_bulk_again", attempt: 0, key: "key-bulk-again", owner: "t1" };
+    await recorder.deliver(batch("bgb_again", [line]), [
+      { kind: "answer", requestId: line.requestId, attempt: 0, answer: ok("first") },
+    ]);
+    await recorder.deliver(batch("bgb_again", [line]), [
+      { kind: "answer", requestId: line.requestId, attempt: 0, answer: ok("second") },
+    ]);
+    expect((await store.requests.outcome(line.requestId))?.answer).toEqual(ok("first"));
+    expect(await recent.peek(line.requestId)).toEqual({ state: "succeeded", answer: ok("first") });
   });
 });

@@ -2,12 +2,15 @@ import { type Logger, reachedStep } from "@batch-gpt/config";
 import {
   type CollateJob,
   collateQueue,
+  type Endpoint,
   isTerminalRequest,
+  lineId,
+  type Outcome,
   type RequestView,
   type StoredAnswer,
 } from "@batch-gpt/contracts";
-import type { DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
-import type { Store } from "@batch-gpt/store";
+import type { Announcement, CacheTier, DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
+import type { LineInfo, Store } from "@batch-gpt/store";
 import pLimit from "p-limit";
 
 /** The outcome of one line of a batch record, as read from the provider's files (or decided by us). */
@@ -23,20 +26,33 @@ export interface LineOutcome {
   retryAfterMs?: number;
 }
 
+/** The batch record the lines belong to, and its line manifest (`store.lines.read`). */
+export interface DeliveryBatch {
+  recordId: string;
+  endpoint: Endpoint;
+  model: string;
+  lines: Map<string, LineInfo>;
+}
+
 /**
- * Lines handled at once by one process, across every batch it is settling. Bounded process-wide, not
- * per batch: each store write holds FerretDB v1 connections until it ends, and ~100 at once freeze it.
+ * Lines handled at once by one process on the per-line path, across every batch it is settling.
+ * Bounded process-wide: each store write holds FerretDB v1 connections until it ends, and ~100 at
+ * once freeze it.
  */
 const LINE_CONCURRENCY = 16;
 
 /**
  * Stores every line's outcome, then announces them. Order matters for waiters: store → cache →
- * release dedup key → publish. Safe to repeat: a line already terminal is only announced again, and
- * a line that belongs to another record (resubmitted since) is left alone.
+ * release dedup key → publish. Safe to repeat: a line already finished keeps its first outcome and is
+ * only announced again, and a line that belongs to another record (resubmitted since) is left alone.
+ *
+ * A line the manifest lists and that finishes takes the bulk path: a few commands per chunk, no read
+ * per line. A line to send again, or one the manifest lacks, takes the per-line path (it reads its request).
  */
 export class OutcomeRecorder {
   readonly #store: Store;
   readonly #inflight: Inflight;
+  readonly #tier: CacheTier;
   readonly #publisher: DonePublisher;
   readonly #queues: QueueRegistry;
   readonly #maxResubmits: number;
@@ -46,6 +62,7 @@ export class OutcomeRecorder {
   constructor(opts: {
     store: Store;
     inflight: Inflight;
+    tier: CacheTier;
     publisher: DonePublisher;
     queues: QueueRegistry;
     maxResubmits: number;
@@ -53,6 +70,7 @@ export class OutcomeRecorder {
   }) {
     this.#store = opts.store;
     this.#inflight = opts.inflight;
+    this.#tier = opts.tier;
     this.#publisher = opts.publisher;
     this.#queues = opts.queues;
     this.#maxResubmits = opts.maxResubmits;
@@ -60,46 +78,105 @@ export class OutcomeRecorder {
   }
 
   async deliver(
-    batchId: string,
+    batch: DeliveryBatch,
     outcomes: LineOutcome[],
   ): Promise<{ finished: number; resubmitted: number }> {
-    const announce: string[] = [];
+    const bulk: { outcome: LineOutcome; line: LineInfo }[] = [];
+    const single: LineOutcome[] = [];
+    for (const outcome of outcomes) {
+      const line = batch.lines.get(lineId(outcome.requestId, outcome.attempt));
+      const resend = outcome.kind === "unfinished" && outcome.attempt < this.#maxResubmits;
+      if (line && !resend) bulk.push({ outcome, line });
+      else single.push(outcome);
+    }
+    const announce = await this.#finishMany(batch, bulk);
     let resubmitted = 0;
-    // Lines are independent: handle a few at once so a 50,000-line batch is not 50,000 serial round trips.
-    // The chunk's outcomes already stored, in one query rather than one (mostly missing) lookup each.
-    const stored = await this.#store.requests.outcomes(outcomes.map((o) => o.requestId));
-    const storedById = new Map(stored.map((doc) => [doc._id, doc]));
-    const handle = async (outcome: LineOutcome) => {
-      const request = await this.#store.requests.get(outcome.requestId, {
-        outcome: storedById.get(outcome.requestId) ?? null,
-      });
-      if (!request || request.batchId !== batchId || request.attempt !== outcome.attempt) return;
-      if (isTerminalRequest(request.state) && request.answer) {
-        // A repeat after a crash (or a failed write) between storing the outcome and freeing the key:
-        // finish again with the stored answer (each step keeps what is already there).
-        await this.#finish(request, request.answer);
-        announce.push(request._id);
-        return;
-      }
-      if (outcome.kind === "unfinished" && request.attempt < this.#maxResubmits) {
-        await this.#resubmit(request, outcome.retryAfterMs ?? 0);
-        resubmitted++;
-        return;
-      }
-      await this.#finish(request, outcome.answer);
-      announce.push(request._id);
-    };
-    await Promise.all(outcomes.map((outcome) => this.#lanes(() => handle(outcome))));
+    await Promise.all(
+      single.map((outcome) =>
+        this.#lanes(async () => {
+          const result = await this.#deliverOne(batch.recordId, outcome);
+          if (result === "resubmitted") resubmitted++;
+          else if (result) announce.push(result);
+        }),
+      ),
+    );
     reachedStep("poll.results-stored");
     await this.#publisher.publish(announce);
     return { finished: announce.length, resubmitted };
   }
 
+  /**
+   * The bulk path. The manifest lists only lines this record won, and a request's attempt moves on
+   * only when the batch holding it settles, so no request needs reading to know the line is current.
+   */
+  async #finishMany(
+    batch: DeliveryBatch,
+    items: { outcome: LineOutcome; line: LineInfo }[],
+  ): Promise<Announcement[]> {
+    if (items.length === 0) return [];
+    const finished = items.map(({ outcome, line }) => ({ line, outcome: asOutcome(outcome.answer) }));
+    const already = await this.#store.requests.finishMany(
+      finished.map(({ line, outcome }) => ({
+        _id: line.requestId,
+        state: outcome.state,
+        answer: outcome.answer,
+        usage: outcome.state === "succeeded" ? usageOf(outcome.answer.body) : null,
+      })),
+    );
+    if (already.size > 0) {
+      // A repeat (or a request finished through another attempt): its first outcome stands.
+      const stored = new Map((await this.#store.requests.outcomes([...already])).map((o) => [o._id, o]));
+      for (const item of finished) {
+        const first = stored.get(item.line.requestId);
+        if (first) item.outcome = { state: first.state, answer: first.answer };
+      }
+    }
+    const succeeded = finished.filter(({ outcome }) => outcome.state === "succeeded");
+    await this.#store.cache.putMany(
+      succeeded.map(({ line, outcome }) => ({
+        _id: line.key,
+        endpoint: batch.endpoint,
+        model: batch.model,
+        owner: line.owner,
+        body: outcome.answer.body,
+        createdAt: new Date(),
+      })),
+    );
+    await this.#tier.putMany(
+      succeeded.map(({ line, outcome }) => ({ key: line.key, body: outcome.answer.body })),
+    );
+    // Only now may an identical request start a new attempt (after a failure) or hit the cache.
+    await this.#inflight.settleMany(
+      finished.map(({ line, outcome }) => ({
+        key: line.key,
+        requestId: line.requestId,
+        cached: outcome.state === "succeeded",
+      })),
+    );
+    return finished.map(({ line, outcome }) => ({ requestId: line.requestId, outcome }));
+  }
+
+  /** The per-line path: reads the request, then finishes it, sends it again, or leaves it (stale line). */
+  async #deliverOne(recordId: string, outcome: LineOutcome): Promise<Announcement | "resubmitted" | null> {
+    const request = await this.#store.requests.get(outcome.requestId);
+    if (!request || request.batchId !== recordId || request.attempt !== outcome.attempt) return null;
+    if (isTerminalRequest(request.state) && request.answer) {
+      // A repeat after a crash (or a failed write) between storing the outcome and freeing the key:
+      // finish again with the stored answer (each step keeps what is already there).
+      return this.#finish(request, request.answer);
+    }
+    if (outcome.kind === "unfinished" && request.attempt < this.#maxResubmits) {
+      await this.#resubmit(request, outcome.retryAfterMs ?? 0);
+      return "resubmitted";
+    }
+    return this.#finish(request, outcome.answer);
+  }
+
   /** Stores the outcome, caches a success, then lets identical requests go on. Safe to repeat. */
-  async #finish(request: RequestView, answer: StoredAnswer): Promise<void> {
-    const ok = answer.statusCode >= 200 && answer.statusCode < 300;
-    const usage = ok ? usageOf(answer.body) : null;
-    await this.#store.requests.finish(request._id, ok ? "succeeded" : "failed", answer, usage);
+  async #finish(request: RequestView, answer: StoredAnswer): Promise<Announcement> {
+    const outcome = asOutcome(answer);
+    const ok = outcome.state === "succeeded";
+    await this.#store.requests.finish(request._id, outcome.state, answer, ok ? usageOf(answer.body) : null);
     if (ok) {
       await this.#store.cache.put({
         _id: request.key,
@@ -109,9 +186,11 @@ export class OutcomeRecorder {
         body: answer.body,
         createdAt: new Date(),
       });
+      await this.#tier.putMany([{ key: request.key, body: answer.body }]);
     }
     // Only now may an identical request start a new attempt (after a failure) or hit the cache.
     await this.#inflight.settle(request.key, request._id, ok);
+    return { requestId: request._id, outcome };
   }
 
   /**
@@ -140,6 +219,12 @@ export class OutcomeRecorder {
       "request resubmitted",
     );
   }
+}
+
+/** A line's answer as an outcome: succeeded for a 2xx, failed otherwise. */
+function asOutcome(answer: StoredAnswer): Outcome {
+  const ok = answer.statusCode >= 200 && answer.statusCode < 300;
+  return { state: ok ? "succeeded" : "failed", answer };
 }
 
 function usageOf(body: string): string | null {

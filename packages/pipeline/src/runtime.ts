@@ -1,7 +1,13 @@
-import { type ConnectionSettings, type Logger, type ProviderSettings, resolveMongo } from "@batch-gpt/config";
+import {
+  type ConnectionSettings,
+  type HotPathSettings,
+  type Logger,
+  type ProviderSettings,
+  resolveMongo,
+} from "@batch-gpt/config";
 import { redisKeys } from "@batch-gpt/contracts";
 import { type BatchProvider, OpenAIProvider } from "@batch-gpt/provider";
-import { createRedis, DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
+import { CacheTier, createRedis, DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
 import { openStore, type Store } from "@batch-gpt/store";
 import { OutcomeRecorder } from "./outcomes.ts";
 
@@ -16,7 +22,7 @@ export interface WorkerRuntime {
 }
 
 export async function openWorkerRuntime(
-  config: ConnectionSettings & ProviderSettings & { MAX_RESUBMITS: number },
+  config: ConnectionSettings & ProviderSettings & HotPathSettings & { MAX_RESUBMITS: number },
   log: Logger,
 ): Promise<WorkerRuntime> {
   const mongo = resolveMongo(config);
@@ -28,7 +34,14 @@ export async function openWorkerRuntime(
   const outcomes = new OutcomeRecorder({
     store,
     inflight: new Inflight(redis, keys),
-    publisher: new DonePublisher(redis, keys),
+    tier: new CacheTier(redis, keys, {
+      maxEntryBytes: config.CACHE_REDIS_MAX_ENTRY_BYTES,
+      ttlSeconds: config.CACHE_REDIS_TTL_SECONDS,
+    }),
+    publisher: new DonePublisher(redis, keys, {
+      carryMaxBytes: config.ANSWER_CARRY_MAX_BYTES,
+      ttlSeconds: config.ANSWER_REDIS_TTL_SECONDS,
+    }),
     queues,
     maxResubmits: config.MAX_RESUBMITS,
     log,

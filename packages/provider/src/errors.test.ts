@@ -53,14 +53,20 @@ describe("how a provider error reaches the caller", () => {
     expect(relayedError(network)).toBe(network);
   });
 
-  it("a refused batch answers each line with the provider's words in OpenAI's error body", () => {
+  it("a refused batch answers each line with the provider's words in OpenAI's error body (either body shape)", () => {
+    // The SDK hands on the inner error object, and its message carries the status: only ours is used.
+    const viaSdk = refusalAnswer(ProviderError.fromResponse(400, inner, "400 Invalid file"), "create");
+    expect(JSON.parse(viaSdk.body).error).toMatchObject({
+      message: "Batch create was refused: Invalid file",
+      code: "invalid_file",
+    });
     const answer = refusalAnswer(ProviderError.fromResponse(400, { error: inner }, "x"), "upload");
     expect(answer.statusCode).toBe(400);
     expect(JSON.parse(answer.body)).toEqual({
       error: {
         message: "Batch upload was refused: Invalid file",
         type: "invalid_request_error",
-        param: "file",
+        param: null,
         code: "invalid_file",
       },
     });

@@ -81,10 +81,12 @@ export function relayedError(error: unknown): unknown {
   return new ApiError(error.status, error.message, { code: error.code, param: error.param });
 }
 
-/** The answer of every line of a batch whose upload or create the provider refused for good. */
+/**
+ * The answer of every line of a batch whose upload or create the provider refused for good. The
+ * provider's `param` names a field of our batch request, not of the caller's, so it is left out.
+ */
 export function refusalAnswer(error: ProviderError, step: "upload" | "create"): StoredAnswer {
   return errorAnswer(error.status ?? 500, `Batch ${step} was refused: ${error.message}`, {
     code: error.code,
-    param: error.param,
   });
 }

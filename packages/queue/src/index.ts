@@ -1,5 +1,6 @@
 export { DelayedError, type Job, type Queue, UnrecoverableError, type Worker } from "bullmq";
+export { CacheTier } from "./cache-tier.ts";
 export { Inflight } from "./inflight.ts";
-export { DonePublisher, DoneSubscriber } from "./notifier.ts";
+export { type Announcement, DonePublisher, DoneSubscriber, type Peeked, RecentAnswers } from "./notifier.ts";
 export { createRedis } from "./redis.ts";
 export { type Producer, QueueRegistry } from "./registry.ts";

@@ -67,6 +67,25 @@ export class Inflight {
     );
   }
 
+  /** `settle` for many finished requests, in one round trip. */
+  async settleMany(items: { key: string; requestId: string; cached: boolean }[]): Promise<void> {
+    if (items.length === 0) return;
+    const pipeline = this.#redis.pipeline();
+    for (const { key, requestId, cached } of items) {
+      pipeline.eval(
+        SETTLE,
+        2,
+        this.#keys.inflight(key),
+        this.#keys.cached(key),
+        requestId,
+        cached ? "1" : "0",
+      );
+    }
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+
   async release(key: string, requestId: string): Promise<void> {
     await this.#redis.eval(RELEASE, 1, this.#keys.inflight(key), requestId);
   }

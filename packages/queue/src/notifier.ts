@@ -1,22 +1,84 @@
-import type { DoneMessage, RedisKeys } from "@batch-gpt/contracts";
+import type { DoneMessage, Outcome, RedisKeys } from "@batch-gpt/contracts";
 import type { Redis } from "ioredis";
 
-/** Announces that requests reached a terminal state. Store first, then publish. */
+/** A finished request to announce; `outcome` null means "read it from the store". */
+export interface Announcement {
+  requestId: string;
+  outcome: Outcome | null;
+}
+
+/** What Redis says about a request's outcome: the outcome, "stored" (too large here: read MongoDB), or nothing. */
+export type Peeked = Outcome | "stored" | null;
+
+/**
+ * Announces that requests reached a terminal state, after they were stored. A small outcome travels
+ * in the message and is kept under `answer:<id>` for a while, so neither a woken gateway nor a caller
+ * registering just as the request finished reads MongoDB. The key is written before the message, so a
+ * waiter that registers and then peeks cannot miss both.
+ */
 export class DonePublisher {
   readonly #redis: Redis;
-  readonly #channel: string;
+  readonly #keys: RedisKeys;
+  readonly #carryMaxBytes: number;
+  readonly #ttlSeconds: number;
+
+  constructor(redis: Redis, keys: RedisKeys, opts: { carryMaxBytes: number; ttlSeconds: number }) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#carryMaxBytes = opts.carryMaxBytes;
+    this.#ttlSeconds = opts.ttlSeconds;
+  }
+
+  async publish(announcements: Announcement[]): Promise<void> {
+    if (announcements.length === 0) return;
+    const pipeline = this.#redis.pipeline();
+    for (const { requestId, outcome } of announcements) {
+      const carried = outcome && outcome.answer.body.length <= this.#carryMaxBytes ? outcome : null;
+      pipeline.set(
+        this.#keys.answer(requestId),
+        carried ? JSON.stringify(carried) : "",
+        "EX",
+        this.#ttlSeconds,
+      );
+      const message: DoneMessage = carried ? { requestId, v: 2, outcome: carried } : { requestId };
+      pipeline.publish(this.#keys.doneChannel, JSON.stringify(message));
+    }
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+}
+
+/** Reads outcomes announced recently, from Redis only. */
+export class RecentAnswers {
+  readonly #redis: Redis;
+  readonly #keys: RedisKeys;
 
   constructor(redis: Redis, keys: RedisKeys) {
     this.#redis = redis;
-    this.#channel = keys.doneChannel;
+    this.#keys = keys;
   }
 
-  async publish(requestIds: string[]): Promise<void> {
-    if (requestIds.length === 0) return;
+  async peek(requestId: string): Promise<Peeked> {
+    return parsePeeked(await this.#redis.get(this.#keys.answer(requestId)));
+  }
+
+  /** Many at once, one command each (pipelined; keys of a cluster may sit on different nodes). */
+  async peekMany(requestIds: string[]): Promise<Peeked[]> {
     const pipeline = this.#redis.pipeline();
-    for (const requestId of requestIds)
-      pipeline.publish(this.#channel, JSON.stringify({ requestId } satisfies DoneMessage));
-    await pipeline.exec();
+    for (const id of requestIds) pipeline.get(this.#keys.answer(id));
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([error, value]) => (error ? null : parsePeeked(value as string | null)));
+  }
+}
+
+function parsePeeked(value: string | null): Peeked {
+  if (value === null) return null;
+  if (value === "") return "stored";
+  try {
+    return JSON.parse(value) as Outcome;
+  } catch {
+    return "stored";
   }
 }
 
@@ -29,17 +91,23 @@ export class DoneSubscriber {
   readonly #channel: string;
   #ready: Promise<unknown>;
 
-  constructor(redis: Redis, keys: RedisKeys, handlers: { onDone(id: string): void; onResync(): void }) {
+  constructor(
+    redis: Redis,
+    keys: RedisKeys,
+    handlers: { onDone(message: DoneMessage): void; onResync(): void },
+  ) {
     this.#redis = redis;
     this.#channel = keys.doneChannel;
     let connectedOnce = false;
     redis.on("message", (channel: string, message: string) => {
       if (channel !== this.#channel) return;
+      let parsed: DoneMessage;
       try {
-        handlers.onDone((JSON.parse(message) as DoneMessage).requestId);
+        parsed = JSON.parse(message) as DoneMessage;
       } catch {
-        // A malformed message is not ours to act on.
+        return; // A malformed message is not ours to act on.
       }
+      if (typeof parsed?.requestId === "string") handlers.onDone(parsed);
     });
     redis.on("ready", () => {
       if (connectedOnce) handlers.onResync();

@@ -18,10 +18,11 @@ export interface BatchListQuery {
   status?: string | undefined;
 }
 
-/** What a provider says about a batch, as far as the record keeps it. */
+/** A provider's Batch object: stored whole (as JSON text); these fields are also read. */
 interface ProviderBatchSeen {
   id: string;
   status: string;
+  created_at?: number;
 }
 
 /**
@@ -49,19 +50,20 @@ export class BatchStore {
 
   /** preparing → same: keeps the lines whose fence it won; with none left it is done (verdict `empty`). */
   trimLines(id: string, lines: string[]): Promise<boolean> {
-    return this.#write(
-      "trimLines",
-      id,
-      lines.length === 0 ? { lines, state: "done", verdict: "empty" } : { lines },
-    );
+    if (lines.length === 0) return this.#write("emptied", id, { lines, state: "done", verdict: "empty" });
+    return this.#write("trimLines", id, { lines });
   }
 
   /** Recovery's claim on a stale record: wins the next generation's fence, then takes the record. */
   async takeOver(record: BatchRecord, collatorId: string): Promise<number | null> {
     const generation = record.generation + 1;
     if (!(await this.#fences.claim(fenceIds.generation(record._id, generation), collatorId))) return null;
-    await this.#write("takeOver", record._id, { generation, owner: collatorId, heartbeatAt: new Date() });
-    return generation;
+    const taken = await this.#write("takeOver", record._id, {
+      generation,
+      owner: collatorId,
+      heartbeatAt: new Date(),
+    });
+    return taken ? generation : null;
   }
 
   heartbeat(id: string): Promise<boolean> {
@@ -76,15 +78,16 @@ export class BatchStore {
   /** uploaded | creating → creating, once per generation: false when another claimant won the fence. */
   async claimCreating(id: string, generation: number, collatorId: string): Promise<boolean> {
     if (!(await this.#fences.claim(fenceIds.creating(id, generation), collatorId))) return false;
-    await this.#write("creating", id, { state: "creating", heartbeatAt: new Date() });
-    return true;
+    // The fence won but the record moved on (submitted or done meanwhile): nothing to create.
+    return this.#write("creating", id, { state: "creating", heartbeatAt: new Date() });
   }
 
-  /** creating → submitted: the provider batch exists. */
+  /** creating → submitted: the provider batch exists (false: the record moved on; that batch is not ours to keep). */
   markSubmitted(id: string, batch: ProviderBatchSeen): Promise<boolean> {
     return this.#write("submitted", id, {
       state: "submitted",
       providerBatchId: batch.id,
+      providerCreatedAt: batch.created_at ?? null,
       providerBatch: JSON.stringify(batch),
       status: batch.status,
       history: [{ status: batch.status, at: new Date() }],
@@ -147,7 +150,12 @@ export class BatchStore {
     if (query.status === "completed") filter.status = "completed";
     else if (query.status === "not_completed") filter.status = { $ne: "completed" };
     else if (query.status) filter.status = query.status;
-    const all = await this.#c.batches.find(filter).sort({ createdAt: -1, _id: -1 }).toArray();
+    // Newest first by the provider's creation time, as OpenAI lists them (records from before that
+    // field existed come after, by our own creation time).
+    const all = await this.#c.batches
+      .find(filter)
+      .sort({ providerCreatedAt: -1, createdAt: -1, _id: -1 })
+      .toArray();
     const start = query.after ? all.findIndex((r) => r.providerBatchId === query.after) + 1 : 0;
     // An unknown cursor is an empty page, not the first page again (a paginator would loop forever).
     if (query.after && start === 0) return { records: [], hasMore: false };

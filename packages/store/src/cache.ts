@@ -1,5 +1,5 @@
 import type { CacheEntry } from "@batch-gpt/contracts";
-import { type Collections, isDuplicateKey } from "./mongo.ts";
+import { type Collections, duplicateKeyIndexes, isDuplicateKey } from "./mongo.ts";
 
 /**
  * Successful answers by request key. Expiry is a read-time condition on the entry's age (FerretDB v1
@@ -29,6 +29,23 @@ export class CacheStore {
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
       await this.#c.cache.replaceOne({ _id: entry._id }, entry);
+    }
+  }
+
+  /** Many entries in a few commands; an entry that exists already is replaced (latest answer wins). */
+  async putMany(entries: CacheEntry[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 500) {
+      const chunk = entries.slice(i, i + 500);
+      try {
+        await this.#c.cache.insertMany(chunk, { ordered: false });
+      } catch (error) {
+        const duplicates = duplicateKeyIndexes(error, chunk.length);
+        if (!duplicates) throw error;
+        for (const index of duplicates) {
+          const entry = chunk[index]!;
+          await this.#c.cache.replaceOne({ _id: entry._id }, entry);
+        }
+      }
     }
   }
 }

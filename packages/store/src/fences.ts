@@ -34,7 +34,7 @@ export class Fences {
       );
       return new Set(ids);
     } catch (error) {
-      const lost = duplicateKeyIndexes(error);
+      const lost = duplicateKeyIndexes(error, ids.length);
       if (!lost) throw error;
       return new Set(ids.filter((_, i) => !lost.has(i)));
     }

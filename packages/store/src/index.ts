@@ -2,6 +2,7 @@ import { type BatchListQuery, BatchStore } from "./batches.ts";
 import { CacheStore } from "./cache.ts";
 import { CallStore } from "./calls.ts";
 import { Fences } from "./fences.ts";
+import { BatchLines, type LineInfo } from "./lines.ts";
 import { type Collections, connectMongo, isDuplicateKey, type MongoHandle } from "./mongo.ts";
 import { RequestStore } from "./requests.ts";
 
@@ -12,6 +13,7 @@ export interface Store {
   cache: CacheStore;
   calls: CallStore;
   fences: Fences;
+  lines: BatchLines;
   close(): Promise<void>;
 }
 
@@ -19,6 +21,8 @@ export interface Store {
 export async function openStore(uri: string, dbName: string): Promise<Store> {
   const mongo = await connectMongo(uri, dbName);
   const c = mongo.collections;
+  // What MongoDB needs to serve the store's queries without a scan (idempotent; FerretDB takes it too).
+  await c.batchLines.createIndex({ recordId: 1 });
   const fences = new Fences(c);
   return {
     mongo,
@@ -27,11 +31,13 @@ export async function openStore(uri: string, dbName: string): Promise<Store> {
     cache: new CacheStore(c),
     calls: new CallStore(c),
     fences,
+    lines: new BatchLines(c),
     close: () => mongo.close(),
   };
 }
 
 export {
+  BatchLines,
   type BatchListQuery,
   BatchStore,
   CacheStore,
@@ -39,5 +45,6 @@ export {
   type Collections,
   Fences,
   isDuplicateKey,
+  type LineInfo,
   RequestStore,
 };

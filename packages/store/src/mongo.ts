@@ -1,5 +1,6 @@
 import type { BatchRecord, CacheEntry, CallDoc, OutcomeDoc, RequestDoc } from "@batch-gpt/contracts";
 import { type Collection, type Db, MongoClient, MongoServerError } from "mongodb";
+import type { LineChunkDoc } from "./lines.ts";
 
 export interface FenceRecord {
   _id: string;
@@ -16,6 +17,8 @@ export interface Collections {
   cache: Collection<CacheEntry>;
   calls: Collection<CallDoc>;
   fences: Collection<FenceRecord>;
+  /** Batch records' line manifests (see `BatchLines`). */
+  batchLines: Collection<LineChunkDoc>;
 }
 
 export interface MongoHandle {
@@ -46,6 +49,7 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
       cache: db.collection<CacheEntry>("cache"),
       calls: db.collection<CallDoc>("calls"),
       fences: db.collection<FenceRecord>("fences"),
+      batchLines: db.collection<LineChunkDoc>("batchLines"),
     },
     close: () => client.close(),
   };
@@ -54,13 +58,14 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
 export const isDuplicateKey = (error: unknown) => error instanceof MongoServerError && error.code === 11000;
 
 /**
- * The indexes of the documents a bulk insert refused as duplicates, or null when it failed for any
- * other reason (the caller rethrows). A bulk write reports its errors per operation, as one or a list.
+ * The indexes of the documents a bulk insert of `count` documents refused as duplicates, or null when
+ * it failed for any other reason (the caller rethrows). A bulk write reports its errors per operation,
+ * as one or a list; a bare duplicate-key error names a document only when there was one.
  */
-export function duplicateKeyIndexes(error: unknown): Set<number> | null {
+export function duplicateKeyIndexes(error: unknown, count: number): Set<number> | null {
   const writeErrors = (error as { writeErrors?: WriteError[] | WriteError }).writeErrors;
   const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-  if (list.length === 0) return isDuplicateKey(error) ? new Set([0]) : null;
+  if (list.length === 0) return count === 1 && isDuplicateKey(error) ? new Set([0]) : null;
   if (list.some((e) => e.code !== 11000)) return null;
   return new Set(list.map((e) => e.index));
 }

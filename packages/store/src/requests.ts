@@ -78,7 +78,7 @@ export class RequestStore {
           { ordered: false },
         )
         .catch((error: unknown) => {
-          if (!duplicateKeyIndexes(error)) throw error;
+          if (!duplicateKeyIndexes(error, chunk.length)) throw error;
         });
     }
   }
@@ -98,16 +98,48 @@ export class RequestStore {
   }
 
   /**
+   * Records many outcomes in a few commands; returns the ids whose outcome was already recorded (the
+   * first stays: its callers may have been told).
+   */
+  async finishMany(outcomes: Omit<OutcomeDoc, "at">[]): Promise<Set<string>> {
+    const at = new Date();
+    const existing = new Set<string>();
+    for (let i = 0; i < outcomes.length; i += BULK_INSERT) {
+      const chunk = outcomes.slice(i, i + BULK_INSERT);
+      try {
+        await this.#c.answers.insertMany(
+          chunk.map((o) => ({ ...o, at })),
+          { ordered: false },
+        );
+      } catch (error) {
+        const duplicates = duplicateKeyIndexes(error, chunk.length);
+        if (!duplicates) throw error;
+        for (const index of duplicates) existing.add(chunk[index]!._id);
+      }
+    }
+    return existing;
+  }
+
+  /**
    * Moves a request on to its next attempt. The one update in a request's life, and only for lines an
    * expired, cancelled or refused batch left unfinished; the collator that fences that attempt places it.
    */
   async requeue(id: string, attempt: number): Promise<void> {
-    await this.#c.requests.updateOne({ _id: id }, { $set: { attempt, updatedAt: new Date() } });
+    // Never backwards: a repeated resubmission of an older attempt must not undo a newer one.
+    await this.#c.requests.updateOne(
+      { _id: id, attempt: { $lt: attempt } },
+      { $set: { attempt, updatedAt: new Date() } },
+    );
   }
 }
 
 /** Documents per insert command, so no single command holds many of FerretDB v1's connections. */
 const DOCS_PER_COMMAND = 16;
+/**
+ * Outcomes per insert command when a batch settles. Inserts of unique ids stay fast on FerretDB v1 in
+ * large commands (it is updates that hold a connection per statement).
+ */
+const BULK_INSERT = 500;
 
 function chunks<T>(items: T[]): T[][] {
   const out: T[][] = [];

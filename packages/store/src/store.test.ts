@@ -227,8 +227,9 @@ describe("batch transitions", () => {
 
   it("applies a write only from the states its transition lists", async () => {
     await store.batches.prepare(preparing("bgb_t1"));
-    expect(await store.batches.claimCreating("bgb_t1", 0, "c0")).toBe(true); // fence won, but…
-    expect((await store.batches.get("bgb_t1"))?.state).toBe("preparing"); // …not from preparing
+    // The fence is won, but the write does not apply from preparing: no claim.
+    expect(await store.batches.claimCreating("bgb_t1", 0, "c0")).toBe(false);
+    expect((await store.batches.get("bgb_t1"))?.state).toBe("preparing");
     expect(await store.batches.markSubmitted("bgb_t1", { id: "batch_x", status: "validating" })).toBe(false);
     expect(await store.batches.markUploaded("bgb_t1", "file-1")).toBe(true);
     expect(await store.batches.markUploaded("bgb_t1", "file-2")).toBe(false);

@@ -24,6 +24,8 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
         return c.json(pendingObject({ ...result.call, endpoint }, "queued"), 202);
       case "pending":
         if (req.stream) return streamWhenReady(c, deps, req, result);
+        // Also on the 503 a caller gets when the request is lost or this gateway stops.
+        c.header("x-batch-cache", "miss");
         return outcomeResponse(c, await intake.wait(result, c.req.raw.signal));
     }
   };

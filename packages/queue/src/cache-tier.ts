@@ -1,0 +1,50 @@
+import type { RedisKeys } from "@batch-gpt/contracts";
+import type { Redis } from "ioredis";
+
+/**
+ * The Redis tier in front of MongoDB's cache: answer bodies up to `maxEntryBytes`, each kept for
+ * `ttlSeconds` after it was stored or last read from MongoDB. A hit here is one Redis read; a miss
+ * falls through to MongoDB (when the `cached` marker says the answer is there). An entry is
+ * `<stored at, epoch ms>:<body>`, so a reader can apply CACHE_TTL_SECONDS (which only the gateway knows).
+ */
+export class CacheTier {
+  readonly #redis: Redis;
+  readonly #keys: RedisKeys;
+  readonly #maxEntryBytes: number;
+  readonly #ttlSeconds: number;
+
+  constructor(redis: Redis, keys: RedisKeys, opts: { maxEntryBytes: number; ttlSeconds: number }) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#maxEntryBytes = opts.maxEntryBytes;
+    this.#ttlSeconds = opts.ttlSeconds;
+  }
+
+  async get(key: string): Promise<{ body: string; storedAt: number } | null> {
+    if (this.#ttlSeconds === 0) return null;
+    const value = await this.#redis.get(this.#keys.cacheTier(key));
+    const at = value?.indexOf(":") ?? -1;
+    if (!value || at < 1) return null;
+    return { storedAt: Number(value.slice(0, at)), body: value.slice(at + 1) };
+  }
+
+  /**
+   * Keeps the bodies that fit. `ttlSeconds` shortens an entry's life (an answer already part-way
+   * through CACHE_TTL_SECONDS must not outlive it here).
+   */
+  async putMany(
+    entries: { key: string; body: string; storedAt?: number; ttlSeconds?: number }[],
+  ): Promise<void> {
+    if (this.#ttlSeconds === 0) return;
+    const pipeline = this.#redis.pipeline();
+    let count = 0;
+    const now = Date.now();
+    for (const { key, body, storedAt = now, ttlSeconds } of entries) {
+      const ttl = Math.min(this.#ttlSeconds, ttlSeconds ?? this.#ttlSeconds);
+      if (Buffer.byteLength(body) > this.#maxEntryBytes || ttl <= 0) continue;
+      pipeline.set(this.#keys.cacheTier(key), `${storedAt}:${body}`, "EX", ttl);
+      count++;
+    }
+    if (count > 0) await pipeline.exec();
+  }
+}

@@ -1,0 +1,48 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Stack, startStack } from "@batch-gpt/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// The hot path runs on Redis: cache hits come from its tier, wake-ups carry small answers; MongoDB
+// stays the system of record behind it (large answers, entries older than the tier keeps).
+
+let stack: Stack;
+let ttlStack: Stack;
+beforeAll(async () => {
+  [stack, ttlStack] = await Promise.all([
+    // Answers above 1,200 bytes are too large to travel in a wake-up or sit in the Redis tier.
+    startStack({ env: { ANSWER_CARRY_MAX_BYTES: "1200", CACHE_REDIS_MAX_ENTRY_BYTES: "1200" } }),
+    startStack({ env: { CACHE_TTL_SECONDS: "2" } }),
+  ]);
+});
+afterAll(() => Promise.all([stack?.close(), ttlStack?.close()]));
+
+const chat = (content: string) => ({ model: "gpt-4o-mini", messages: [{ role: "user" as const, content }] });
+
+async function ask(on: Stack, content: string) {
+  const { data, response } = await on.client.chat.completions.create(chat(content)).withResponse();
+  return { content: data.choices[0]?.message.content, cache: response.headers.get("x-batch-cache") };
+}
+
+describe("the Redis cache tier", () => {
+  it("serves a hit from Redis: MongoDB's entry is not read", async () => {
+    expect(await ask(stack, "tier")).toEqual({ content: "echo: tier", cache: "miss" });
+    // Gone from MongoDB, still in Redis: only the tier can answer this hit.
+    await stack.store.mongo.collections.cache.deleteMany({});
+    expect(await ask(stack, "tier")).toEqual({ content: "echo: tier", cache: "hit" });
+  });
+
+  it("keeps large answers out of Redis: they are answered and cached through MongoDB", async () => {
+    const long = `large ${"x".repeat(1500)}`;
+    expect(await ask(stack, long)).toEqual({ content: `echo: ${long}`, cache: "miss" });
+    const lines = (await stack.emulatorStats()).linesSubmitted;
+    expect(await ask(stack, long)).toEqual({ content: `echo: ${long}`, cache: "hit" });
+    expect((await stack.emulatorStats()).linesSubmitted).toBe(lines);
+  });
+
+  it("honours CACHE_TTL_SECONDS for entries served from Redis", async () => {
+    expect(await ask(ttlStack, "short-lived")).toEqual({ content: "echo: short-lived", cache: "miss" });
+    expect(await ask(ttlStack, "short-lived")).toEqual({ content: "echo: short-lived", cache: "hit" });
+    await sleep(2_500);
+    expect(await ask(ttlStack, "short-lived")).toEqual({ content: "echo: short-lived", cache: "miss" });
+  });
+});
