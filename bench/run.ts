@@ -14,7 +14,7 @@ import { type LocalServer, startMongo, startRedis } from "@batch-gpt/local-servi
 import { codeVersion, loadNow, machine, versionOf } from "./lib/machine.ts";
 import { type Options, parseOptions, USAGE } from "./lib/options.ts";
 import { BENCH, ROOT } from "./lib/paths.ts";
-import { Scope } from "./lib/procs.ts";
+import { CpuMonitor, pidsWithCommandLine, Scope, startedPids } from "./lib/procs.ts";
 import { json, markdown, type Report, type ScenarioReport } from "./lib/report.ts";
 import type { Services } from "./lib/stack.ts";
 import { asyncIntake } from "./scenarios/async-intake.ts";
@@ -97,7 +97,12 @@ async function startServices(): Promise<{ services: Services; redis: string; mon
         ? `FerretDB ${versionOf(join(toolsBin, "ferretdb"), ["--version"]).replace(/^version:\s*/, "")} (SQLite backend)`
         : versionOf("mongod", ["--version"]);
   }
-  return { services: { redisUrl, mongoUri }, redis, mongo };
+  // The servers' own processes (not their watchdogs), found by the port on their command line.
+  const serverPids = servers.flatMap((s) => {
+    const port = new URL(s.url).port;
+    return [...pidsWithCommandLine(`127.0.0.1:${port}`), ...pidsWithCommandLine(`--port ${port} `)];
+  });
+  return { services: { redisUrl, mongoUri, serverPids }, redis, mongo };
 }
 
 async function runScenario(scenario: Scenario, services: Services): Promise<ScenarioReport> {
@@ -115,6 +120,12 @@ async function runScenario(scenario: Scenario, services: Services): Promise<Scen
   });
   say(`${scenario.name}: ${scenario.title}`);
   const log = (text: string) => say(`${scenario.name}: ${text}`);
+  const cpu = new CpuMonitor(() => new Set([process.pid, ...startedPids, ...services.serverPids]));
+  const usage = () => {
+    const { benchCores, otherCores } = cpu.stop();
+    if (otherCores >= 0.2) say(`${scenario.name}: other processes used ${otherCores} cores meanwhile`);
+    return { benchCores, otherCores };
+  };
   try {
     const outcome = await Promise.race([scenario.run({ opts, services, scope, log }), timeout]);
     return {
@@ -122,6 +133,7 @@ async function runScenario(scenario: Scenario, services: Services): Promise<Scen
       title: scenario.title,
       status: "ok",
       seconds: (Date.now() - t0) / 1000,
+      cpu: usage(),
       ...outcome,
     };
   } catch (err) {
@@ -134,6 +146,7 @@ async function runScenario(scenario: Scenario, services: Services): Promise<Scen
       status: timedOut ? "timeout" : "failed",
       error,
       seconds: (Date.now() - t0) / 1000,
+      cpu: usage(),
     };
   } finally {
     clearTimeout(timer);

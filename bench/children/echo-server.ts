@@ -21,7 +21,7 @@ app.post("/release", (c) => {
   return c.json({ released: count });
 });
 app.post("/hold/*", async (c) => {
-  const body = await c.req.json();
+  await c.req.json();
   await new Promise<void>((resolve) => {
     const release = () => {
       held.delete(release);
@@ -30,7 +30,7 @@ app.post("/hold/*", async (c) => {
     held.add(release);
     c.req.raw.signal.addEventListener("abort", release, { once: true });
   });
-  return c.json({ released: true, got: body });
+  return c.json({ released: true });
 });
 app.post("/v1/*", async (c) => c.json(await c.req.json()));
 

@@ -25,6 +25,8 @@ export interface HoldReport {
   answered: number;
   statuses: Record<string, number>;
   errors: number;
+  /** Errors by code (ECONNRESET, ...). */
+  errorCodes: Record<string, number>;
   sendMs: number;
 }
 
@@ -36,6 +38,7 @@ let written = 0;
 let answered = 0;
 let errors = 0;
 const statuses: Record<string, number> = {};
+const errorCodes: Record<string, number> = {};
 
 const report = (type: HoldReport["type"]): HoldReport => ({
   type,
@@ -44,6 +47,7 @@ const report = (type: HoldReport["type"]): HoldReport => ({
   answered,
   statuses,
   errors,
+  errorCodes,
   sendMs: Math.round(performance.now() - start),
 });
 
@@ -68,9 +72,11 @@ for (let i = 0; i < job.n; i++) {
     statuses[res.statusCode ?? 0] = (statuses[res.statusCode ?? 0] ?? 0) + 1;
     res.resume();
   });
-  req.on("error", () => {
+  req.on("error", (err: NodeJS.ErrnoException) => {
     if (released) return;
     errors += 1;
+    const code = err.code ?? err.message;
+    errorCodes[code] = (errorCodes[code] ?? 0) + 1;
     settled();
   });
   req.end(body, () => {

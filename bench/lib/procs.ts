@@ -4,7 +4,7 @@
  * `@batch-gpt/local-services` that stops it if the bench itself dies, even by SIGKILL.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { killWhenParentDies } from "@batch-gpt/local-services";
@@ -29,6 +29,9 @@ export interface Child {
   /** SIGTERM to its group, SIGKILL after `graceMs`; resolves once it is gone. */
   stop(graceMs?: number): Promise<ChildExit>;
 }
+
+/** Every child the bench has started, running or not (their CPU is the bench's own). */
+export const startedPids = new Set<number>();
 
 /** The children of one scenario (or of the whole bench), stopped together. */
 export class Scope {
@@ -57,6 +60,7 @@ export class Scope {
       opts.ipc ?? false,
     );
     this.#children.add(child);
+    startedPids.add(child.pid);
     void child.exited.then(() => this.#children.delete(child));
     return child;
   }
@@ -199,4 +203,85 @@ export function cpuSecondsOf(pid: number): number {
   // The command name (field 2) may contain spaces; the fields after it are fixed.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** CPU seconds (user + system) and start time (seconds since boot) of every process now, by pid. */
+function cpuByPid(): Map<number, { cpu: number; start: number }> {
+  const out = new Map<number, { cpu: number; start: number }>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime, stime and starttime, in clock ticks (USER_HZ = 100)
+      out.set(pid, { cpu: (Number(fields[11]) + Number(fields[12])) / 100, start: Number(fields[19]) / 100 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+const uptimeS = () => Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+
+/** Pids whose command line contains `text` (NULs read as spaces), other than this process. */
+export function pidsWithCommandLine(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").includes(text)) found.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * Samples every process's CPU time every second and splits it into the bench's own (this process, its
+ * children, its servers) and everybody else's: other work on the machine skews the figures, and the
+ * report says how much there was. A process that ends between two samples loses its last second.
+ */
+export class CpuMonitor {
+  readonly #own: () => Set<number>;
+  #last = cpuByPid();
+  readonly #since = uptimeS();
+  #ownS = 0;
+  #otherS = 0;
+  readonly #started = Date.now();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(own: () => Set<number>) {
+    this.#own = own;
+    this.#timer = setInterval(() => this.#sample(), 1000);
+    this.#timer.unref();
+  }
+
+  #sample(): void {
+    const now = cpuByPid();
+    const own = this.#own();
+    for (const [pid, { cpu, start }] of now) {
+      const before = this.#last.get(pid);
+      // A process started since the monitor: all its time counts.
+      const used = before && before.start === start ? cpu - before.cpu : start >= this.#since ? cpu : 0;
+      if (own.has(pid)) this.#ownS += used;
+      else this.#otherS += used;
+    }
+    this.#last = now;
+  }
+
+  /** Average use, in cores, since the monitor started. */
+  stop(): { seconds: number; benchCores: number; otherCores: number } {
+    clearInterval(this.#timer);
+    this.#sample();
+    const seconds = (Date.now() - this.#started) / 1000;
+    return {
+      seconds,
+      benchCores: Math.round((this.#ownS / seconds) * 100) / 100,
+      otherCores: Math.round((this.#otherS / seconds) * 100) / 100,
+    };
+  }
 }

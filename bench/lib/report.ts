@@ -9,6 +9,8 @@ export interface ScenarioReport extends Partial<ScenarioOutcome> {
   status: "ok" | "failed" | "timeout";
   error?: string;
   seconds: number;
+  /** Average CPU use during the scenario, in cores: the bench's processes, and every other process. */
+  cpu: { benchCores: number; otherCores: number };
 }
 
 export interface Report {
@@ -52,6 +54,12 @@ function metCell(row: Row): string {
   return note ? `${word} (${note})` : word;
 }
 
+function otherCpu(report: Report): string {
+  const values = report.scenarios.map((s) => s.cpu.otherCores);
+  const [lo, hi] = [Math.min(...values), Math.max(...values)];
+  return lo === hi ? `${lo}` : `${lo} – ${hi}`;
+}
+
 const cell = (text: string) => text.replaceAll("|", "\\|");
 
 export function markdown(report: Report): string {
@@ -61,10 +69,11 @@ export function markdown(report: Report): string {
   out.push(
     `\`${report.command}\`, ${report.date.slice(0, 16).replace("T", " ")} UTC: ${report.mode} mode, ${report.runs} run${report.runs === 1 ? "" : "s"} per scenario, ${Math.round(report.seconds)} s in all.`,
     "",
-    `- Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB memory, Node ${m.node}, ${m.os}; load average ${m.loadAtStart} when the bench started.`,
+    `- Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB memory, Node ${m.node}, ${m.os}.`,
     "- Load generators, the system under test and the baselines share these cores.",
     `- Code: commit \`${code.commit}\`${code.uncommittedChanges ? ", with uncommitted changes in apps/ or packages/" : ""}.`,
     `- Servers (loopback): ${report.servers.redis}; ${report.servers.mongo}; the OpenAI emulator.`,
+    `- Other processes on the machine used ${otherCpu(report)} of a core on average during the scenarios (each scenario's figure is under its heading).`,
     "- Each figure is the median of the runs, then its spread (min – max). Baselines are measured in the same runs.",
     '  "met" judges the median against the target of issue 9; ratios are taken run by run.',
     "",
@@ -90,7 +99,7 @@ export function markdown(report: Report): string {
     const head = [
       s.status === "ok" ? "" : `**${s.status}**: ${s.error ?? ""}`,
       params,
-      `${Math.round(s.seconds)} s`,
+      `${Math.round(s.seconds)} s, the bench using ${s.cpu.benchCores} cores and other processes ${s.cpu.otherCores} on average`,
     ];
     out.push(`${head.filter(Boolean).join("; ")}.`, "");
     if (s.rows?.length) {

@@ -11,6 +11,8 @@ import type { Child, Scope } from "./procs.ts";
 export interface Services {
   redisUrl: string;
   mongoUri: string;
+  /** The servers' processes, when the bench started them. */
+  serverPids: number[];
 }
 
 /** The bench's explicit settings (the rest are the apps' defaults). */
@@ -32,6 +34,8 @@ export interface Stack {
   /** e.g. http://127.0.0.1:PORT (add /v1 for the SDKs). */
   gatewayUrl: string;
   gateway: Child;
+  /** The gateway, collator and poller processes. */
+  apps: Child[];
   env: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -97,6 +101,7 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
   return {
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
     gateway,
+    apps: [gateway, collator, poller],
     env,
     async stop() {
       await gateway.stop();
