@@ -18,8 +18,13 @@ describe("a batch refused for the enqueued-token limit", () => {
       body: JSON.stringify({ model: "gpt-tpd", messages: [{ role: "user", content: "wait for room" }] }),
     });
     const { id } = (await res.json()) as { id: string };
-    const call = await stack.store.calls.get(id);
-    const requestId = call!.requestId;
+    // The call reaches MongoDB a moment after its 202 (written in bulk).
+    const call = await eventually(
+      () => stack.store.calls.get(id).then((c) => c ?? undefined),
+      10_000,
+      "the call",
+    );
+    const requestId = call.requestId;
     const queues = new QueueRegistry({
       redisUrl: stack.env.REDIS_URL!,
       prefix: stack.env.BULL_PREFIX!,

@@ -20,6 +20,7 @@ describe("loadGatewayConfig", () => {
       ANSWER_REDIS_TTL_SECONDS: 900,
       CACHE_REDIS_MAX_ENTRY_BYTES: 65536,
       CACHE_REDIS_TTL_SECONDS: 3600,
+      CALL_REDIS_TTL_SECONDS: 86400,
       PORT: 8080,
       CLIENT_SERVING_MODE: "sync",
       MAX_BODY_BYTES: 8 * 1024 * 1024,

@@ -22,6 +22,8 @@ const schema = connectionSchema
     /** Request bodies above this get 413. Mongo's document limit is 16 MiB, so stay well below it. */
     MAX_BODY_BYTES: intSetting(1024, 15 * 1024 * 1024).default(8 * 1024 * 1024),
     SSE_KEEPALIVE_MS: intSetting(100).default(15_000),
+    /** How long an async call's id is kept in Redis (it is in MongoDB too, for good). */
+    CALL_REDIS_TTL_SECONDS: intSetting(60).default(86_400),
     /** How often held callers re-check the store, covering wake-ups lost while Redis reconnected. */
     WAITER_RECHECK_MS: intSetting(100).default(30_000),
   });

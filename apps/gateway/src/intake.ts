@@ -12,8 +12,9 @@ import {
 } from "@batch-gpt/contracts";
 import type { CacheTier, Inflight, QueueRegistry } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
+import type { CallRegistry } from "./calls.ts";
 import type { ServingMode } from "./config.ts";
-import type { LostCheck } from "./lost-check.ts";
+import type { Locate } from "./locate.ts";
 import { callNotFound, lostRequest, shuttingDown } from "./responses.ts";
 import type { Waiters } from "./waiters.ts";
 
@@ -57,9 +58,10 @@ export class Intake {
   readonly #store: Store;
   readonly #inflight: Inflight;
   readonly #tier: CacheTier;
+  readonly #calls: CallRegistry;
   readonly #queues: QueueRegistry;
   readonly #waiters: Waiters;
-  readonly #isLost: LostCheck;
+  readonly #locate: Locate;
   readonly #provider: string;
   readonly #cacheTtlSeconds: number | undefined;
 
@@ -67,18 +69,20 @@ export class Intake {
     store: Store;
     inflight: Inflight;
     tier: CacheTier;
+    calls: CallRegistry;
     queues: QueueRegistry;
     waiters: Waiters;
-    isLost: LostCheck;
+    locate: Locate;
     provider: string;
     cacheTtlSeconds: number | undefined;
   }) {
     this.#store = opts.store;
     this.#inflight = opts.inflight;
     this.#tier = opts.tier;
+    this.#calls = opts.calls;
     this.#queues = opts.queues;
     this.#waiters = opts.waiters;
-    this.#isLost = opts.isLost;
+    this.#locate = opts.locate;
     this.#provider = opts.provider;
     this.#cacheTtlSeconds = opts.cacheTtlSeconds;
   }
@@ -138,12 +142,12 @@ export class Intake {
 
   /** An async call by id, for its own tenant only (another tenant's call is as unknown as a wrong id). */
   async retrieve(id: string, tenant: string, endpoint: Endpoint | null): Promise<CallLookup> {
-    const call = await this.#store.calls.get(id);
+    const call = await this.#calls.get(id);
     if (!call || call.owner !== tenant || (endpoint && call.endpoint !== endpoint)) throw callNotFound(id);
     const outcome = await this.#store.requests.outcome(call.requestId);
     if (outcome) return { kind: "finished", outcome };
     const request = await this.#store.requests.get(call.requestId);
-    if (!request && (await this.#isLost(call.requestId))) throw lostRequest();
+    if (!request && (await this.#locate(call.requestId)) === "nowhere") throw lostRequest();
     const created = Math.floor(call.createdAt.getTime() / 1000);
     return {
       kind: "pending",
@@ -174,7 +178,7 @@ export class Intake {
     } catch {
       // The add may have landed with only its reply lost: then the request is queued after all, and
       // freeing the key would let the client's retry become a second line.
-      if (await this.#isLost(requestId).catch(() => true)) {
+      if ((await this.#locate(requestId).catch(() => "nowhere")) === "nowhere") {
         // Nothing was queued: free the key so the client's retry starts a clean attempt.
         await this.#inflight.release(key, requestId).catch(() => {});
         throw new ApiError(503, "The gateway could not queue the request; please retry.", {
@@ -189,13 +193,7 @@ export class Intake {
   async #recordCall(req: IntakeRequest, requestId: string): Promise<{ id: string; created: number }> {
     const id = newCallId(CALL_ID_PREFIX[req.endpoint]);
     const createdAt = new Date();
-    await this.#store.calls.insert({
-      _id: id,
-      requestId,
-      owner: req.tenant,
-      endpoint: req.endpoint,
-      createdAt,
-    });
+    await this.#calls.record({ _id: id, requestId, owner: req.tenant, endpoint: req.endpoint, createdAt });
     return { id, created: Math.floor(createdAt.getTime() / 1000) };
   }
 }

@@ -13,10 +13,11 @@ import {
 import { openStore } from "@batch-gpt/store";
 import { serve } from "@hono/node-server";
 import { createGatewayApp } from "./app.ts";
+import { CallRegistry } from "./calls.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { Intake } from "./intake.ts";
-import { lostCheck } from "./lost-check.ts";
+import { locator } from "./locate.ts";
 import { Waiters } from "./waiters.ts";
 
 export interface RunningGateway {
@@ -39,12 +40,20 @@ export async function startGateway(
   client.on("error", (err) => log.error({ err: err.message }, "redis client error"));
   const inflight = new Inflight(client, keys);
   const provider = new OpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
-  const isLost = lostCheck(queues, store);
+  const locate = locator(queues, store);
   const waiters = new Waiters({
     requests: store.requests,
     recent: new RecentAnswers(client, keys),
-    isLost,
+    locate,
     recheckMs: config.WAITER_RECHECK_MS,
+    storeAfterMs: (config.ANSWER_REDIS_TTL_SECONDS * 1000) / 2,
+  });
+  const calls = new CallRegistry({
+    redis: client,
+    keys,
+    store,
+    log,
+    ttlSeconds: config.CALL_REDIS_TTL_SECONDS,
   });
   const intake = new Intake({
     store,
@@ -53,9 +62,10 @@ export async function startGateway(
       maxEntryBytes: config.CACHE_REDIS_MAX_ENTRY_BYTES,
       ttlSeconds: config.CACHE_REDIS_TTL_SECONDS,
     }),
+    calls,
     queues,
     waiters,
-    isLost,
+    locate,
     provider: provider.name,
     cacheTtlSeconds: config.CACHE_TTL_SECONDS,
   });
@@ -95,6 +105,7 @@ export async function startGateway(
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
       await subscriber.close();
+      await calls.close();
       await queues.close();
       await client.quit().catch(() => {});
       await store.close();

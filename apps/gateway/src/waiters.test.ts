@@ -18,7 +18,7 @@ afterAll(async () => {
 const recent = new RecentAnswers(redis, keys);
 const publisher = new DonePublisher(redis, keys, { carryMaxBytes: 1024, ttlSeconds: 60 });
 const waiters = () =>
-  new Waiters({ requests: store.requests, recent, isLost: async () => false, recheckMs: 60_000 });
+  new Waiters({ requests: store.requests, recent, locate: async () => "queued" as const, recheckMs: 60_000 });
 const answered = { state: "succeeded" as const, answer: { statusCode: 200, body: '{"hot":true}' } };
 
 describe("waiters", () => {
@@ -98,5 +98,43 @@ describe("waiters", () => {
     expect(attached).toMatchObject({ _id: "req_long_done", state: "succeeded" });
     expect(await fresh).toMatchObject({ _id: "req_long_done" });
     w.close();
+  });
+
+  it("the timed re-check reads Redis for callers held briefly, MongoDB only for those held long", async () => {
+    const w = new Waiters({
+      requests: store.requests,
+      recent,
+      locate: async () => "queued" as const,
+      recheckMs: 100,
+      storeAfterMs: 60_000,
+    });
+    const held = w.wait("req_timed");
+    await store.requests.finish("req_timed", "succeeded", { statusCode: 200, body: "{}" }, null);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(w.size).toBe(1); // Only in MongoDB: not looked for yet.
+    await publisher.publish([{ requestId: "req_timed", outcome: answered }].map((a) => a));
+    expect(await held).toEqual(answered);
+    w.close();
+  });
+
+  it("looks for a long-held request until the store has it, then never again", async () => {
+    const asked: string[] = [];
+    const answers = ["queued", "recorded", "nowhere"] as const;
+    const w = new Waiters({
+      requests: store.requests,
+      recent,
+      locate: async (id) => {
+        asked.push(id);
+        return answers[Math.min(asked.length - 1, 2)]!;
+      },
+      recheckMs: 60_000,
+      lostGraceMs: 0,
+    });
+    const held = w.wait("req_long_batch");
+    for (let i = 0; i < 4; i++) await w.recheckAll();
+    expect(asked).toEqual(["req_long_batch", "req_long_batch"]);
+    expect(w.size).toBe(1);
+    w.close();
+    expect(await held).toBe("shutdown");
   });
 });

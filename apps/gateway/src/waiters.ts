@@ -1,7 +1,7 @@
 import type { DoneMessage, Outcome } from "@batch-gpt/contracts";
 import type { Peeked, RecentAnswers } from "@batch-gpt/queue";
 import type { RequestStore } from "@batch-gpt/store";
-import type { LostCheck } from "./lost-check.ts";
+import type { Locate } from "./locate.ts";
 
 /** "lost": the request exists nowhere any more; "shutdown": this process is stopping (the request goes on). */
 export type WaitResult = Outcome | "lost" | "shutdown";
@@ -13,6 +13,12 @@ interface Waiter {
   since: number;
 }
 
+/** The waiters of one request; `recorded` once the store has it (it cannot get lost any more). */
+interface Held {
+  waiters: Set<Waiter>;
+  recorded: boolean;
+}
+
 /**
  * Callers held open until their request is answered. One map per process from request id to its
  * waiters. A wake-up carries the outcome (or says where to read it), and answers every waiter of that
@@ -21,32 +27,39 @@ interface Waiter {
  * may have finished long ago, or the periodic re-check.
  */
 export class Waiters {
-  readonly #held = new Map<string, Set<Waiter>>();
+  readonly #held = new Map<string, Held>();
   readonly #requests: RequestStore;
   readonly #recent: RecentAnswers;
-  readonly #isLost: LostCheck;
+  readonly #locate: Locate;
   readonly #lostGraceMs: number;
+  readonly #storeAfterMs: number;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(opts: {
     requests: RequestStore;
     recent: RecentAnswers;
-    isLost: LostCheck;
+    locate: Locate;
     recheckMs: number;
     lostGraceMs?: number;
+    /**
+     * The timed re-check reads MongoDB only for callers held longer than this: before, an answer
+     * whose wake-up was missed is still in Redis (set it below ANSWER_REDIS_TTL_SECONDS).
+     */
+    storeAfterMs?: number;
   }) {
     this.#requests = opts.requests;
     this.#recent = opts.recent;
-    this.#isLost = opts.isLost;
+    this.#locate = opts.locate;
     this.#lostGraceMs = opts.lostGraceMs ?? opts.recheckMs;
-    this.#timer = setInterval(() => void this.recheckAll(), opts.recheckMs);
+    this.#storeAfterMs = opts.storeAfterMs ?? 0;
+    this.#timer = setInterval(() => void this.#recheck(false), opts.recheckMs);
     this.#timer.unref();
   }
 
   get size(): number {
     let n = 0;
-    for (const set of this.#held.values()) n += set.size;
+    for (const held of this.#held.values()) n += held.waiters.size;
     return n;
   }
 
@@ -60,12 +73,12 @@ export class Waiters {
     if (this.#closed || signal?.aborted) return Promise.resolve("shutdown");
     return new Promise((resolve) => {
       const waiter: Waiter = { resolve, since: Date.now() };
-      let set = this.#held.get(requestId);
-      if (!set) {
-        set = new Set();
-        this.#held.set(requestId, set);
+      let held = this.#held.get(requestId);
+      if (!held) {
+        held = { waiters: new Set(), recorded: false };
+        this.#held.set(requestId, held);
       }
-      set.add(waiter);
+      held.waiters.add(waiter);
       const release = () => this.#remove(requestId, waiter);
       signal?.addEventListener("abort", release, { once: true });
       waiter.resolve = (result) => {
@@ -85,11 +98,17 @@ export class Waiters {
   }
 
   /**
-   * After a Redis reconnect and on a timer: messages published meanwhile may have been lost. Redis
-   * first, then one MongoDB query per few hundred held requests it does not know (on FerretDB v1 every
-   * lookup that misses scans the collection, and most held requests are still pending).
+   * After a Redis reconnect: messages published meanwhile may have been lost. Redis first, then one
+   * MongoDB query per few hundred held requests it does not know (on FerretDB v1 every lookup scans the
+   * collection, and most held requests are still pending).
    */
-  async recheckAll(): Promise<void> {
+  recheckAll(): Promise<void> {
+    return this.#recheck(true);
+  }
+
+  /** `full`: MongoDB for every request Redis does not know; else only for callers held long. */
+  async #recheck(full: boolean): Promise<void> {
+    const now = Date.now();
     const ids = [...this.#held.keys()];
     for (let i = 0; i < ids.length; i += RECHECK_CHUNK) {
       const chunk = ids.slice(i, i + RECHECK_CHUNK);
@@ -98,7 +117,8 @@ export class Waiters {
       chunk.forEach((id, index) => {
         const seen = peeked[index];
         if (seen && seen !== "stored") this.#resolveAll(id, seen);
-        else unknown.push(id);
+        else if (seen === "stored" || full || now - this.#oldest(id) >= this.#storeAfterMs) unknown.push(id);
+        else void this.#checkLost(id);
       });
       if (unknown.length === 0) continue;
       const found = await this.#requests.outcomes(unknown).catch(() => null);
@@ -118,35 +138,48 @@ export class Waiters {
     else if (peeked === "stored" || attached) await this.#checkStore(requestId);
   }
 
+  /** When the longest-held caller of a request started waiting. */
+  #oldest(requestId: string): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const waiter of this.#held.get(requestId)?.waiters ?? []) oldest = Math.min(oldest, waiter.since);
+    return oldest;
+  }
+
   async #checkStore(requestId: string): Promise<void> {
-    const set = this.#held.get(requestId);
-    if (!set || set.size === 0) return;
+    const held = this.#held.get(requestId);
+    if (!held || held.waiters.size === 0) return;
     const outcome = await this.#requests.outcome(requestId).catch(() => null);
     if (outcome) this.#resolveAll(requestId, outcome);
   }
 
-  /** A request held long enough, with no job and no record anywhere, will never be answered. */
+  /**
+   * A request held long enough, with no job and no record anywhere, will never be answered. Once the
+   * store has it, it is never looked for again (on FerretDB v1 that lookup scans a collection).
+   */
   async #checkLost(requestId: string): Promise<void> {
-    const set = this.#held.get(requestId);
-    if (!set || ![...set].some((w) => Date.now() - w.since >= this.#lostGraceMs)) return;
-    if (await this.#isLost(requestId).catch(() => false)) this.#resolveAll(requestId, "lost");
+    const held = this.#held.get(requestId);
+    if (!held || held.recorded || Date.now() - this.#oldest(requestId) < this.#lostGraceMs) return;
+    const where = await this.#locate(requestId).catch(() => "queued" as const);
+    if (where === "nowhere") this.#resolveAll(requestId, "lost");
+    else if (where === "recorded") held.recorded = true;
   }
 
   #resolveAll(requestId: string, result: WaitResult): void {
-    for (const waiter of [...(this.#held.get(requestId) ?? [])]) waiter.resolve(result);
+    for (const waiter of [...(this.#held.get(requestId)?.waiters ?? [])]) waiter.resolve(result);
   }
 
   #remove(requestId: string, waiter: Waiter): void {
-    const set = this.#held.get(requestId);
-    if (!set) return;
-    set.delete(waiter);
-    if (set.size === 0) this.#held.delete(requestId);
+    const held = this.#held.get(requestId);
+    if (!held) return;
+    held.waiters.delete(waiter);
+    if (held.waiters.size === 0) this.#held.delete(requestId);
   }
 
   /** Releases every held caller with "shutdown", so each gets a retryable answer instead of a cut connection. */
   close(): void {
     this.#closed = true;
     clearInterval(this.#timer);
-    for (const set of [...this.#held.values()]) for (const waiter of [...set]) waiter.resolve("shutdown");
+    for (const held of [...this.#held.values()])
+      for (const waiter of [...held.waiters]) waiter.resolve("shutdown");
   }
 }

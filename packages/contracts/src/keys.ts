@@ -23,6 +23,8 @@ export function redisKeys(prefix: string) {
      * ANSWER_REDIS_TTL_SECONDS after it finished: a caller registering just as it finished finds it.
      */
     answer: (requestId: string) => `${prefix}:answer:${requestId}`,
+    /** async call id → the call (JSON), for CALL_REDIS_TTL_SECONDS; MongoDB holds it for good. */
+    call: (callId: string) => `${prefix}:call:${callId}`,
     /** Pub/sub channel announcing "request <id> reached a terminal state". */
     doneChannel: `${prefix}:done`,
   };

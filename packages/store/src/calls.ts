@@ -1,5 +1,5 @@
 import type { CallDoc } from "@batch-gpt/contracts";
-import type { Collections } from "./mongo.ts";
+import { type Collections, duplicateKeyIndexes } from "./mongo.ts";
 
 /** Async calls: the id a caller holds, pointing at the request that answers it. */
 export class CallStore {
@@ -11,6 +11,14 @@ export class CallStore {
 
   async insert(call: CallDoc): Promise<void> {
     await this.#c.calls.insertOne(call);
+  }
+
+  /** Many at once; a call already written (a retried flush) stays as it is. */
+  async insertMany(calls: CallDoc[]): Promise<void> {
+    if (calls.length === 0) return;
+    await this.#c.calls.insertMany(calls, { ordered: false }).catch((error: unknown) => {
+      if (!duplicateKeyIndexes(error, calls.length)) throw error;
+    });
   }
 
   get(id: string): Promise<CallDoc | null> {

@@ -23,21 +23,27 @@ export class Fences {
     }
   }
 
-  /** Claims many fences at once; returns the ids this caller won. */
+  /** Claims many fences at once (a few commands of 1,000); returns the ids this caller won. */
   async claimMany(ids: string[], holder: string): Promise<Set<string>> {
-    if (ids.length === 0) return new Set();
+    const won = new Set<string>();
     const at = new Date();
-    try {
-      await this.#c.fences.insertMany(
-        ids.map((_id) => ({ _id, holder, at })),
-        { ordered: false },
-      );
-      return new Set(ids);
-    } catch (error) {
-      const lost = duplicateKeyIndexes(error, ids.length);
-      if (!lost) throw error;
-      return new Set(ids.filter((_, i) => !lost.has(i)));
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      try {
+        await this.#c.fences.insertMany(
+          chunk.map((_id) => ({ _id, holder, at })),
+          { ordered: false },
+        );
+        for (const id of chunk) won.add(id);
+      } catch (error) {
+        const lost = duplicateKeyIndexes(error, chunk.length);
+        if (!lost) throw error;
+        chunk.forEach((id, index) => {
+          if (!lost.has(index)) won.add(id);
+        });
+      }
     }
+    return won;
   }
 
   async holder(id: string): Promise<string | null> {

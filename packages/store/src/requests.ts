@@ -133,16 +133,15 @@ export class RequestStore {
   }
 }
 
-/** Documents per insert command, so no single command holds many of FerretDB v1's connections. */
-const DOCS_PER_COMMAND = 16;
 /**
- * Outcomes per insert command when a batch settles. Inserts of unique ids stay fast on FerretDB v1 in
- * large commands (it is updates that hold a connection per statement).
+ * Documents per insert command. Inserts of unique ids stay fast on FerretDB v1 in large commands
+ * (35,000–43,000 documents/s in commands of 1,000, 12,000/s in commands of 16); it is updates that
+ * hold a connection per statement until the command ends.
  */
 const BULK_INSERT = 500;
 
 function chunks<T>(items: T[]): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += DOCS_PER_COMMAND) out.push(items.slice(i, i + DOCS_PER_COMMAND));
+  for (let i = 0; i < items.length; i += BULK_INSERT) out.push(items.slice(i, i + BULK_INSERT));
   return out;
 }
