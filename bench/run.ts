@@ -122,9 +122,12 @@ async function runScenario(scenario: Scenario, services: Services): Promise<Scen
   const log = (text: string) => say(`${scenario.name}: ${text}`);
   const cpu = new CpuMonitor(() => new Set([process.pid, ...startedPids, ...services.serverPids]));
   const usage = () => {
-    const { benchCores, otherCores } = cpu.stop();
-    if (otherCores >= 0.2) say(`${scenario.name}: other processes used ${otherCores} cores meanwhile`);
-    return { benchCores, otherCores };
+    const { benchCores, otherCores, others } = cpu.stop();
+    if (otherCores >= 0.2) {
+      const who = Object.entries(others).map(([name, cores]) => `${name} ${cores}`);
+      say(`${scenario.name}: other processes used ${otherCores} cores meanwhile (${who.join(", ")})`);
+    }
+    return { benchCores, otherCores, others };
   };
   try {
     const outcome = await Promise.race([scenario.run({ opts, services, scope, log }), timeout]);

@@ -251,6 +251,9 @@ export class CpuMonitor {
   readonly #since = uptimeS();
   #ownS = 0;
   #otherS = 0;
+  /** The other processes' CPU seconds by a short name of their command. */
+  readonly #others = new Map<string, number>();
+  readonly #names = new Map<number, string>();
   readonly #started = Date.now();
   readonly #timer: NodeJS.Timeout;
 
@@ -268,20 +271,53 @@ export class CpuMonitor {
       // A process started since the monitor: all its time counts.
       const used = before && before.start === start ? cpu - before.cpu : start >= this.#since ? cpu : 0;
       if (own.has(pid)) this.#ownS += used;
-      else this.#otherS += used;
+      else if (used > 0) {
+        this.#otherS += used;
+        const name = this.#name(pid);
+        this.#others.set(name, (this.#others.get(name) ?? 0) + used);
+      }
     }
     this.#last = now;
   }
 
-  /** Average use, in cores, since the monitor started. */
-  stop(): { seconds: number; benchCores: number; otherCores: number } {
+  /** e.g. "node vitest.mjs": the command and its script (or first argument), without folders. */
+  #name(pid: number): string {
+    let name = this.#names.get(pid);
+    if (name === undefined) {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+        const withValue = new Set(["--require", "-r", "--import", "--loader"]);
+        const arg = argv.find((a, i) => i > 0 && !a.startsWith("-") && !withValue.has(argv[i - 1]!));
+        const short = (a: string) =>
+          a.includes("/apps/") ? a.slice(a.indexOf("/apps/") + 1) : a.split("/").pop()!;
+        name = [argv[0], arg]
+          .filter((a) => a !== undefined)
+          .map((a) => short(a).slice(0, 40))
+          .join(" ");
+      } catch {
+        name = "";
+      }
+      name ||= `pid ${pid}`;
+      this.#names.set(pid, name);
+    }
+    return name;
+  }
+
+  /** Average use, in cores, since the monitor started; the other processes' biggest users by name. */
+  stop(): { seconds: number; benchCores: number; otherCores: number; others: Record<string, number> } {
     clearInterval(this.#timer);
     this.#sample();
     const seconds = (Date.now() - this.#started) / 1000;
+    const cores = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100) / 100;
+    const others = [...this.#others]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .filter(([, cpu]) => cores(cpu) >= 0.01);
     return {
       seconds,
-      benchCores: Math.round((this.#ownS / seconds) * 100) / 100,
-      otherCores: Math.round((this.#otherS / seconds) * 100) / 100,
+      benchCores: cores(this.#ownS),
+      otherCores: cores(this.#otherS),
+      others: Object.fromEntries(others.map(([name, cpu]) => [name, cores(cpu)])),
     };
   }
 }

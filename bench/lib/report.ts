@@ -10,7 +10,7 @@ export interface ScenarioReport extends Partial<ScenarioOutcome> {
   error?: string;
   seconds: number;
   /** Average CPU use during the scenario, in cores: the bench's processes, and every other process. */
-  cpu: { benchCores: number; otherCores: number };
+  cpu: { benchCores: number; otherCores: number; others: Record<string, number> };
 }
 
 export interface Report {
@@ -52,6 +52,11 @@ function metCell(row: Row): string {
   const { met, note } = row.target;
   const word = met === true ? "**met**" : met === false ? "**not met**" : "n/a";
   return note ? `${word} (${note})` : word;
+}
+
+function othersText(others: Record<string, number>): string {
+  const list = Object.entries(others).map(([name, cores]) => `\`${name}\` ${cores}`);
+  return list.length ? ` (most: ${list.join(", ")})` : "";
 }
 
 function otherCpu(report: Report): string {
@@ -99,7 +104,7 @@ export function markdown(report: Report): string {
     const head = [
       s.status === "ok" ? "" : `**${s.status}**: ${s.error ?? ""}`,
       params,
-      `${Math.round(s.seconds)} s, the bench using ${s.cpu.benchCores} cores and other processes ${s.cpu.otherCores} on average`,
+      `${Math.round(s.seconds)} s, the bench using ${s.cpu.benchCores} cores and other processes ${s.cpu.otherCores} on average${othersText(s.cpu.others)}`,
     ];
     out.push(`${head.filter(Boolean).join("; ")}.`, "");
     if (s.rows?.length) {
