@@ -163,6 +163,35 @@ describe("intake validation", () => {
     expect(await unknown.json()).toMatchObject({ error: { message: "Invalid URL (POST /v1/nothing-here)" } });
   });
 
+  it("measures a body after decoding: 3 MB of invalid UTF-8 are 9 MB of text, over the 8 MiB limit", async () => {
+    // Each 0xFF byte decodes to U+FFFD, three bytes of UTF-8: what would be queued and sent is 9 MB.
+    const head = Buffer.from('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"');
+    const tail = Buffer.from('"}]}');
+    const raw = Buffer.concat([head, Buffer.alloc(3 * 1024 * 1024, 0xff), tail]);
+    const res = await fetch(`${stack.gateways[0]!.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-batch-mode": "async" },
+      body: raw,
+    });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { code: "request_too_large" } });
+  });
+
+  it("answers a chunked body over the limit 413 without reading it all", async () => {
+    const chunks = async function* () {
+      yield Buffer.from('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"');
+      for (let i = 0; i < 10; i++) yield Buffer.alloc(1024 * 1024, 0x61);
+      yield Buffer.from('"}]}');
+    };
+    const res = await fetch(`${stack.gateways[0]!.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-batch-mode": "async" },
+      body: ReadableStream.from(chunks()),
+      duplex: "half",
+    } as RequestInit);
+    expect(res.status).toBe(413);
+  });
+
   it("refuses an unknown x-batch-mode", async () => {
     const res = await post("/v1/chat/completions", body("mode?"), { "x-batch-mode": "sometimes" });
     expect(res.res.status).toBe(400);

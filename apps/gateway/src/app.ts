@@ -1,6 +1,4 @@
-import { ApiError } from "@batch-gpt/contracts";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
 import { errorHandler, notFoundHandler } from "./errors.ts";
@@ -12,21 +10,7 @@ import { healthRoutes } from "./routes/health.ts";
 export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
   app.use(requestId({ headerName: "x-request-id" }));
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: deps.config.MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError(
-          413,
-          `Request body is larger than the limit of ${deps.config.MAX_BODY_BYTES} bytes.`,
-          {
-            code: "request_too_large",
-          },
-        );
-      },
-    }),
-  );
+  // Bodies are read, and their size limit (MAX_BODY_BYTES) enforced, by request-body.ts.
   app.route("/", healthRoutes(deps));
   app.route("/v1", endpointRoutes(deps));
   app.route("/v1", batchRoutes(deps));

@@ -2,6 +2,7 @@ import { type Endpoint, invalidRequest } from "@batch-gpt/contracts";
 import type { Context } from "hono";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
 import type { IntakeRequest } from "./intake.ts";
+import { readBody } from "./request-body.ts";
 import { servingMode } from "./serving-mode.ts";
 import { STREAMABLE, type StreamOptions } from "./sse-events.ts";
 import { parseRequestBody } from "./validate.ts";
@@ -14,7 +15,7 @@ export async function readIntakeRequest(
   endpoint: Endpoint,
   deps: Pick<GatewayDeps, "config" | "tenantOf">,
 ): Promise<IntakeRequest> {
-  const text = await c.req.text();
+  const text = await readBody(c, deps.config.MAX_BODY_BYTES);
   const body = parseRequestBody(endpoint, text);
   const mode = servingMode(c.req.header("x-batch-mode"), deps.config.CLIENT_SERVING_MODE);
   const stream = body.stream === true;

@@ -2,6 +2,7 @@ import { ApiError, type Outcome, openAIError } from "@batch-gpt/contracts";
 import type { Context } from "hono";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
 import type { IntakeRequest } from "./intake.ts";
+import { callerSignal } from "./request-body.ts";
 import { streamOptionsOf } from "./request-shape.ts";
 import { outcomeResponse } from "./responses.ts";
 import { answerEvents, errorEvent, SSE_KEEPALIVE } from "./sse-events.ts";
@@ -43,7 +44,8 @@ export async function streamWhenReady(
   const keepaliveMs = deps.config.SSE_KEEPALIVE_MS;
   const caller = new AbortController();
   const gone = () => caller.abort();
-  c.req.raw.signal.addEventListener("abort", gone, { once: true });
+  const signal = callerSignal(c);
+  signal.addEventListener("abort", gone, { once: true });
   const outcome = deps.intake.wait(pending, caller.signal);
 
   let timer: NodeJS.Timeout | undefined;
@@ -54,7 +56,7 @@ export async function streamWhenReady(
     // Rejects (lost, shutting down) before the first keep-alive: a plain HTTP error, thrown on.
     const early = await Promise.race([outcome, keepaliveDue]);
     if (early !== KEEPALIVE_DUE) {
-      c.req.raw.signal.removeEventListener("abort", gone);
+      signal.removeEventListener("abort", gone);
       if (!succeeded(early)) return outcomeResponse(c, early);
       c.header("x-batch-cache", "miss");
       return c.body(answerEvents(endpoint, answerBody(early), options).join(""), 200, SSE_HEADERS);
@@ -75,7 +77,7 @@ export async function streamWhenReady(
         if (!open) return;
         open = false;
         clearInterval(keepalive);
-        c.req.raw.signal.removeEventListener("abort", gone);
+        signal.removeEventListener("abort", gone);
         controller.close();
       };
       send(SSE_KEEPALIVE);

@@ -1,6 +1,7 @@
 import { ENDPOINTS, type Endpoint } from "@batch-gpt/contracts";
 import { type Context, Hono } from "hono";
 import type { GatewayDeps, GatewayEnv } from "../deps.ts";
+import { callerSignal } from "../request-body.ts";
 import { readIntakeRequest } from "../request-shape.ts";
 import { cachedResponse, outcomeResponse, pendingObject } from "../responses.ts";
 import { streamCached, streamWhenReady } from "../streaming.ts";
@@ -26,7 +27,7 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
         if (req.stream) return streamWhenReady(c, deps, req, result);
         // Also on the 503 a caller gets when the request is lost or this gateway stops.
         c.header("x-batch-cache", "miss");
-        return outcomeResponse(c, await intake.wait(result, c.req.raw.signal));
+        return outcomeResponse(c, await intake.wait(result, callerSignal(c)));
     }
   };
 
