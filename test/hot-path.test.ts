@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Stack, startStack } from "@batch-gpt/testing";
+import { eventually, type Stack, startStack } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // The hot path runs on Redis: cache hits come from its tier, wake-ups carry small answers; MongoDB
@@ -44,5 +44,27 @@ describe("the Redis cache tier", () => {
     expect(await ask(ttlStack, "short-lived")).toEqual({ content: "echo: short-lived", cache: "hit" });
     await sleep(2_500);
     expect(await ask(ttlStack, "short-lived")).toEqual({ content: "echo: short-lived", cache: "miss" });
+  });
+});
+
+describe("answers kept in Redis", () => {
+  it("an async call's answer is fetched from Redis while it is recent", async () => {
+    const url = stack.gateways[0]!.url;
+    const accepted = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-batch-mode": "async" },
+      body: JSON.stringify(chat("fetch me later")),
+    });
+    expect(accepted.status).toBe(202);
+    const { id } = (await accepted.json()) as { id: string };
+    const fetchIt = () => fetch(`${url}/v1/requests/${id}`);
+    await eventually(async () => (await fetchIt()).status === 200, 30_000, "the answer");
+    // Gone from MongoDB: only Redis can still answer.
+    await stack.store.mongo.collections.answers.deleteMany({});
+    const again = await fetchIt();
+    expect(again.status).toBe(200);
+    expect(
+      ((await again.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content,
+    ).toBe("echo: fetch me later");
   });
 });

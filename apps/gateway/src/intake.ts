@@ -10,7 +10,7 @@ import {
   type RequestState,
   requestKey,
 } from "@batch-gpt/contracts";
-import type { CacheTier, Inflight, QueueRegistry } from "@batch-gpt/queue";
+import type { CacheTier, Inflight, QueueRegistry, RecentAnswers } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import type { CallRegistry } from "./calls.ts";
 import type { ServingMode } from "./config.ts";
@@ -59,6 +59,7 @@ export class Intake {
   readonly #inflight: Inflight;
   readonly #tier: CacheTier;
   readonly #calls: CallRegistry;
+  readonly #recent: RecentAnswers;
   readonly #queues: QueueRegistry;
   readonly #waiters: Waiters;
   readonly #locate: Locate;
@@ -70,6 +71,7 @@ export class Intake {
     inflight: Inflight;
     tier: CacheTier;
     calls: CallRegistry;
+    recent: RecentAnswers;
     queues: QueueRegistry;
     waiters: Waiters;
     locate: Locate;
@@ -80,6 +82,7 @@ export class Intake {
     this.#inflight = opts.inflight;
     this.#tier = opts.tier;
     this.#calls = opts.calls;
+    this.#recent = opts.recent;
     this.#queues = opts.queues;
     this.#waiters = opts.waiters;
     this.#locate = opts.locate;
@@ -144,6 +147,9 @@ export class Intake {
   async retrieve(id: string, tenant: string, endpoint: Endpoint | null): Promise<CallLookup> {
     const call = await this.#calls.get(id);
     if (!call || call.owner !== tenant || (endpoint && call.endpoint !== endpoint)) throw callNotFound(id);
+    // Redis first: a request finished within ANSWER_REDIS_TTL_SECONDS is answered without MongoDB.
+    const recent = await this.#recent.peek(call.requestId).catch(() => "stored" as const);
+    if (recent && recent !== "stored") return { kind: "finished", outcome: recent };
     const outcome = await this.#store.requests.outcome(call.requestId);
     if (outcome) return { kind: "finished", outcome };
     const request = await this.#store.requests.get(call.requestId);

@@ -41,9 +41,10 @@ export async function startGateway(
   const inflight = new Inflight(client, keys);
   const provider = new OpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
   const locate = locator(queues, store);
+  const recent = new RecentAnswers(client, keys);
   const waiters = new Waiters({
     requests: store.requests,
-    recent: new RecentAnswers(client, keys),
+    recent,
     locate,
     recheckMs: config.WAITER_RECHECK_MS,
     storeAfterMs: (config.ANSWER_REDIS_TTL_SECONDS * 1000) / 2,
@@ -63,6 +64,7 @@ export async function startGateway(
       ttlSeconds: config.CACHE_REDIS_TTL_SECONDS,
     }),
     calls,
+    recent,
     queues,
     waiters,
     locate,
