@@ -1,5 +1,12 @@
 import { type Logger, reachedStep } from "@batch-gpt/config";
-import { type CollateJob, collateQueue, fenceIds, lineId, newBatchRecordId } from "@batch-gpt/contracts";
+import {
+  type CollateJob,
+  collateQueue,
+  FORMAT_VERSION,
+  fenceIds,
+  lineId,
+  newBatchRecordId,
+} from "@batch-gpt/contracts";
 import { type QueueRegistry, UnrecoverableError, type Worker } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import { Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
@@ -130,6 +137,7 @@ export class Collator {
     const now = new Date();
     await store.batches.prepare({
       _id: recordId,
+      v: FORMAT_VERSION,
       provider: first.provider,
       endpoint: first.endpoint,
       model: first.model,

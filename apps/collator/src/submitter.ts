@@ -1,5 +1,5 @@
 import { type Logger, reachedStep } from "@batch-gpt/config";
-import { type BatchRecord, parseLineId, pollQueue } from "@batch-gpt/contracts";
+import { type BatchRecord, FORMAT_VERSION, parseLineId, pollQueue } from "@batch-gpt/contracts";
 import type { OutcomeRecorder } from "@batch-gpt/pipeline";
 import {
   type BatchProvider,
@@ -127,7 +127,7 @@ export class BatchSubmitter {
     await queues
       .producer(pollQueue)
       .add(
-        { recordId: record._id, intervalMs: this.#o.pollMinIntervalMs },
+        { recordId: record._id, intervalMs: this.#o.pollMinIntervalMs, v: FORMAT_VERSION },
         { delay: this.#o.pollMinIntervalMs },
       );
     log.info({ recordId: record._id, batchId: batch.id, lines: record.lines.length }, "batch submitted");

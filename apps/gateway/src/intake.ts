@@ -4,6 +4,7 @@ import {
   type CollateJob,
   collateQueue,
   type Endpoint,
+  FORMAT_VERSION,
   newCallId,
   newRequestId,
   type Outcome,
@@ -178,6 +179,7 @@ export class Intake {
       key,
       traceId: req.traceId,
       createdAt: Date.now(),
+      v: FORMAT_VERSION,
     };
     try {
       await this.#queues.producer(collateQueue).add(job);

@@ -1,5 +1,12 @@
 import { type Logger, reachedStep } from "@batch-gpt/config";
-import { type BatchRecord, errorAnswer, type PollJob, parseLineId, pollQueue } from "@batch-gpt/contracts";
+import {
+  type BatchRecord,
+  errorAnswer,
+  FORMAT_VERSION,
+  type PollJob,
+  parseLineId,
+  pollQueue,
+} from "@batch-gpt/contracts";
 import type { LineOutcome, OutcomeRecorder } from "@batch-gpt/pipeline";
 import { type BatchProvider, isTerminalBatchStatus, type ProviderBatch } from "@batch-gpt/provider";
 import {
@@ -51,8 +58,9 @@ export class Poller {
   async sweep(): Promise<number> {
     const records = await this.#o.store.batches.unfinished(["submitted"]);
     const polls = this.#o.queues.producer(pollQueue);
-    for (const record of records)
-      await polls.add({ recordId: record._id, intervalMs: this.#o.minIntervalMs });
+    for (const record of records) {
+      await polls.add({ recordId: record._id, intervalMs: this.#o.minIntervalMs, v: FORMAT_VERSION });
+    }
     return records.length;
   }
 

@@ -38,7 +38,8 @@ export type RedisKeys = ReturnType<typeof redisKeys>;
  */
 export interface DoneMessage {
   requestId: string;
-  v?: 2;
+  /** FORMAT_VERSION of the publisher; absent in format 1. */
+  v?: number;
   outcome?: Outcome;
 }
 

@@ -56,6 +56,8 @@ const collateJobSchema = z.object({
   /** Trace id of the HTTP request that created it, so logs follow a request into its batch. */
   traceId: z.string(),
   createdAt: z.number(),
+  /** Format version (FORMAT_VERSION); jobs queued before it existed have none and read the same. */
+  v: z.number().int().optional(),
 });
 export type CollateJob = z.infer<typeof collateJobSchema>;
 
@@ -89,6 +91,8 @@ const pollJobSchema = z.object({
   recordId: z.string(),
   /** Delay before the next check; doubles up to the configured maximum. */
   intervalMs: z.number().int().min(0),
+  /** Format version (FORMAT_VERSION); absent on jobs queued before it existed. */
+  v: z.number().int().optional(),
 });
 export type PollJob = z.infer<typeof pollJobSchema>;
 

@@ -7,6 +7,13 @@ import type { BatchState, BatchVerdict, RequestState, TerminalRequestState } fro
  * document saying it finished (state, answer, usage); a *record* is a batch record.
  */
 
+/**
+ * The format version of what this code writes: collate and poll jobs, batch records, line manifests and
+ * wake-up messages carry it. A reader takes every version up to its own; version 1 readers ignore the
+ * field, and documents from before it (no field) read as version 1.
+ */
+export const FORMAT_VERSION = 2;
+
 /** What a finished request answers: the line's HTTP status and body (JSON text, as the provider sent it). */
 export interface StoredAnswer {
   statusCode: number;
@@ -69,6 +76,8 @@ export type Step = (typeof STEPS)[number];
 /** A batch record: one future or submitted provider batch. Its transitions: `BATCH_TRANSITIONS`. */
 export interface BatchRecord {
   _id: string;
+  /** FORMAT_VERSION of the writer; absent on records written before (which have no line manifest). */
+  v?: number;
   provider: string;
   endpoint: Endpoint;
   model: string;

@@ -3,6 +3,7 @@ import {
   type CollateJob,
   collateQueue,
   type Endpoint,
+  FORMAT_VERSION,
   isTerminalRequest,
   lineId,
   type Outcome,
@@ -211,6 +212,7 @@ export class OutcomeRecorder {
       key: request.key,
       traceId: request.traceId,
       createdAt: request.createdAt.getTime(),
+      v: FORMAT_VERSION,
     };
     await this.#queues.producer(collateQueue).add(job, { delay: delayMs });
     await this.#store.requests.requeue(request._id, attempt);

@@ -1,4 +1,4 @@
-import type { DoneMessage, Outcome, RedisKeys } from "@batch-gpt/contracts";
+import { type DoneMessage, FORMAT_VERSION, type Outcome, type RedisKeys } from "@batch-gpt/contracts";
 import type { Redis } from "ioredis";
 
 /** A finished request to announce; `outcome` null means "read it from the store". */
@@ -40,7 +40,9 @@ export class DonePublisher {
         "EX",
         this.#ttlSeconds,
       );
-      const message: DoneMessage = carried ? { requestId, v: 2, outcome: carried } : { requestId };
+      const message: DoneMessage = carried
+        ? { requestId, v: FORMAT_VERSION, outcome: carried }
+        : { requestId };
       pipeline.publish(this.#keys.doneChannel, JSON.stringify(message));
     }
     const results = await pipeline.exec();
