@@ -12,6 +12,9 @@ import type { Store } from "@batch-gpt/store";
 import { Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
 import type { BatchSubmitter } from "./submitter.ts";
 
+/** Non-blocking fetches in flight at once while jobs are waiting. */
+const DRAIN_FETCHES = 16;
+
 /** Jobs completed at once (each is a Redis round trip; a 50,000-line group goes in steps). */
 const COMPLETE_CHUNK = 500;
 
@@ -58,35 +61,48 @@ export class Collator {
     this.#loop = this.#fetchLoop();
   }
 
+  /**
+   * Waits for a job (one blocking fetch), then drains what else is waiting with several non-blocking
+   * fetches in flight at once: one at a time, fetching is a Redis round trip per job.
+   */
   async #fetchLoop(): Promise<void> {
     while (this.#running) {
-      const token = `${this.#o.collatorId}:${this.#tokens++}`;
-      let job: Awaited<ReturnType<Worker<CollateJob>["getNextJob"]>>;
+      let got: boolean;
       try {
-        job = await this.#worker.getNextJob(token, { block: true });
+        got = await this.#fetchOne(true);
+        while (got && this.#running) {
+          const burst = await Promise.all(Array.from({ length: DRAIN_FETCHES }, () => this.#fetchOne(false)));
+          got = burst.every(Boolean);
+        }
       } catch (err) {
         if (!this.#running) return;
         this.#o.log.error({ err }, "fetching jobs failed");
         await new Promise((r) => setTimeout(r, 1000));
-        continue;
       }
-      if (!job) continue;
-      if (!this.#running) {
-        // Fetched while closing, after the held groups were flushed: give it straight back.
-        await job.moveToWait(token).catch(() => {});
-        return;
-      }
-      const parsed = collateQueue.schema.safeParse(job.data);
-      if (!parsed.success) {
-        this.#o.log.error({ jobId: job.id, issues: parsed.error.issues }, "malformed collate job dropped");
-        await job.moveToFailed(new UnrecoverableError("malformed collate job"), token, false).catch(() => {});
-        continue;
-      }
-      reachedStep("collate.claimed");
-      const held: HeldJob = { job, token, data: parsed.data };
-      this.#held.add(held);
-      this.#add(held);
     }
+  }
+
+  /** Fetches one job into a group; false when there was none. */
+  async #fetchOne(block: boolean): Promise<boolean> {
+    const token = `${this.#o.collatorId}:${this.#tokens++}`;
+    const job = await this.#worker.getNextJob(token, { block });
+    if (!job) return false;
+    if (!this.#running) {
+      // Fetched while closing, after the held groups were flushed: give it straight back.
+      await job.moveToWait(token).catch(() => {});
+      return false;
+    }
+    const parsed = collateQueue.schema.safeParse(job.data);
+    if (!parsed.success) {
+      this.#o.log.error({ jobId: job.id, issues: parsed.error.issues }, "malformed collate job dropped");
+      await job.moveToFailed(new UnrecoverableError("malformed collate job"), token, false).catch(() => {});
+      return true;
+    }
+    reachedStep("collate.claimed");
+    const held: HeldJob = { job, token, data: parsed.data };
+    this.#held.add(held);
+    this.#add(held);
+    return true;
   }
 
   #add(held: HeldJob): void {
