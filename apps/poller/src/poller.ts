@@ -18,6 +18,7 @@ import {
 } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import { parseResultLine } from "./results.ts";
+import { nextCheckDelay } from "./schedule.ts";
 
 export interface PollerOptions {
   store: Store;
@@ -73,10 +74,7 @@ export class Poller {
     await this.#o.store.batches.recordStatus(record, batch);
     reachedStep("poll.checked");
     if (!isTerminalBatchStatus(batch.status)) {
-      const next = Math.min(
-        this.#o.maxIntervalMs,
-        Math.max(this.#o.minIntervalMs, parsed.data.intervalMs * 2),
-      );
+      const next = nextCheckDelay(batch.status, parsed.data.intervalMs, this.#o);
       await job.updateData({ ...parsed.data, intervalMs: next });
       await job.moveToDelayed(Date.now() + next, token);
       throw new DelayedError();
