@@ -2,7 +2,7 @@
 # Entry point behind the root package.json scripts, so they work from the machine's own npm:
 # it installs what is missing (scripts/setup.sh), then runs the step under Node 24.
 #   run.sh dev          whole stack on this machine (scripts/dev.ts)
-#   run.sh test         lint, typecheck and every test (services started by the test setup)
+#   run.sh test         lint, typecheck, every test (services started by the test setup), the quick bench
 #   run.sh check        lint and typecheck only
 #   run.sh bench        the benchmarks (bench/run.ts; flags: --help)
 #   run.sh app <name>   one app in the foreground; never starts servers
@@ -19,7 +19,15 @@ check() {
 
 case "$cmd" in
   dev) bash scripts/setup.sh services; exec node scripts/dev.ts "$@" ;;
-  test) bash scripts/setup.sh test; check; exec pnpm exec vitest run "$@" ;;
+  test)
+    bash scripts/setup.sh test
+    check
+    # With arguments (a test file, a filter) only those tests; else every test, then the benchmarks'
+    # short version, which fails only when a scenario cannot run (its figures are reported, not judged).
+    if [ "$#" -gt 0 ]; then exec pnpm exec vitest run "$@"; fi
+    pnpm exec vitest run
+    node bench/run.ts --quick
+    ;;
   check) bash scripts/setup.sh base; check ;;
   bench) bash scripts/setup.sh services; exec node bench/run.ts "$@" ;;
   app)
