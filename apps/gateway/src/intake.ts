@@ -102,8 +102,12 @@ export class Intake {
         code: "cache_miss",
       });
     }
+    if (req.mode === "async") {
+      // The call is recorded while its job is added (an add that fails answers 503 all the same).
+      const { alongside } = await this.#enqueue(req, key, (id) => this.#recordCall(req, id));
+      return { kind: "accepted", call: alongside! };
+    }
     const { requestId, attached } = await this.#enqueue(req, key);
-    if (req.mode === "async") return { kind: "accepted", call: await this.#recordCall(req, requestId) };
     return { kind: "pending", requestId, key, attached };
   }
 
@@ -113,9 +117,10 @@ export class Intake {
    */
   async #cached(key: string): Promise<string | null> {
     const ttl = this.#cacheTtlSeconds;
-    const hot = await this.#tier.get(key);
+    // Both in one round trip: the tier's entry, and whether MongoDB has one.
+    const [hot, marked] = await Promise.all([this.#tier.get(key), this.#inflight.isCached(key)]);
     if (hot && (ttl === undefined || hot.storedAt + ttl * 1000 > Date.now())) return hot.body;
-    if (!(await this.#inflight.isCached(key))) return null;
+    if (!marked) return null;
     const entry = await this.#store.cache.get(key, ttl);
     if (!entry) return null;
     const storedAt = entry.createdAt.getTime();
@@ -164,10 +169,19 @@ export class Intake {
   }
 
   /** The id of the pending request that will answer `req`: an identical one in flight, or a new one. */
-  async #enqueue(req: IntakeRequest, key: string): Promise<{ requestId: string; attached: boolean }> {
+  /**
+   * `alongside` runs once the request's id is known, at the same time as its job is added (one round
+   * trip less per request); its result comes back with the id.
+   */
+  async #enqueue<T>(
+    req: IntakeRequest,
+    key: string,
+    alongside?: (requestId: string) => Promise<T>,
+  ): Promise<{ requestId: string; attached: boolean; alongside: T | undefined }> {
     const requestId = newRequestId();
     const leader = await this.#inflight.claim(key, requestId);
-    if (leader !== requestId) return { requestId: leader, attached: true };
+    if (leader !== requestId)
+      return { requestId: leader, attached: true, alongside: await alongside?.(leader) };
     const job: CollateJob = {
       requestId,
       attempt: 0,
@@ -181,9 +195,11 @@ export class Intake {
       createdAt: Date.now(),
       v: FORMAT_VERSION,
     };
+    const beside = alongside?.(requestId);
     try {
       await this.#queues.producer(collateQueue).add(job);
     } catch {
+      beside?.catch(() => {});
       // The add may have landed with only its reply lost: then the request is queued after all, and
       // freeing the key would let the client's retry become a second line.
       if ((await this.#locate(requestId).catch(() => "nowhere")) === "nowhere") {
@@ -194,7 +210,7 @@ export class Intake {
         });
       }
     }
-    return { requestId, attached: false };
+    return { requestId, attached: false, alongside: await beside };
   }
 
   /** An async call: an id of its own that points at the (possibly shared) pending request. */

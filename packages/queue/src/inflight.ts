@@ -20,30 +20,41 @@ if ARGV[2] == '1' then redis.call('SET', KEYS[2], '1') end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+/** The scripts as commands of the connection: sent by their SHA (EVALSHA), not their text, each call. */
+interface ScriptCommands {
+  batchGptClaim(key: string, requestId: string, ttlSeconds: number): Promise<string>;
+  batchGptRelease(key: string, requestId: string): Promise<number>;
+  batchGptSettle(inflight: string, cached: string, requestId: string, isCached: string): Promise<number>;
+}
+
+function withScripts(redis: Redis): Redis & ScriptCommands {
+  const r = redis as Redis & Partial<ScriptCommands>;
+  if (!r.batchGptClaim) {
+    redis.defineCommand("batchGptClaim", { numberOfKeys: 1, lua: CLAIM });
+    redis.defineCommand("batchGptRelease", { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand("batchGptSettle", { numberOfKeys: 2, lua: SETTLE });
+  }
+  return redis as Redis & ScriptCommands;
+}
+
 /**
  * In-flight dedup: requestKey → pending request id. The key outlives any batch (TTL well past the
  * 24 h completion window plus resubmissions) and is released when the request reaches a terminal state.
  */
 export class Inflight {
-  readonly #redis: Redis;
+  readonly #redis: Redis & ScriptCommands;
   readonly #keys: RedisKeys;
   readonly #ttlSeconds: number;
 
   constructor(redis: Redis, keys: RedisKeys, ttlSeconds = 4 * 24 * 3600) {
-    this.#redis = redis;
+    this.#redis = withScripts(redis);
     this.#keys = keys;
     this.#ttlSeconds = ttlSeconds;
   }
 
   /** Returns the id of the request leading `key` (the one identical requests attach to): `requestId` when this call claimed it. */
   async claim(key: string, requestId: string): Promise<string> {
-    return (await this.#redis.eval(
-      CLAIM,
-      1,
-      this.#keys.inflight(key),
-      requestId,
-      this.#ttlSeconds,
-    )) as string;
+    return this.#redis.batchGptClaim(this.#keys.inflight(key), requestId, this.#ttlSeconds);
   }
 
   async leader(key: string): Promise<string | null> {
@@ -57,9 +68,7 @@ export class Inflight {
 
   /** Called once the outcome is stored (and cached, when `cached`): identical requests may go on. */
   async settle(key: string, requestId: string, cached: boolean): Promise<void> {
-    await this.#redis.eval(
-      SETTLE,
-      2,
+    await this.#redis.batchGptSettle(
       this.#keys.inflight(key),
       this.#keys.cached(key),
       requestId,
@@ -72,9 +81,7 @@ export class Inflight {
     if (items.length === 0) return;
     const pipeline = this.#redis.pipeline();
     for (const { key, requestId, cached } of items) {
-      pipeline.eval(
-        SETTLE,
-        2,
+      (pipeline as unknown as ScriptCommands).batchGptSettle(
         this.#keys.inflight(key),
         this.#keys.cached(key),
         requestId,
@@ -87,6 +94,6 @@ export class Inflight {
   }
 
   async release(key: string, requestId: string): Promise<void> {
-    await this.#redis.eval(RELEASE, 1, this.#keys.inflight(key), requestId);
+    await this.#redis.batchGptRelease(this.#keys.inflight(key), requestId);
   }
 }
