@@ -93,34 +93,38 @@ export class Intake {
 
   async submit(req: IntakeRequest): Promise<IntakeResult> {
     const key = requestKey(req.tenant, req.endpoint, req.body);
+    // A cached answer: Redis's tier first (one read; the hit path touches nothing else). Then MongoDB,
+    // but only when Redis's `cached` marker says it has the answer: a miss never reads MongoDB (on
+    // FerretDB v1 a lookup that finds nothing scans the collection). Every Redis command is a write on
+    // the connection, and those writes are most of a request's cost: hence the fewest commands.
     if (req.useCache) {
-      const body = await this.#cached(key);
-      if (body !== null) return { kind: "cached", body };
+      const hot = await this.#fromTier(key);
+      if (hot !== null) return { kind: "cached", body: hot };
     }
     if (req.mode === "cache") {
+      const stored = req.useCache && (await this.#inflight.isCached(key)) ? await this.#fromStore(key) : null;
+      if (stored !== null) return { kind: "cached", body: stored };
       throw new ApiError(404, "No cached answer for this request (x-batch-mode: cache).", {
         code: "cache_miss",
       });
     }
-    if (req.mode === "async") {
-      // The call is recorded while its job is added (an add that fails answers 503 all the same).
-      const { alongside } = await this.#enqueue(req, key, (id) => this.#recordCall(req, id));
-      return { kind: "accepted", call: alongside! };
-    }
-    const { requestId, attached } = await this.#enqueue(req, key);
-    return { kind: "pending", requestId, key, attached };
+    // The call is recorded while its job is added (an add that fails answers 503 all the same).
+    const alongside = req.mode === "async" ? (id: string) => this.#recordCall(req, id) : undefined;
+    const queued = await this.#enqueue(req, key, alongside);
+    if (queued.kind === "cached") return queued;
+    if (req.mode === "async") return { kind: "accepted", call: queued.alongside! };
+    return { kind: "pending", requestId: queued.requestId, key, attached: queued.attached };
   }
 
-  /**
-   * A cached answer: from Redis's tier (one read), else from MongoDB when Redis's marker says it is
-   * there (a miss never reads MongoDB: on FerretDB v1 a lookup that finds nothing scans the collection).
-   */
-  async #cached(key: string): Promise<string | null> {
+  async #fromTier(key: string): Promise<string | null> {
     const ttl = this.#cacheTtlSeconds;
-    // Both in one round trip: the tier's entry, and whether MongoDB has one.
-    const [hot, marked] = await Promise.all([this.#tier.get(key), this.#inflight.isCached(key)]);
-    if (hot && (ttl === undefined || hot.storedAt + ttl * 1000 > Date.now())) return hot.body;
-    if (!marked) return null;
+    const hot = await this.#tier.get(key);
+    return hot && (ttl === undefined || hot.storedAt + ttl * 1000 > Date.now()) ? hot.body : null;
+  }
+
+  /** The cache's answer from MongoDB (the marker said it is there), put back in Redis's tier. */
+  async #fromStore(key: string): Promise<string | null> {
+    const ttl = this.#cacheTtlSeconds;
     const entry = await this.#store.cache.get(key, ttl);
     if (!entry) return null;
     const storedAt = entry.createdAt.getTime();
@@ -177,11 +181,22 @@ export class Intake {
     req: IntakeRequest,
     key: string,
     alongside?: (requestId: string) => Promise<T>,
-  ): Promise<{ requestId: string; attached: boolean; alongside: T | undefined }> {
+  ): Promise<
+    | { kind: "cached"; body: string }
+    | { kind: "queued"; requestId: string; attached: boolean; alongside: T | undefined }
+  > {
     const requestId = newRequestId();
-    const leader = await this.#inflight.claim(key, requestId);
-    if (leader !== requestId)
-      return { requestId: leader, attached: true, alongside: await alongside?.(leader) };
+    // Claimed in the same round trip as the cache marker is looked at.
+    let leader = await this.#inflight.claimUnlessCached(key, requestId, req.useCache);
+    if (leader === null) {
+      const stored = await this.#fromStore(key);
+      if (stored !== null) return { kind: "cached", body: stored };
+      // The marker outlived its entry (CACHE_TTL_SECONDS): claim after all.
+      leader = await this.#inflight.claim(key, requestId);
+    }
+    if (leader !== requestId) {
+      return { kind: "queued", requestId: leader, attached: true, alongside: await alongside?.(leader) };
+    }
     const job: CollateJob = {
       requestId,
       attempt: 0,
@@ -210,7 +225,7 @@ export class Intake {
         });
       }
     }
-    return { requestId, attached: false, alongside: await beside };
+    return { kind: "queued", requestId, attached: false, alongside: await beside };
   }
 
   /** An async call: an id of its own that points at the (possibly shared) pending request. */

@@ -2,8 +2,10 @@ import type { RedisKeys } from "@batch-gpt/contracts";
 import type { Redis } from "ioredis";
 
 // Attach-or-claim in one round trip: the first request with a key leads it; later identical ones
-// get the leader's id back and wait on that request instead of becoming a second batch line.
+// get the leader's id back and wait on that request instead of becoming a second batch line. With
+// ARGV[3] = '1' it first looks at the key's cached marker (KEYS[2]): nil means "the cache has it".
 const CLAIM = `
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return false end
 local current = redis.call('GET', KEYS[1])
 if current then return current end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -22,7 +24,13 @@ return 0`;
 
 /** The scripts as commands of the connection: sent by their SHA (EVALSHA), not their text, each call. */
 interface ScriptCommands {
-  batchGptClaim(key: string, requestId: string, ttlSeconds: number): Promise<string>;
+  batchGptClaim(
+    inflight: string,
+    cached: string,
+    requestId: string,
+    ttlSeconds: number,
+    unlessCached: string,
+  ): Promise<string | null>;
   batchGptRelease(key: string, requestId: string): Promise<number>;
   batchGptSettle(inflight: string, cached: string, requestId: string, isCached: string): Promise<number>;
 }
@@ -30,7 +38,7 @@ interface ScriptCommands {
 function withScripts(redis: Redis): Redis & ScriptCommands {
   const r = redis as Redis & Partial<ScriptCommands>;
   if (!r.batchGptClaim) {
-    redis.defineCommand("batchGptClaim", { numberOfKeys: 1, lua: CLAIM });
+    redis.defineCommand("batchGptClaim", { numberOfKeys: 2, lua: CLAIM });
     redis.defineCommand("batchGptRelease", { numberOfKeys: 1, lua: RELEASE });
     redis.defineCommand("batchGptSettle", { numberOfKeys: 2, lua: SETTLE });
   }
@@ -54,7 +62,21 @@ export class Inflight {
 
   /** Returns the id of the request leading `key` (the one identical requests attach to): `requestId` when this call claimed it. */
   async claim(key: string, requestId: string): Promise<string> {
-    return this.#redis.batchGptClaim(this.#keys.inflight(key), requestId, this.#ttlSeconds);
+    return (await this.claimUnlessCached(key, requestId, false)) as string;
+  }
+
+  /**
+   * `claim`, but null (and nothing claimed) when `checkCache` and the key's answer is in the cache:
+   * one round trip where looking at the marker first would take two.
+   */
+  claimUnlessCached(key: string, requestId: string, checkCache: boolean): Promise<string | null> {
+    return this.#redis.batchGptClaim(
+      this.#keys.inflight(key),
+      this.#keys.cached(key),
+      requestId,
+      this.#ttlSeconds,
+      checkCache ? "1" : "0",
+    );
   }
 
   async leader(key: string): Promise<string | null> {
