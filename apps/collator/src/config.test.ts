@@ -1,5 +1,5 @@
 import { MAX_BATCH_FILE_BYTES, MAX_LINES_PER_BATCH } from "@batch-gpt/contracts";
-import { settingsRefusal } from "@batch-gpt/testing";
+import { COMMON_DEFAULTS, settingsRefusal } from "@batch-gpt/testing";
 import { describe, expect, it } from "vitest";
 import { loadCollatorConfig } from "./config.ts";
 
@@ -11,16 +11,7 @@ describe("loadCollatorConfig", () => {
   it("fills in every default from the two required settings", () => {
     expect(loadCollatorConfig(REQUIRED)).toEqual({
       ...REQUIRED,
-      OPENAI_BASE_URL: "https://api.openai.com/v1",
-      MONGO_PORT: 27017,
-      MONGO_USER: "admin",
-      MONGO_PASSWORD: "password",
-      MONGO_DATABASE: "batchgpt",
-      BULL_PREFIX: "batchgpt",
-      ANSWER_CARRY_MAX_BYTES: 65536,
-      ANSWER_REDIS_TTL_SECONDS: 900,
-      CACHE_REDIS_MAX_ENTRY_BYTES: 65536,
-      CACHE_REDIS_TTL_SECONDS: 3600,
+      ...COMMON_DEFAULTS,
       COLLATE_BATCHES_FOR_DURATION_IN_MS: 5000,
       COLLATE_MAX_LINES: MAX_LINES_PER_BATCH,
       COLLATE_MAX_BYTES: MAX_BATCH_FILE_BYTES,

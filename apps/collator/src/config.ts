@@ -1,33 +1,23 @@
-import {
-  connectionSchema,
-  type Env,
-  hotPathSchema,
-  intSetting,
-  parseEnv,
-  providerSchema,
-} from "@batch-gpt/config";
+import { appSchema, type Env, intSetting, parseEnv } from "@batch-gpt/config";
 import { MAX_BATCH_FILE_BYTES, MAX_LINES_PER_BATCH } from "@batch-gpt/contracts";
 import type { z } from "zod";
 
-const schema = connectionSchema
-  .extend(providerSchema.shape)
-  .extend(hotPathSchema.shape)
-  .extend({
-    /** A group is flushed this long after its first request arrived. */
-    COLLATE_BATCHES_FOR_DURATION_IN_MS: intSetting(0).default(5000),
-    /** Flush earlier once a group holds this many lines (OpenAI's limit is 50,000). */
-    COLLATE_MAX_LINES: intSetting(1, MAX_LINES_PER_BATCH).default(MAX_LINES_PER_BATCH),
-    /** Flush earlier once a group's JSONL would exceed this many bytes (OpenAI's limit is 200 MB). */
-    COLLATE_MAX_BYTES: intSetting(1024, 200 * 1024 * 1024).default(MAX_BATCH_FILE_BYTES),
-    /** A batch record whose collator has not reported for this long is taken over by another. */
-    COLLATOR_STALE_RECORD_MS: intSetting(1000).default(120_000),
-    /** How often to look for stale batch records. */
-    COLLATOR_RECOVERY_INTERVAL_MS: intSetting(100).default(30_000),
-    /** Held jobs are locked this long and renewed; a dead collator's jobs return to the queue after it. */
-    COLLATOR_JOB_LOCK_MS: intSetting(1000).default(30_000),
-    COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: intSetting(10).default(5000),
-    MAX_RESUBMITS: intSetting(0, 100).default(3),
-  });
+const schema = appSchema.extend({
+  /** A group is flushed this long after its first request arrived. */
+  COLLATE_BATCHES_FOR_DURATION_IN_MS: intSetting(0).default(5000),
+  /** Flush earlier once a group holds this many lines (OpenAI's limit is 50,000). */
+  COLLATE_MAX_LINES: intSetting(1, MAX_LINES_PER_BATCH).default(MAX_LINES_PER_BATCH),
+  /** Flush earlier once a group's JSONL would exceed this many bytes (OpenAI's limit is 200 MB). */
+  COLLATE_MAX_BYTES: intSetting(1024, 200 * 1024 * 1024).default(MAX_BATCH_FILE_BYTES),
+  /** A batch record whose collator has not reported for this long is taken over by another. */
+  COLLATOR_STALE_RECORD_MS: intSetting(1000).default(120_000),
+  /** How often to look for stale batch records. */
+  COLLATOR_RECOVERY_INTERVAL_MS: intSetting(100).default(30_000),
+  /** Held jobs are locked this long and renewed; a dead collator's jobs return to the queue after it. */
+  COLLATOR_JOB_LOCK_MS: intSetting(1000).default(30_000),
+  COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: intSetting(10).default(5000),
+  MAX_RESUBMITS: intSetting(0, 100).default(3),
+});
 
 export type CollatorConfig = z.infer<typeof schema>;
 export const loadCollatorConfig = (env: Env): CollatorConfig => parseEnv(schema, env, "collator");

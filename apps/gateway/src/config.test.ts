@@ -1,4 +1,4 @@
-import { settingsRefusal } from "@batch-gpt/testing";
+import { COMMON_DEFAULTS, settingsRefusal } from "@batch-gpt/testing";
 import { describe, expect, it } from "vitest";
 import { loadGatewayConfig } from "./config.ts";
 
@@ -10,16 +10,7 @@ describe("loadGatewayConfig", () => {
   it("fills in every default from the two required settings", () => {
     expect(loadGatewayConfig(REQUIRED)).toEqual({
       ...REQUIRED,
-      OPENAI_BASE_URL: "https://api.openai.com/v1",
-      MONGO_PORT: 27017,
-      MONGO_USER: "admin",
-      MONGO_PASSWORD: "password",
-      MONGO_DATABASE: "batchgpt",
-      BULL_PREFIX: "batchgpt",
-      ANSWER_CARRY_MAX_BYTES: 65536,
-      ANSWER_REDIS_TTL_SECONDS: 900,
-      CACHE_REDIS_MAX_ENTRY_BYTES: 65536,
-      CACHE_REDIS_TTL_SECONDS: 3600,
+      ...COMMON_DEFAULTS,
       CALL_REDIS_TTL_SECONDS: 86400,
       PORT: 8080,
       CLIENT_SERVING_MODE: "sync",

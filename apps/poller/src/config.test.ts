@@ -1,4 +1,4 @@
-import { settingsRefusal } from "@batch-gpt/testing";
+import { COMMON_DEFAULTS, settingsRefusal } from "@batch-gpt/testing";
 import { describe, expect, it } from "vitest";
 import { loadPollerConfig } from "./config.ts";
 
@@ -10,16 +10,7 @@ describe("loadPollerConfig", () => {
   it("fills in every default from the two required settings", () => {
     expect(loadPollerConfig(REQUIRED)).toEqual({
       ...REQUIRED,
-      OPENAI_BASE_URL: "https://api.openai.com/v1",
-      MONGO_PORT: 27017,
-      MONGO_USER: "admin",
-      MONGO_PASSWORD: "password",
-      MONGO_DATABASE: "batchgpt",
-      BULL_PREFIX: "batchgpt",
-      ANSWER_CARRY_MAX_BYTES: 65536,
-      ANSWER_REDIS_TTL_SECONDS: 900,
-      CACHE_REDIS_MAX_ENTRY_BYTES: 65536,
-      CACHE_REDIS_TTL_SECONDS: 3600,
+      ...COMMON_DEFAULTS,
       COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: 5000,
       COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: 300,
       POLL_SWEEP_INTERVAL_MS: 60_000,

@@ -1,32 +1,22 @@
-import {
-  connectionSchema,
-  type Env,
-  hotPathSchema,
-  intSetting,
-  parseEnv,
-  providerSchema,
-} from "@batch-gpt/config";
+import { appSchema, type Env, intSetting, parseEnv } from "@batch-gpt/config";
 import type { z } from "zod";
 
-const schema = connectionSchema
-  .extend(providerSchema.shape)
-  .extend(hotPathSchema.shape)
-  .extend({
-    /** First status check this long after submission; the interval then doubles. */
-    COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: intSetting(10).default(5000),
-    /** The doubling stops here. */
-    COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: intSetting(1).default(300),
-    /** How often every unfinished batch is given a poll job (covers lost or never-added jobs). */
-    POLL_SWEEP_INTERVAL_MS: intSetting(100).default(60_000),
-    /** A poll job is locked this long while it runs (renewed); a dead poller's jobs return after it. */
-    POLL_JOB_LOCK_MS: intSetting(1000).default(30_000),
-    /** Batches checked at once by one poller. */
-    POLL_CONCURRENCY: intSetting(1, 100).default(8),
-    /** How many times a line left unfinished by an expired or cancelled batch is sent again. */
-    MAX_RESUBMITS: intSetting(0, 100).default(3),
-    /** Lines of a batch refused for OpenAI's enqueued-token limit are sent again after this long, doubling per attempt. */
-    TOKEN_LIMIT_RETRY_MS: intSetting(0).default(60_000),
-  });
+const schema = appSchema.extend({
+  /** First status check this long after submission; the interval then doubles. */
+  COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: intSetting(10).default(5000),
+  /** The doubling stops here. */
+  COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: intSetting(1).default(300),
+  /** How often every unfinished batch is given a poll job (covers lost or never-added jobs). */
+  POLL_SWEEP_INTERVAL_MS: intSetting(100).default(60_000),
+  /** A poll job is locked this long while it runs (renewed); a dead poller's jobs return after it. */
+  POLL_JOB_LOCK_MS: intSetting(1000).default(30_000),
+  /** Batches checked at once by one poller. */
+  POLL_CONCURRENCY: intSetting(1, 100).default(8),
+  /** How many times a line left unfinished by an expired or cancelled batch is sent again. */
+  MAX_RESUBMITS: intSetting(0, 100).default(3),
+  /** Lines of a batch refused for OpenAI's enqueued-token limit are sent again after this long, doubling per attempt. */
+  TOKEN_LIMIT_RETRY_MS: intSetting(0).default(60_000),
+});
 
 export type PollerConfig = z.infer<typeof schema>;
 export const loadPollerConfig = (env: Env): PollerConfig => parseEnv(schema, env, "poller");

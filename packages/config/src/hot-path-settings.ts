@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { connectionSchema } from "./connections.ts";
 import { intSetting } from "./env.ts";
+import { providerSchema } from "./provider-settings.ts";
 
 const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 
@@ -17,3 +19,6 @@ export const hotPathSchema = z.object({
   CACHE_REDIS_TTL_SECONDS: intSetting(0).default(3600),
 });
 export type HotPathSettings = z.infer<typeof hotPathSchema>;
+
+/** What every app reads: where Redis, MongoDB and the provider are, and the hot path's Redis entries. */
+export const appSchema = connectionSchema.extend(providerSchema.shape).extend(hotPathSchema.shape);

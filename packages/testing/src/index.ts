@@ -1,5 +1,5 @@
 export { openTestStore, services, uniqueName } from "./services.ts";
-export { settingsRefusal } from "./settings.ts";
+export { COMMON_DEFAULTS, settingsRefusal } from "./settings.ts";
 export {
   type AppProcess,
   apiError,

@@ -11,3 +11,17 @@ export function settingsRefusal(load: (env: Env) => unknown, env: Env): string {
   }
   throw new Error("expected the settings to be refused");
 }
+
+/** The defaults every app's settings share (connections, provider, hot path), given the two required ones. */
+export const COMMON_DEFAULTS = {
+  OPENAI_BASE_URL: "https://api.openai.com/v1",
+  MONGO_PORT: 27017,
+  MONGO_USER: "admin",
+  MONGO_PASSWORD: "password",
+  MONGO_DATABASE: "batchgpt",
+  BULL_PREFIX: "batchgpt",
+  ANSWER_CARRY_MAX_BYTES: 65536,
+  ANSWER_REDIS_TTL_SECONDS: 900,
+  CACHE_REDIS_MAX_ENTRY_BYTES: 65536,
+  CACHE_REDIS_TTL_SECONDS: 3600,
+};
