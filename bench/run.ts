@@ -19,11 +19,26 @@ import { json, markdown, type Report, type ScenarioReport } from "./lib/report.t
 import type { Services } from "./lib/stack.ts";
 import { asyncIntake } from "./scenarios/async-intake.ts";
 import { cacheHits } from "./scenarios/cache-hits.ts";
+import { collation, results } from "./scenarios/collation.ts";
 import { e2eSync } from "./scenarios/e2e-sync.ts";
+import { fanOut } from "./scenarios/fan-out.ts";
 import { heldCallers } from "./scenarios/held-callers.ts";
+import { history } from "./scenarios/history.ts";
+import { scaleOut } from "./scenarios/scale-out.ts";
 import type { Scenario } from "./scenarios/types.ts";
 
-const SCENARIOS: Scenario[] = [e2eSync, cacheHits, asyncIntake, heldCallers];
+/** In the order of issue 9's targets (collation and results share their runs). */
+const SCENARIOS: Scenario[] = [
+  e2eSync,
+  history,
+  cacheHits,
+  asyncIntake,
+  heldCallers,
+  fanOut,
+  collation,
+  results,
+  scaleOut,
+];
 
 const started = Date.now();
 const loadAtStart = loadNow();

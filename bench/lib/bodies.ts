@@ -10,3 +10,14 @@ export const chatBody = (tag: string, i: number) =>
 /** A tag no earlier run used, so bodies are distinct across runs and never hit an older cache entry. */
 export const freshTag = (what: string) =>
   `${what}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
+const FILLER = "The quick brown fox jumps over the lazy dog. ";
+
+/** A chat completion body of about `bytes` bytes (its message padded with filler text), distinct by tag and index. */
+export function paddedChatBody(tag: string, i: number, bytes: number): string {
+  const text = chatText(tag, i);
+  const bare = chatBody(tag, i).length;
+  const pad = Math.max(0, bytes - bare - 1);
+  const filler = FILLER.repeat(Math.ceil(pad / FILLER.length)).slice(0, pad);
+  return JSON.stringify({ model: MODEL, messages: [{ role: "user", content: `${text} ${filler}` }] });
+}

@@ -1,4 +1,5 @@
 import type { BurstJob, BurstResult } from "../children/burst.ts";
+import type { CallersJob, CallersResult } from "../children/callers.ts";
 import type { CannonJob, CannonResult } from "../children/cannon.ts";
 import type { HoldJob, HoldReport } from "../children/hold.ts";
 import { child } from "./paths.ts";
@@ -43,4 +44,16 @@ export function hold(scope: Scope, name: string, job: HoldJob, timeoutMs: number
       }
     },
   };
+}
+
+/** Sync callers opened in steps and held until answered; `result` resolves once all are answered or failed. */
+export function callers(scope: Scope, name: string, job: CallersJob) {
+  const load = scope.node(name, child("callers"), { args: [JSON.stringify(job)], ipc: true });
+  const timeoutMs = job.deadlineMs + 30_000;
+  const sent = load.message<CallersResult>("sent", timeoutMs);
+  const result = load.message<CallersResult>("result", timeoutMs).finally(() => load.stop(2000));
+  // Either may go unawaited when the other fails first.
+  sent.catch(() => {});
+  result.catch(() => {});
+  return { child: load, sent, result };
 }

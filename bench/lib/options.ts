@@ -8,20 +8,27 @@ export interface Options {
   timeoutS: number;
   /** Results go to bench/results/<out>.json and .md. */
   out: string;
-  /** e2e-sync: distinct sync calls sent at once; seconds to wait for the last answer. */
+  /** e2e-sync and history: distinct sync calls sent at once; seconds to wait for the last answer. */
   e2eCalls: number;
   e2eDeadlineS: number;
   /** cache-hits: answers stored first; requests measured; seconds of the echo baseline. */
   cacheStored: number;
   cacheRequests: number;
   baselineS: number;
-  /** cache-hits and async-intake: concurrent connections of the load generator. */
+  /** cache-hits, async-intake and scale-out: concurrent connections of the load generators. */
   connections: number;
-  /** async-intake: seconds of load per run (gateway and echo alike). */
+  /** async-intake and scale-out: seconds of load per run (gateway and echo alike). */
   asyncS: number;
   /** held-callers: concurrent sync callers held on one gateway; seconds to wait for them to settle. */
   held: number;
   heldSettleS: number;
+  /** history: earlier requests (answered and cached) stored before the e2e-sync burst is repeated. */
+  history: number;
+  /** fan-out: sync callers waiting on one batch of that many lines. */
+  fanOut: number;
+  /** collation and results: lines of the one batch, and each line's request body in bytes. */
+  collationLines: number;
+  bodyBytes: number;
 }
 
 const FULL = {
@@ -35,6 +42,10 @@ const FULL = {
   asyncS: 10,
   held: 10_000,
   heldSettleS: 180,
+  history: 200_000,
+  fanOut: 10_000,
+  collationLines: 50_000,
+  bodyBytes: 1024,
 };
 
 const QUICK: typeof FULL = {
@@ -48,26 +59,43 @@ const QUICK: typeof FULL = {
   asyncS: 1,
   held: 1000,
   heldSettleS: 20,
+  history: 2000,
+  fanOut: 1000,
+  collationLines: 2000,
+  bodyBytes: 1024,
 };
 
 export const USAGE = `pnpm bench [flags]     (results in bench/results/)
 
-  --quick                 short version with small counts (CI; well under a minute), results in quick.*
+  --quick                 short version with small counts (CI; about 70 s), results in quick.*
   --runs N                runs per scenario (default 3; --quick: 1)
-  --only a,b              run only these scenarios: e2e-sync, cache-hits, async-intake, held-callers
-                          (results in partial.* unless --out)
+  --only a,b              run only these scenarios: e2e-sync, history, cache-hits, async-intake,
+                          held-callers, fan-out, collation, results, scale-out (results in partial.* unless --out)
   --out NAME              write bench/results/NAME.json and NAME.md (default latest)
   --timeout S             give up on a scenario after S seconds (default ${FULL.timeoutS}; --quick ${QUICK.timeoutS})
-  --e2e-calls N           e2e-sync: distinct sync calls at once (default ${FULL.e2eCalls}; --quick ${QUICK.e2eCalls})
+  --e2e-calls N           e2e-sync, history: distinct sync calls at once (default ${FULL.e2eCalls}; --quick ${QUICK.e2eCalls})
   --cache-stored M        cache-hits: distinct answers stored first (default ${FULL.cacheStored}; --quick ${QUICK.cacheStored})
   --cache-requests K      cache-hits: requests measured per run (default ${FULL.cacheRequests}; --quick ${QUICK.cacheRequests})
-  --connections C         cache-hits, async-intake: concurrent connections (default ${FULL.connections}; --quick ${QUICK.connections})
-  --async-seconds S       async-intake: seconds of load per run (default ${FULL.asyncS}; --quick ${QUICK.asyncS})
+  --connections C         cache-hits, async-intake, scale-out: concurrent connections (default ${FULL.connections}; --quick ${QUICK.connections})
+  --async-seconds S       async-intake, scale-out: seconds of load per run (default ${FULL.asyncS}; --quick ${QUICK.asyncS})
   --held C                held-callers: concurrent held callers (default ${FULL.held}; --quick ${QUICK.held})
+  --history N             history: earlier requests stored before the e2e-sync burst (default ${FULL.history}; --quick ${QUICK.history})
+  --fan-out N             fan-out: sync callers answered from one N-line batch (default ${FULL.fanOut}; --quick ${QUICK.fanOut})
+  --collation-lines N     collation, results: lines of the one batch (default ${FULL.collationLines}; --quick ${QUICK.collationLines})
   --help
 `;
 
-export const SCENARIO_NAMES = ["e2e-sync", "cache-hits", "async-intake", "held-callers"] as const;
+export const SCENARIO_NAMES = [
+  "e2e-sync",
+  "history",
+  "cache-hits",
+  "async-intake",
+  "held-callers",
+  "fan-out",
+  "collation",
+  "results",
+  "scale-out",
+] as const;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -91,6 +119,9 @@ export function parseOptions(argv: string[]): Options | "help" {
       connections: { type: "string" },
       "async-seconds": { type: "string" },
       held: { type: "string" },
+      history: { type: "string" },
+      "fan-out": { type: "string" },
+      "collation-lines": { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -121,5 +152,9 @@ export function parseOptions(argv: string[]): Options | "help" {
     asyncS: positive("async-seconds", values["async-seconds"], d.asyncS),
     held: Math.round(positive("held", values.held, d.held)),
     heldSettleS: d.heldSettleS,
+    history: Math.round(positive("history", values.history, d.history)),
+    fanOut: Math.round(positive("fan-out", values["fan-out"], d.fanOut)),
+    collationLines: Math.round(positive("collation-lines", values["collation-lines"], d.collationLines)),
+    bodyBytes: d.bodyBytes,
   };
 }

@@ -26,7 +26,21 @@ export interface Report {
   scenarios: ScenarioReport[];
 }
 
-const DIGITS: Record<string, number> = { "req/s": 0, s: 2, ms: 1, MiB: 0, KiB: 1, "×": 3, "%": 1, calls: 0 };
+const DIGITS: Record<string, number> = {
+  "req/s": 0,
+  "lines/s": 0,
+  "jobs/s": 0,
+  s: 2,
+  ms: 1,
+  MiB: 0,
+  KiB: 1,
+  "×": 3,
+  "%": 1,
+  calls: 0,
+  lines: 0,
+  batches: 0,
+  cores: 2,
+};
 
 export function format(value: number, unit: string): string {
   if (Number.isNaN(value)) return "—";
@@ -50,7 +64,8 @@ function baselineCell(row: Row): string {
 function metCell(row: Row): string {
   if (!row.target) return "";
   const { met, note } = row.target;
-  const word = met === true ? "**met**" : met === false ? "**not met**" : "n/a";
+  const word =
+    met === true ? "**met**" : met === false ? "**not met**" : row.target.reported ? "reported" : "n/a";
   return note ? `${word} (${note})` : word;
 }
 
@@ -86,7 +101,8 @@ export function markdown(report: Report): string {
 
   out.push("## Summary", "", "| scenario | target (issue 9) | median | met |", "| --- | --- | --- | --- |");
   for (const s of report.scenarios) {
-    const rows = (s.rows ?? []).filter((r) => r.target && r.target.met !== null);
+    // Every target: judged, reported, or not judged at this size (quick mode) with the reason.
+    const rows = (s.rows ?? []).filter((r) => r.target);
     if (s.status !== "ok") out.push(`| ${s.name} | | | ${s.status}: ${cell(s.error ?? "")} |`);
     for (const r of rows) {
       out.push(

@@ -28,13 +28,20 @@ export interface StackOptions {
   /** Settings on top of the bench's. */
   env?: Record<string, string>;
   batchDurationMs?: number;
+  /** Gateway processes sharing the one collator, poller and store (default 1). */
+  gateways?: number;
 }
 
 export interface Stack {
-  /** e.g. http://127.0.0.1:PORT (add /v1 for the SDKs). */
+  /** e.g. http://127.0.0.1:PORT (add /v1 for the SDKs): the first gateway's. */
   gatewayUrl: string;
   gateway: Child;
-  /** The gateway, collator and poller processes. */
+  /** Every gateway (`gateways` of them), and their URLs in the same order. */
+  gateways: Child[];
+  gatewayUrls: string[];
+  collator: Child;
+  poller: Child;
+  /** The gateways, collator and poller processes. */
   apps: Child[];
   env: Record<string, string>;
   stop(): Promise<void>;
@@ -63,7 +70,7 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
   stacks += 1;
   const id = `${process.pid}_${stacks}_${Date.now().toString(36)}`;
   const suffix = stacks === 1 ? "" : `-${stacks}`;
-  const [emulatorPort, gatewayPort] = [await freePort(), await freePort()];
+  const emulatorPort = await freePort();
   const emulator = scope.node(`emulator${suffix}`, app("openai-emulator"), {
     env: {
       PATH: process.env.PATH ?? "",
@@ -81,7 +88,6 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
     BULL_PREFIX: `bench-${id}`,
     OPENAI_API_KEY: "sk-bench",
     OPENAI_BASE_URL: `http://127.0.0.1:${emulatorPort}/v1`,
-    PORT: String(gatewayPort),
     LOG_LEVEL: "info",
     COLLATE_BATCHES_FOR_DURATION_IN_MS: String(BENCH_SETTINGS.windowMs),
     COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: String(BENCH_SETTINGS.firstPollMs),
@@ -92,19 +98,30 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
   const appEnv = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env };
   const poller = scope.node(`poller${suffix}`, app("poller"), { env: appEnv });
   const collator = scope.node(`collator${suffix}`, app("collator"), { env: appEnv });
-  const gateway = scope.node(`gateway${suffix}`, app("gateway"), { env: appEnv });
+  const gateways: Child[] = [];
+  const gatewayUrls: string[] = [];
+  for (let g = 0; g < (opts.gateways ?? 1); g++) {
+    const port = await freePort();
+    const name = `gateway${suffix}${g === 0 ? "" : `-g${g + 1}`}`;
+    gateways.push(scope.node(name, app("gateway"), { env: { ...appEnv, PORT: String(port) } }));
+    gatewayUrls.push(`http://127.0.0.1:${port}`);
+  }
   await Promise.all([
     poller.waitForLine(/poller started/, 60_000),
     collator.waitForLine(/collator started/, 60_000),
-    waitForHttp(`http://127.0.0.1:${gatewayPort}/readyz`, gateway),
+    ...gateways.map((g, i) => waitForHttp(`${gatewayUrls[i]}/readyz`, g)),
   ]);
   return {
-    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
-    gateway,
-    apps: [gateway, collator, poller],
-    env,
+    gatewayUrl: gatewayUrls[0]!,
+    gateway: gateways[0]!,
+    gateways,
+    gatewayUrls,
+    collator,
+    poller,
+    apps: [...gateways, collator, poller],
+    env: { ...env, PORT: new URL(gatewayUrls[0]!).port },
     async stop() {
-      await gateway.stop();
+      await Promise.all(gateways.map((g) => g.stop()));
       await Promise.all([collator.stop(), poller.stop()]);
       await emulator.stop();
     },

@@ -112,7 +112,7 @@ export const cacheHits: Scenario = {
           label: "latency p99 (ms)",
           value: figure("ms", p99),
           baseline: { label: "Hono echo", value: figure("ms", echoP99) },
-          target: { text: "reported", met: null },
+          target: { text: "p99 reported", met: null, reported: true },
         },
         { label: "answered from the cache (%)", value: figure("%", hitRate) },
         { label: `time to store the ${stored} answers (s)`, value: figure("s", [seed.lastMs / 1000]) },

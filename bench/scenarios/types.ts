@@ -16,7 +16,11 @@ export interface Row {
   label: string;
   value: Figure;
   baseline?: { label: string; value: Figure };
-  target?: { text: string; met: boolean | null; note?: string };
+  /**
+   * `met` null: not judged here (a smaller run than the target's, or a figure the issue only asks to
+   * see: then `reported`).
+   */
+  target?: { text: string; met: boolean | null; note?: string; reported?: boolean };
 }
 
 export interface ScenarioOutcome {

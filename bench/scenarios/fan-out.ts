@@ -1,0 +1,135 @@
+/**
+ * Target 6: fan-out. N sync callers wait on one gateway for one N-line batch (the collator flushes at
+ * exactly N lines: COLLATE_MAX_LINES = N, and a long window); once the batch completes, how long until
+ * the last of them is answered, counted from the moment the poller saw the completion.
+ *
+ * That moment is when the poller stored the terminal status in the batch record's history
+ * (`BatchStore.recordStatus`, right after fetching it); the callers' answer times are epoch ms taken by
+ * the load generator (bench/children/callers.ts) on the same machine. The poller's "batch settled" log
+ * line splits the interval into storing the results and waking the callers.
+ */
+import { freshTag } from "../lib/bodies.ts";
+import { completionsSeen, dropStackData, logEvents, openStackStore } from "../lib/data.ts";
+import { callers } from "../lib/load.ts";
+import { BENCH_SETTINGS, startStack } from "../lib/stack.ts";
+import { figure } from "../lib/stats.ts";
+import type { Scenario } from "./types.ts";
+
+export const fanOut: Scenario = {
+  name: "fan-out",
+  title: "Fan-out: one batch's waiting callers answered",
+  async run({ opts, services, scope, log }) {
+    const n = opts.fanOut;
+    // 4,000 callers a second (held-callers: faster overflows the listen backlog), then a margin: the
+    // window only closes the batch should fewer than N callers get in.
+    const step = { step: 100, stepMs: 25 };
+    const windowMs = Math.ceil(n / 4000) * 1000 + (opts.quick ? 20_000 : 60_000);
+    const deadlineMs = windowMs + (opts.quick ? 20_000 : 120_000);
+    const fanOutS: number[] = [];
+    const storeS: number[] = [];
+    const wakeS: number[] = [];
+    const firstS: number[] = [];
+    const noticedS: number[] = [];
+    const lastFromStartS: number[] = [];
+    const wrong: number[] = [];
+    const batches: number[] = [];
+    const details: unknown[] = [];
+    for (let run = 1; run <= opts.runs; run++) {
+      log(`run ${run}/${opts.runs}: ${n} sync callers on one ${n}-line batch`);
+      const stack = await startStack(scope, services, {
+        env: { COLLATE_MAX_LINES: String(n), COLLATE_BATCHES_FOR_DURATION_IN_MS: String(windowMs) },
+      });
+      try {
+        // Registered first: the poller logs it after waking the callers, so it may come after the last answer.
+        const settledLine = stack.poller.waitForLine(/"msg":"batch settled"/, deadlineMs);
+        settledLine.catch(() => {});
+        const load = callers(scope, `callers-${run}`, {
+          url: stack.gatewayUrl,
+          n,
+          tag: freshTag("fanout"),
+          ...step,
+          deadlineMs,
+        });
+        const result = await load.result;
+        await settledLine.catch(() => null);
+        const store = await openStackStore(services, stack.env);
+        const seen = await completionsSeen(store).finally(() => store.close());
+        await stack.stop();
+        const settled = logEvents(stack.poller.logFile, "batch settled");
+        // The batch the callers waited on: the last one seen complete (there should be just one).
+        const batch = seen
+          .filter((s) => !Number.isNaN(s.seenAt))
+          .sort((a, b) => a.seenAt - b.seenAt)
+          .at(-1);
+        const settledAt = settled.find((e) => e.recordId === batch?.recordId)?.time ?? Number.NaN;
+        const seenAt = batch?.seenAt ?? Number.NaN;
+        const complete = result.correct === n;
+        const fanOut = complete ? (result.lastAnswerAt - seenAt) / 1000 : Number.POSITIVE_INFINITY;
+        fanOutS.push(fanOut);
+        storeS.push((settledAt - seenAt) / 1000);
+        wakeS.push(complete ? (result.lastAnswerAt - settledAt) / 1000 : Number.POSITIVE_INFINITY);
+        firstS.push((result.firstAnswerAt - seenAt) / 1000);
+        noticedS.push(((batch?.seenAt ?? Number.NaN) - (batch?.submittedAt ?? Number.NaN)) / 1000);
+        lastFromStartS.push(
+          complete ? (result.lastAnswerAt - result.startedAt) / 1000 : Number.POSITIVE_INFINITY,
+        );
+        wrong.push(n - result.correct);
+        batches.push(seen.length);
+        log(
+          `  ${result.correct}/${n} answered correctly; last answer ${fanOut.toFixed(2)} s after the poller saw the completion (results stored in ${((settledAt - seenAt) / 1000).toFixed(2)} s); ${seen.length} batch(es)`,
+        );
+        details.push({ run, callers: result, batches: seen, settled });
+      } finally {
+        await stack.stop();
+        await dropStackData(services, stack.env).catch(() => {});
+      }
+    }
+    const fanOutFigure = figure("s", fanOutS);
+    return {
+      params: {
+        callers: n,
+        collateMaxLines: n,
+        windowMs,
+        emulatorBatchMs: BENCH_SETTINGS.batchDurationMs,
+        firstPollMs: BENCH_SETTINGS.firstPollMs,
+        maxPollIntervalS: BENCH_SETTINGS.maxPollIntervalS,
+      },
+      rows: [
+        {
+          label: "poller saw the completion → last caller answered (s)",
+          value: fanOutFigure,
+          target: {
+            text: "10,000-line batch: last caller within 2 s",
+            met: n >= 10_000 ? fanOutFigure.median <= 2 : null,
+            ...(n < 10_000
+              ? { note: `${n.toLocaleString("en-US")} lines here; the target is for 10,000` }
+              : {}),
+          },
+        },
+        { label: "poller saw the completion → first caller answered (s)", value: figure("s", firstS) },
+        {
+          label: "… → results stored and announced (poller's batch settled) (s)",
+          value: figure("s", storeS),
+        },
+        { label: "batch settled → last caller answered (s)", value: figure("s", wakeS) },
+        {
+          label: "batch submitted → poller saw the completion (s)",
+          value: figure("s", noticedS),
+          baseline: {
+            label: "emulator batch",
+            value: figure("s", Array(opts.runs).fill(BENCH_SETTINGS.batchDurationMs / 1000)),
+          },
+        },
+        { label: "first caller opened → last caller answered (s)", value: figure("s", lastFromStartS) },
+        { label: "callers not answered correctly", value: figure("calls", wrong) },
+        { label: "batches the callers' lines went into", value: figure("batches", batches) },
+      ],
+      notes: [
+        `${n} distinct sync calls on one gateway, opened at 4,000 a second (node:http, one connection each); the collator flushes at ${n} lines (COLLATE_MAX_LINES), the window (${windowMs / 1000} s) only if fewer get in.`,
+        "The poller saw the completion when it stored the terminal status in the batch record's history (right after fetching it); answer times are taken by the load generator on the same machine; batch settled is the poller's log line.",
+        "A run with a caller unanswered or answered wrongly counts as ∞.",
+      ],
+      details,
+    };
+  },
+};

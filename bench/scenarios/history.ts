@@ -1,0 +1,175 @@
+/**
+ * Target 2: history does not matter. The e2e-sync burst (N distinct sync calls at once through the
+ * SDK) on a store already holding H earlier requests, answered and cached, against the same burst on an
+ * empty store in the same run; the ratio of the times to the last answer.
+ *
+ * The history is seeded once, straight into MongoDB and Redis (bench/lib/seed.ts: documents shaped as
+ * the apps write them, inserted 1,000 per command), into a database and queue prefix that every run's
+ * seeded stack then uses; each run adds its own N requests to it. The empty-store stacks are fresh.
+ */
+import { CHAT_PATH, freshTag } from "../lib/bodies.ts";
+import { dropStackData } from "../lib/data.ts";
+import { burst } from "../lib/load.ts";
+import { type SeedResult, seedHistory } from "../lib/seed.ts";
+import { BENCH_SETTINGS, startStack } from "../lib/stack.ts";
+import { figure } from "../lib/stats.ts";
+import type { Scenario } from "./types.ts";
+
+/**
+ * The apps read the seeded history as their own: an earlier body is answered from the cache (through
+ * its Redis marker and MongoDB's cache), and an earlier async call is answered from its stored outcome.
+ */
+async function checkSeed(gatewayUrl: string, sample: SeedResult["sample"]): Promise<void> {
+  if (!sample) return;
+  const content = (text: string) =>
+    (JSON.parse(text) as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content;
+  const want = content(sample.answer);
+  const hit = await fetch(`${gatewayUrl}${CHAT_PATH}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-batch-mode": "cache" },
+    body: sample.body,
+  });
+  const hitText = await hit.text();
+  if (hit.status !== 200 || content(hitText) !== want) {
+    throw new Error(
+      `the seeded history is not the apps' own: a seeded body got ${hit.status} ${hitText.slice(0, 200)}`,
+    );
+  }
+  const call = await fetch(`${gatewayUrl}${CHAT_PATH}/${sample.callId}`);
+  const callText = await call.text();
+  if (call.status !== 200 || content(callText) !== want) {
+    throw new Error(
+      `the seeded history is not the apps' own: a seeded call got ${call.status} ${callText.slice(0, 200)}`,
+    );
+  }
+}
+
+export const history: Scenario = {
+  name: "history",
+  title: "End to end with history: the e2e-sync burst on a store of earlier requests",
+  async run({ opts, services, scope, log }) {
+    const n = opts.e2eCalls;
+    const h = opts.history;
+    const id = `${process.pid}_history_${Date.now().toString(36)}`;
+    const seededEnv = { MONGO_DATABASE: `bench_${id}`, BULL_PREFIX: `bench-${id}` };
+    const floorS = (BENCH_SETTINGS.windowMs + BENCH_SETTINGS.batchDurationMs) / 1000;
+    const last: number[] = [];
+    const first: number[] = [];
+    const mid: number[] = [];
+    const unanswered: number[] = [];
+    const emptyLast: number[] = [];
+    const emptyFirst: number[] = [];
+    const emptyMid: number[] = [];
+    const ratio: number[] = [];
+    const details: unknown[] = [];
+    const lastOf = (r: { lastMs: number; unanswered: number; failed: number }) =>
+      r.unanswered + r.failed > 0 ? Number.POSITIVE_INFINITY : r.lastMs / 1000;
+
+    log(`seeding ${h.toLocaleString("en-US")} earlier requests into MongoDB and Redis (insertMany of 1,000)`);
+    const step = Math.max(1000, Math.ceil(h / 4 / 1000) * 1000);
+    try {
+      const seed = await seedHistory(services, seededEnv, h, freshTag("history"), (done) => {
+        if (done % step === 0 && done < h) log(`  ${done.toLocaleString("en-US")} seeded`);
+      });
+      log(
+        `  ${seed.documents.toLocaleString("en-US")} documents and ${seed.redisKeys.toLocaleString("en-US")} Redis markers in ${seed.seconds.toFixed(1)} s`,
+      );
+      for (let run = 1; run <= opts.runs; run++) {
+        log(`run ${run}/${opts.runs}: ${n} calls at once through the gateway, empty store`);
+        const empty = await startStack(scope, services);
+        const base = await burst(scope, `burst-empty-${run}`, {
+          baseURL: `${empty.gatewayUrl}/v1`,
+          n,
+          tag: freshTag("e2e"),
+          deadlineMs: opts.e2eDeadlineS * 1000,
+          verify: true,
+        });
+        await empty.stop();
+        log(
+          `  answered ${base.answered}/${n}, first ${(base.firstMs / 1000).toFixed(2)} s, last ${(base.lastMs / 1000).toFixed(2)} s`,
+        );
+
+        log(
+          `run ${run}/${opts.runs}: ${n} calls at once, ${h.toLocaleString("en-US")} earlier requests stored`,
+        );
+        const seeded = await startStack(scope, services, { env: seededEnv });
+        if (run === 1) await checkSeed(seeded.gatewayUrl, seed.sample);
+        const result = await burst(scope, `burst-history-${run}`, {
+          baseURL: `${seeded.gatewayUrl}/v1`,
+          n,
+          tag: freshTag("e2e"),
+          deadlineMs: opts.e2eDeadlineS * 1000,
+          verify: true,
+        });
+        await seeded.stop();
+        log(
+          `  answered ${result.answered}/${n}, first ${(result.firstMs / 1000).toFixed(2)} s, last ${(result.lastMs / 1000).toFixed(2)} s`,
+        );
+        emptyLast.push(lastOf(base));
+        emptyFirst.push(base.firstMs / 1000);
+        emptyMid.push(base.p50Ms / 1000);
+        last.push(lastOf(result));
+        first.push(result.firstMs / 1000);
+        mid.push(result.p50Ms / 1000);
+        unanswered.push(n - result.answered + result.wrong);
+        ratio.push(lastOf(result) / lastOf(base));
+        details.push({ run, history: result, empty: base });
+      }
+      const ratioFigure = figure("×", ratio);
+      const judged = h >= 200_000 && n >= 3000;
+      return {
+        params: {
+          calls: n,
+          earlierRequests: h,
+          windowMs: BENCH_SETTINGS.windowMs,
+          emulatorBatchMs: BENCH_SETTINGS.batchDurationMs,
+          deadlineS: opts.e2eDeadlineS,
+        },
+        rows: [
+          {
+            label: "time to last answer (s)",
+            value: figure("s", last),
+            baseline: { label: "empty store", value: figure("s", emptyLast) },
+          },
+          {
+            label: "ratio to the empty store (same run)",
+            value: ratioFigure,
+            target: {
+              text: "≤ 1.2 × the empty store, with 200,000 earlier requests (3,000 calls)",
+              met: judged ? ratioFigure.median <= 1.2 : null,
+              ...(judged
+                ? {}
+                : { note: `${h.toLocaleString("en-US")} earlier requests and ${n} calls here` }),
+            },
+          },
+          {
+            label: "time to first answer (s)",
+            value: figure("s", first),
+            baseline: { label: "empty store", value: figure("s", emptyFirst) },
+          },
+          {
+            label: "median caller waited (s)",
+            value: figure("s", mid),
+            baseline: { label: "empty store", value: figure("s", emptyMid) },
+          },
+          {
+            label: `calls not answered correctly within ${opts.e2eDeadlineS} s (with history)`,
+            value: figure("calls", unanswered),
+          },
+          { label: "seeding the history (s)", value: figure("s", [seed.seconds]) },
+        ],
+        notes: [
+          `History seeded once, straight into MongoDB (insertMany of 1,000 per collection: requests, answers, cache, fences, calls for every other request, one done batch record and line manifest per 1,000) and Redis (\`cached:<key>\` markers), shaped as the apps write them: ${seed.documents.toLocaleString("en-US")} documents and ${seed.redisKeys.toLocaleString("en-US")} markers in ${seed.seconds.toFixed(1)} s. Every run's seeded stack uses that database, so run k holds ${n} × (k − 1) more.`,
+          `Each run: the burst on a fresh empty store first, then on the seeded store; the ratio is taken run by run (floor ${floorS.toFixed(1)} s).`,
+          "Checked before the first seeded run: an earlier body is answered from the cache, and an earlier async call by its id.",
+          "A run with calls unanswered at its deadline counts as ∞ for the time to the last answer.",
+        ],
+        details: [{ seed }, ...details],
+      };
+    } finally {
+      await dropStackData(services, seededEnv).catch((err) =>
+        log(`could not drop the seeded history: ${(err as Error).message}`),
+      );
+    }
+  },
+};
