@@ -7,6 +7,7 @@ import {
   COLLATING_BATCH_STATES,
   fenceIds,
 } from "@batch-gpt/contracts";
+import type { UpdateFilter } from "mongodb";
 import type { Fences } from "./fences.ts";
 import type { Collections } from "./mongo.ts";
 
@@ -33,10 +34,22 @@ interface ProviderBatchSeen {
 export class BatchStore {
   readonly #c: Collections;
   readonly #fences: Fences;
+  readonly #guardInFilter: boolean;
 
-  constructor(collections: Collections, fences: Fences) {
+  /**
+   * `guardInFilter`: the from-states go into the update's filter (atomic on MongoDB). Where the server
+   * filters only on `_id` (FerretDB v1), the state is read by `_id` first, then the update goes by `_id`:
+   * two cheap commands instead of one that decodes every record (not atomic, but on FerretDB v1 no
+   * conditional update is: the fences are what make steps happen once).
+   */
+  constructor(
+    collections: Collections,
+    fences: Fences,
+    opts: { guardInFilter: boolean } = { guardInFilter: true },
+  ) {
     this.#c = collections;
     this.#fences = fences;
+    this.#guardInFilter = opts.guardInFilter;
   }
 
   get(id: string): Promise<BatchRecord | null> {
@@ -97,11 +110,10 @@ export class BatchStore {
   /** submitted → same: a provider status; appended to the history only when it changed. */
   async recordStatus(record: BatchRecord, batch: ProviderBatchSeen): Promise<boolean> {
     const changed = record.status !== batch.status;
-    const result = await this.#c.batches.updateOne(this.#filter("status", record._id), {
+    return this.#update("status", record._id, {
       $set: { providerBatch: JSON.stringify(batch), status: batch.status, updatedAt: new Date() },
       ...(changed ? { $push: { history: { status: batch.status, at: new Date() } } } : {}),
     });
-    return result.matchedCount > 0;
   }
 
   /** preparing | uploaded | creating → done: the provider refused it for good (every line already failed). */
@@ -114,20 +126,29 @@ export class BatchStore {
     return this.#write("settled", id, { state: "done" });
   }
 
-  async #write(
+  #write(
     transition: BatchTransitionName,
     id: string,
     fields: Partial<Omit<BatchRecord, "_id">>,
   ): Promise<boolean> {
-    const result = await this.#c.batches.updateOne(this.#filter(transition, id), {
-      $set: { ...fields, updatedAt: new Date() },
-    });
-    return result.matchedCount > 0;
+    return this.#update(transition, id, { $set: { ...fields, updatedAt: new Date() } });
   }
 
-  #filter(transition: BatchTransitionName, id: string) {
+  /** Applies `update` when the record is in one of the transition's from-states; true when it did. */
+  async #update(
+    transition: BatchTransitionName,
+    id: string,
+    update: UpdateFilter<BatchRecord>,
+  ): Promise<boolean> {
     const from: readonly BatchState[] = BATCH_TRANSITIONS[transition].from;
-    return { _id: id, state: { $in: [...from] } };
+    if (this.#guardInFilter) {
+      const result = await this.#c.batches.updateOne({ _id: id, state: { $in: [...from] } }, update);
+      return result.matchedCount > 0;
+    }
+    const current = await this.#c.batches.findOne({ _id: id }, { projection: { state: 1 } });
+    if (!current || !from.includes(current.state)) return false;
+    const result = await this.#c.batches.updateOne({ _id: id }, update);
+    return result.matchedCount > 0;
   }
 
   /** Records not yet `done` in `states`, oldest first: what recovery and the poll sweep look at. */

@@ -21,13 +21,11 @@ export interface Store {
 export async function openStore(uri: string, dbName: string): Promise<Store> {
   const mongo = await connectMongo(uri, dbName);
   const c = mongo.collections;
-  // What MongoDB needs to serve the store's queries without a scan (idempotent; FerretDB takes it too).
-  await c.batchLines.createIndex({ recordId: 1 });
   const fences = new Fences(c);
   return {
     mongo,
     requests: new RequestStore(c),
-    batches: new BatchStore(c, fences),
+    batches: new BatchStore(c, fences, { guardInFilter: !mongo.filtersOnlyById }),
     cache: new CacheStore(c),
     calls: new CallStore(c),
     fences,

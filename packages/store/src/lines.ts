@@ -53,12 +53,17 @@ export class BatchLines {
     });
   }
 
-  /** The manifest of a record by line id (`lineId(request, attempt)`); empty when none was written. */
+  /**
+   * The manifest of a record by line id (`lineId(request, attempt)`); empty when none was written.
+   * Chunk by chunk by `_id`, until one is missing: the one filter FerretDB v1 does not evaluate by
+   * decoding every document of the collection (a query on `recordId` took 5.8 s over 200 manifests).
+   */
   async read(recordId: string): Promise<Map<string, LineInfo>> {
-    const docs = await this.#c.batchLines.find({ recordId }).toArray();
     const byLine = new Map<string, LineInfo>();
-    for (const doc of docs)
+    for (let chunk = 0; ; chunk++) {
+      const doc = await this.#c.batchLines.findOne({ _id: `${recordId}:${chunk}` });
+      if (!doc) return byLine;
       for (const line of doc.lines) byLine.set(lineId(line.requestId, line.attempt), line);
-    return byLine;
+    }
   }
 }

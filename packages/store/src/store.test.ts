@@ -1,6 +1,7 @@
 import type { BatchRecord, CollateJob } from "@batch-gpt/contracts";
 import { openTestStore } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { BatchStore } from "./batches.ts";
 
 // Contract tests for the store's own operations. They run against whichever server the test setup
 // gave us (FerretDB here, a real mongod when one is on PATH or MONGODB_URI names one).
@@ -205,7 +206,16 @@ describe("racing cache writers", () => {
   });
 });
 
-describe("batch transitions", () => {
+// Both ways of guarding a transition: in the update's filter (MongoDB), or read by _id first (FerretDB v1).
+describe.each([
+  ["in the filter", true],
+  ["read first", false],
+])("batch transitions, the from-state guard %s", (mode, guardInFilter) => {
+  let batches: BatchStore;
+  beforeAll(() => {
+    batches = new BatchStore(store.mongo.collections, store.fences, { guardInFilter });
+  });
+  void mode;
   const preparing = (id: string): BatchRecord & { state: "preparing" } => ({
     _id: id,
     provider: "openai",
@@ -226,65 +236,71 @@ describe("batch transitions", () => {
   });
 
   it("applies a write only from the states its transition lists", async () => {
-    await store.batches.prepare(preparing("bgb_t1"));
+    await batches.prepare(preparing(`bgb_t1_${guardInFilter}`));
     // The fence is won, but the write does not apply from preparing: no claim.
-    expect(await store.batches.claimCreating("bgb_t1", 0, "c0")).toBe(false);
-    expect((await store.batches.get("bgb_t1"))?.state).toBe("preparing");
-    expect(await store.batches.markSubmitted("bgb_t1", { id: "batch_x", status: "validating" })).toBe(false);
-    expect(await store.batches.markUploaded("bgb_t1", "file-1")).toBe(true);
-    expect(await store.batches.markUploaded("bgb_t1", "file-2")).toBe(false);
-    expect(await store.batches.markSettled("bgb_t1")).toBe(false);
-    const record = await store.batches.get("bgb_t1");
+    expect(await batches.claimCreating(`bgb_t1_${guardInFilter}`, 0, "c0")).toBe(false);
+    expect((await batches.get(`bgb_t1_${guardInFilter}`))?.state).toBe("preparing");
+    expect(
+      await batches.markSubmitted(`bgb_t1_${guardInFilter}`, { id: "batch_x", status: "validating" }),
+    ).toBe(false);
+    expect(await batches.markUploaded(`bgb_t1_${guardInFilter}`, "file-1")).toBe(true);
+    expect(await batches.markUploaded(`bgb_t1_${guardInFilter}`, "file-2")).toBe(false);
+    expect(await batches.markSettled(`bgb_t1_${guardInFilter}`)).toBe(false);
+    const record = await batches.get(`bgb_t1_${guardInFilter}`);
     expect(record).toMatchObject({ state: "uploaded", inputFileId: "file-1" });
   });
 
   it("a stale writer cannot roll a submitted record back", async () => {
-    await store.batches.prepare(preparing("bgb_t2"));
-    await store.batches.markUploaded("bgb_t2", "file-1");
-    expect(await store.batches.claimCreating("bgb_t2", 0, "c0")).toBe(true);
-    expect(await store.batches.markSubmitted("bgb_t2", { id: "batch_t2", status: "validating" })).toBe(true);
-    expect(await store.batches.markUploaded("bgb_t2", "file-late")).toBe(false);
-    expect(await store.batches.heartbeat("bgb_t2")).toBe(false);
-    expect(await store.batches.markRefused("bgb_t2", "create_refused")).toBe(false);
-    expect(await store.batches.get("bgb_t2")).toMatchObject({
+    await batches.prepare(preparing(`bgb_t2_${guardInFilter}`));
+    await batches.markUploaded(`bgb_t2_${guardInFilter}`, "file-1");
+    expect(await batches.claimCreating(`bgb_t2_${guardInFilter}`, 0, "c0")).toBe(true);
+    expect(
+      await batches.markSubmitted(`bgb_t2_${guardInFilter}`, { id: "batch_t2", status: "validating" }),
+    ).toBe(true);
+    expect(await batches.markUploaded(`bgb_t2_${guardInFilter}`, "file-late")).toBe(false);
+    expect(await batches.heartbeat(`bgb_t2_${guardInFilter}`)).toBe(false);
+    expect(await batches.markRefused(`bgb_t2_${guardInFilter}`, "create_refused")).toBe(false);
+    expect(await batches.get(`bgb_t2_${guardInFilter}`)).toMatchObject({
       state: "submitted",
       providerBatchId: "batch_t2",
     });
-    const seen = await store.batches.get("bgb_t2");
-    expect(await store.batches.recordStatus(seen!, { id: "batch_t2", status: "in_progress" })).toBe(true);
-    const again = await store.batches.get("bgb_t2");
-    expect(await store.batches.recordStatus(again!, { id: "batch_t2", status: "in_progress" })).toBe(true);
-    expect((await store.batches.get("bgb_t2"))?.history.map((h) => h.status)).toEqual([
+    const seen = await batches.get(`bgb_t2_${guardInFilter}`);
+    expect(await batches.recordStatus(seen!, { id: "batch_t2", status: "in_progress" })).toBe(true);
+    const again = await batches.get(`bgb_t2_${guardInFilter}`);
+    expect(await batches.recordStatus(again!, { id: "batch_t2", status: "in_progress" })).toBe(true);
+    expect((await batches.get(`bgb_t2_${guardInFilter}`))?.history.map((h) => h.status)).toEqual([
       "validating",
       "in_progress",
     ]);
-    expect(await store.batches.markSettled("bgb_t2")).toBe(true);
-    expect(await store.batches.recordStatus(seen!, { id: "batch_t2", status: "completed" })).toBe(false);
+    expect(await batches.markSettled(`bgb_t2_${guardInFilter}`)).toBe(true);
+    expect(await batches.recordStatus(seen!, { id: "batch_t2", status: "completed" })).toBe(false);
   });
 
   it("takes the creating fence once per generation, and a take-over once per generation", async () => {
-    await store.batches.prepare(preparing("bgb_t3"));
-    await store.batches.markUploaded("bgb_t3", "file-1");
-    const claims = await Promise.all(["a", "b", "c"].map((c) => store.batches.claimCreating("bgb_t3", 0, c)));
+    await batches.prepare(preparing(`bgb_t3_${guardInFilter}`));
+    await batches.markUploaded(`bgb_t3_${guardInFilter}`, "file-1");
+    const claims = await Promise.all(
+      ["a", "b", "c"].map((c) => batches.claimCreating(`bgb_t3_${guardInFilter}`, 0, c)),
+    );
     expect(claims.filter(Boolean)).toHaveLength(1);
-    const record = (await store.batches.get("bgb_t3"))!;
-    const takers = await Promise.all(["r1", "r2"].map((c) => store.batches.takeOver(record, c)));
+    const record = (await batches.get(`bgb_t3_${guardInFilter}`))!;
+    const takers = await Promise.all(["r1", "r2"].map((c) => batches.takeOver(record, c)));
     expect(takers.filter((g) => g !== null)).toEqual([1]);
-    expect((await store.batches.get("bgb_t3"))?.generation).toBe(1);
-    expect(await store.batches.claimCreating("bgb_t3", 1, "r1")).toBe(true);
+    expect((await batches.get(`bgb_t3_${guardInFilter}`))?.generation).toBe(1);
+    expect(await batches.claimCreating(`bgb_t3_${guardInFilter}`, 1, "r1")).toBe(true);
   });
 
   it("keeps our verdict apart from the provider's status", async () => {
-    await store.batches.prepare(preparing("bgb_t4"));
-    expect(await store.batches.trimLines("bgb_t4", [])).toBe(true);
-    expect(await store.batches.get("bgb_t4")).toMatchObject({
+    await batches.prepare(preparing(`bgb_t4_${guardInFilter}`));
+    expect(await batches.trimLines(`bgb_t4_${guardInFilter}`, [])).toBe(true);
+    expect(await batches.get(`bgb_t4_${guardInFilter}`)).toMatchObject({
       state: "done",
       verdict: "empty",
       status: null,
     });
-    await store.batches.prepare(preparing("bgb_t5"));
-    expect(await store.batches.markRefused("bgb_t5", "upload_refused")).toBe(true);
-    expect(await store.batches.get("bgb_t5")).toMatchObject({
+    await batches.prepare(preparing(`bgb_t5_${guardInFilter}`));
+    expect(await batches.markRefused(`bgb_t5_${guardInFilter}`, "upload_refused")).toBe(true);
+    expect(await batches.get(`bgb_t5_${guardInFilter}`)).toMatchObject({
       state: "done",
       verdict: "upload_refused",
       status: null,
