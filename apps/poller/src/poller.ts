@@ -36,6 +36,8 @@ export interface PollerOptions {
 
 /** Outcomes are stored and announced in chunks, so a 50,000-line result never sits in memory whole. */
 const CHUNK = 500;
+/** Chunks being stored and announced at once. */
+const DELIVERIES_IN_FLIGHT = 4;
 
 /**
  * Tracks each submitted batch with one delayed job that reschedules itself (doubling, capped) until
@@ -94,10 +96,28 @@ export class Poller {
       model: record.model,
       lines: await store.lines.read(record._id),
     };
+    // Chunks are delivered a few at a time while the file is read on: one after the other, a
+    // 10,000-line batch waited on 20 deliveries in a row.
     let chunk: LineOutcome[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
     const flush = async () => {
-      await outcomes.deliver(delivery, chunk);
-      chunk = [];
+      if (chunk.length > 0) {
+        const lines = chunk;
+        chunk = [];
+        const work: Promise<void> = outcomes.deliver(delivery, lines).then(
+          () => {
+            inFlight.delete(work);
+          },
+          (err: unknown) => {
+            inFlight.delete(work);
+            failure ??= err;
+          },
+        );
+        inFlight.add(work);
+      }
+      if (inFlight.size >= DELIVERIES_IN_FLIGHT) await Promise.race(inFlight);
+      if (failure) throw failure;
     };
     for (const fileId of [batch.output_file_id, batch.error_file_id]) {
       if (!fileId) continue;
@@ -120,6 +140,8 @@ export class Poller {
       if (chunk.length >= CHUNK) await flush();
     }
     await flush();
+    await Promise.all(inFlight);
+    if (failure) throw failure;
     reachedStep("poll.announced");
     await store.batches.markSettled(record._id);
     log.info(
