@@ -1,5 +1,3 @@
-import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Endpoint } from "@batch-gpt/contracts";
 import OpenAI from "openai";
@@ -78,14 +76,28 @@ export class OpenAIProvider implements BatchProvider {
     });
   }
 
+  /**
+   * The file's lines, pulled from the response as the caller asks for them: a slow consumer holds back
+   * the download instead of the whole file piling up in memory (readline's iterator buffers every line
+   * it is handed, whatever the consumer's pace).
+   */
   async *readFileLines(fileId: string): AsyncIterable<string> {
     const response = await this.#call(() => this.#client.files.content(fileId));
     if (!response.body) return;
-    const lines = createInterface({
-      input: Readable.fromWeb(response.body as never),
-      crlfDelay: Number.POSITIVE_INFINITY,
-    });
-    for await (const line of lines) if (line.trim()) yield line;
+    const decoder = new TextDecoder();
+    let rest = "";
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      rest += decoder.decode(chunk, { stream: true });
+      let start = 0;
+      for (let end = rest.indexOf("\n"); end >= 0; end = rest.indexOf("\n", start)) {
+        const line = rest.slice(start, end);
+        start = end + 1;
+        if (line.trim()) yield line.endsWith("\r") ? line.slice(0, -1) : line;
+      }
+      rest = rest.slice(start);
+    }
+    rest += decoder.decode();
+    if (rest.trim()) yield rest;
   }
 
   /** The SDK's Batch, as the plain JSON object we store and serve. */
