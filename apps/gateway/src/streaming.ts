@@ -40,6 +40,7 @@ export async function streamWhenReady(
 ): Promise<Response> {
   const { endpoint } = req;
   const options = streamOptionsOf(req.body);
+  // Every answer from here on is a miss (also the 503 of a lost request or a stopping gateway).
   c.header("x-batch-cache", "miss");
   const keepaliveMs = deps.config.SSE_KEEPALIVE_MS;
   const caller = new AbortController();
@@ -58,7 +59,6 @@ export async function streamWhenReady(
     if (early !== KEEPALIVE_DUE) {
       signal.removeEventListener("abort", gone);
       if (!succeeded(early)) return outcomeResponse(c, early);
-      c.header("x-batch-cache", "miss");
       return c.body(answerEvents(endpoint, answerBody(early), options).join(""), 200, SSE_HEADERS);
     }
   } finally {
@@ -114,7 +114,6 @@ export async function streamWhenReady(
       caller.abort();
     },
   });
-  c.header("x-batch-cache", "miss");
   return c.body(stream, 200, SSE_HEADERS);
 }
 

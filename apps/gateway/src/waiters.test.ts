@@ -112,7 +112,7 @@ describe("waiters", () => {
     await store.requests.finish("req_timed", "succeeded", { statusCode: 200, body: "{}" }, null);
     await new Promise((r) => setTimeout(r, 400));
     expect(w.size).toBe(1); // Only in MongoDB: not looked for yet.
-    await publisher.publish([{ requestId: "req_timed", outcome: answered }].map((a) => a));
+    await publisher.publish([{ requestId: "req_timed", outcome: answered }]);
     expect(await held).toEqual(answered);
     w.close();
   });

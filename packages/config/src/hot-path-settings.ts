@@ -22,3 +22,4 @@ export type HotPathSettings = z.infer<typeof hotPathSchema>;
 
 /** What every app reads: where Redis, MongoDB and the provider are, and the hot path's Redis entries. */
 export const appSchema = connectionSchema.extend(providerSchema.shape).extend(hotPathSchema.shape);
+export type AppSettings = z.infer<typeof appSchema>;

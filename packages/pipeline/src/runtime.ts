@@ -1,10 +1,4 @@
-import {
-  type ConnectionSettings,
-  type HotPathSettings,
-  type Logger,
-  type ProviderSettings,
-  resolveMongo,
-} from "@batch-gpt/config";
+import { type AppSettings, type Logger, resolveMongo } from "@batch-gpt/config";
 import { redisKeys } from "@batch-gpt/contracts";
 import { type BatchProvider, OpenAIProvider } from "@batch-gpt/provider";
 import { CacheTier, createRedis, DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
@@ -22,7 +16,7 @@ export interface WorkerRuntime {
 }
 
 export async function openWorkerRuntime(
-  config: ConnectionSettings & ProviderSettings & HotPathSettings & { MAX_RESUBMITS: number },
+  config: AppSettings & { MAX_RESUBMITS: number },
   log: Logger,
 ): Promise<WorkerRuntime> {
   const mongo = resolveMongo(config);

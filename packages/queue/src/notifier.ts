@@ -33,7 +33,8 @@ export class DonePublisher {
     if (announcements.length === 0) return;
     const pipeline = this.#redis.pipeline();
     for (const { requestId, outcome } of announcements) {
-      const carried = outcome && outcome.answer.body.length <= this.#carryMaxBytes ? outcome : null;
+      const carried =
+        outcome && Buffer.byteLength(outcome.answer.body) <= this.#carryMaxBytes ? outcome : null;
       pipeline.set(
         this.#keys.answer(requestId),
         carried ? JSON.stringify(carried) : "",

@@ -24,6 +24,29 @@ const job = (requestId: string, body: object = { model: "m", messages: [] }): Co
   createdAt: Date.now(),
 });
 
+/** A new batch record in `preparing`, as a collator writes it. */
+const preparing = (
+  id: string,
+  lines = [`req_${id}_a:0`, `req_${id}_b:0`],
+): BatchRecord & { state: "preparing" } => ({
+  _id: id,
+  provider: "openai",
+  endpoint: "/v1/chat/completions",
+  model: "m",
+  state: "preparing",
+  lines,
+  generation: 0,
+  owner: "c0",
+  heartbeatAt: new Date(),
+  inputFileId: null,
+  providerBatchId: null,
+  providerBatch: null,
+  status: null,
+  history: [],
+  createdAt: new Date(),
+  updatedAt: new Date(),
+});
+
 describe("fences", () => {
   it("lets exactly one of many concurrent claimants win", async () => {
     const results = await Promise.all(
@@ -74,25 +97,7 @@ describe("requests", () => {
     await store.requests.ensure([job("req_life")]);
     expect((await store.requests.get("req_life"))?.state).toBe("queued");
     await store.fences.claim("line:req_life:0", "bgb_life");
-    const batch = {
-      _id: "bgb_life",
-      provider: "openai",
-      endpoint: "/v1/chat/completions" as const,
-      model: "m",
-      state: "preparing" as const,
-      lines: ["req_life:0"],
-      generation: 0,
-      owner: "c",
-      heartbeatAt: new Date(),
-      inputFileId: null,
-      providerBatchId: null,
-      providerBatch: null,
-      status: null,
-      history: [],
-      createdAt: new Date(),
-      updatedAt: new Date(),
-    };
-    await store.batches.prepare(batch);
+    await store.batches.prepare(preparing("bgb_life", ["req_life:0"]));
     expect((await store.requests.get("req_life"))?.state).toBe("collating");
     await store.batches.markUploaded("bgb_life", "file-1");
     expect(await store.batches.claimCreating("bgb_life", 0, "c")).toBe(true);
@@ -210,29 +215,10 @@ describe("racing cache writers", () => {
 describe.each([
   ["in the filter", true],
   ["read first", false],
-])("batch transitions, the from-state guard %s", (mode, guardInFilter) => {
+])("batch transitions, the from-state guard %s", (_mode, guardInFilter) => {
   let batches: BatchStore;
   beforeAll(() => {
     batches = new BatchStore(store.mongo.collections, store.fences, { guardInFilter });
-  });
-  void mode;
-  const preparing = (id: string): BatchRecord & { state: "preparing" } => ({
-    _id: id,
-    provider: "openai",
-    endpoint: "/v1/chat/completions",
-    model: "m",
-    state: "preparing",
-    lines: [`req_${id}_a:0`, `req_${id}_b:0`],
-    generation: 0,
-    owner: "c0",
-    heartbeatAt: new Date(),
-    inputFileId: null,
-    providerBatchId: null,
-    providerBatch: null,
-    status: null,
-    history: [],
-    createdAt: new Date(),
-    updatedAt: new Date(),
   });
 
   it("applies a write only from the states its transition lists", async () => {
