@@ -4,6 +4,7 @@
 #   setup.sh services  base + redis-server and a MongoDB-compatible server (unless REDIS_URL / MONGODB_URI /
 #                      MONGO_HOST point elsewhere): a mongod on PATH, else FerretDB v1.24 built into .tools/bin
 #   setup.sh test      services + the official Python `openai` SDK in .tools/venv (the compatibility suite)
+#                      and Debian's `chromium` (the dashboard's browser test drives it with playwright-core)
 # With no argument it does everything.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools-env.sh"
@@ -130,12 +131,23 @@ ensure_python_sdk() {
     { rm -rf "$TOOLS/venv"; die "pip could not install openai (no network to PyPI?)"; }
 }
 
+ensure_chromium() {
+  # The browser test drives the system's Chromium (playwright-core is given its path): never a browser
+  # build downloaded by Playwright itself.
+  command -v chromium >/dev/null 2>&1 && return
+  command -v apt-get >/dev/null 2>&1 ||
+    die "chromium is missing and there is no apt-get: install Chromium and put \`chromium\` on PATH"
+  say "installing chromium from Debian packages (the dashboard's browser test)"
+  apt_install chromium
+  command -v chromium >/dev/null 2>&1 || die "chromium is still not on PATH after installing the package"
+}
+
 ensure_node
 ensure_pnpm
 ensure_deps
 case "$level" in
   base) ;;
   services) ensure_redis; ensure_mongo ;;
-  test) ensure_redis; ensure_mongo; ensure_python_sdk ;;
+  test) ensure_redis; ensure_mongo; ensure_python_sdk; ensure_chromium ;;
   *) die "unknown level '$level' (base | services | test)" ;;
 esac
