@@ -6,6 +6,7 @@
 #   run.sh check        lint and typecheck only
 #   run.sh bench        the benchmarks (bench/run.ts; flags: --help)
 #   run.sh app <name>   one app in the foreground; never starts servers
+#   run.sh cli ARGS     the operator CLI (`pnpm batch-gpt ARGS`); no setup step, so it answers at once
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools-env.sh"
 cd "$ROOT"
@@ -35,5 +36,6 @@ case "$cmd" in
     bash scripts/setup.sh base
     exec node "apps/$name/src/main.ts"
     ;;
+  cli) exec node apps/cli/src/main.ts "$@" ;;
   *) echo "unknown command: $cmd" >&2; exit 2 ;;
 esac
