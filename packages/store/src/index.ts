@@ -34,6 +34,7 @@ export async function openStore(uri: string, dbName: string): Promise<Store> {
   };
 }
 
+export { type BatchTally, countBatches } from "./batch-counts.ts";
 export {
   BatchLines,
   type BatchListQuery,
