@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { adminRoutes } from "./admin/routes.ts";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
 import { errorHandler, notFoundHandler } from "./errors.ts";
 import { batchRoutes } from "./routes/batches.ts";
@@ -14,6 +15,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.route("/", healthRoutes(deps));
   app.route("/v1", endpointRoutes(deps));
   app.route("/v1", batchRoutes(deps));
+  app.route("/admin", adminRoutes(deps));
   app.onError(errorHandler(deps.log));
   app.notFound(notFoundHandler);
   return app;

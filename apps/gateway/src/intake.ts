@@ -66,6 +66,7 @@ export class Intake {
   readonly #locate: Locate;
   readonly #provider: string;
   readonly #cacheTtlSeconds: number | undefined;
+  readonly #onCacheLookup: (hit: boolean) => void;
 
   constructor(opts: {
     store: Store;
@@ -78,6 +79,8 @@ export class Intake {
     locate: Locate;
     provider: string;
     cacheTtlSeconds: number | undefined;
+    /** Told the result of every cache lookup (the admin figures count them). */
+    onCacheLookup?: (hit: boolean) => void;
   }) {
     this.#store = opts.store;
     this.#inflight = opts.inflight;
@@ -89,6 +92,7 @@ export class Intake {
     this.#locate = opts.locate;
     this.#provider = opts.provider;
     this.#cacheTtlSeconds = opts.cacheTtlSeconds;
+    this.#onCacheLookup = opts.onCacheLookup ?? (() => {});
   }
 
   async submit(req: IntakeRequest): Promise<IntakeResult> {
@@ -99,10 +103,14 @@ export class Intake {
     // the connection, and those writes are most of a request's cost: hence the fewest commands.
     if (req.useCache) {
       const hot = await this.#fromTier(key);
-      if (hot !== null) return { kind: "cached", body: hot };
+      if (hot !== null) {
+        this.#onCacheLookup(true);
+        return { kind: "cached", body: hot };
+      }
     }
     if (req.mode === "cache") {
       const stored = req.useCache && (await this.#inflight.isCached(key)) ? await this.#fromStore(key) : null;
+      if (req.useCache) this.#onCacheLookup(stored !== null);
       if (stored !== null) return { kind: "cached", body: stored };
       throw new ApiError(404, "No cached answer for this request (x-batch-mode: cache).", {
         code: "cache_miss",
@@ -111,6 +119,7 @@ export class Intake {
     // The call is recorded while its job is added (an add that fails answers 503 all the same).
     const alongside = req.mode === "async" ? (id: string) => this.#recordCall(req, id) : undefined;
     const queued = await this.#enqueue(req, key, alongside);
+    if (req.useCache) this.#onCacheLookup(queued.kind === "cached");
     if (queued.kind === "cached") return queued;
     if (req.mode === "async") return { kind: "accepted", call: queued.alongside! };
     return { kind: "pending", requestId: queued.requestId, key, attached: queued.attached };

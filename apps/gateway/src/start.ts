@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { createLogger, type Logger, resolveMongo } from "@batch-gpt/config";
-import { redisKeys } from "@batch-gpt/contracts";
+import { adminKeys, redisKeys } from "@batch-gpt/contracts";
 import { OpenAIProvider } from "@batch-gpt/provider";
 import {
   CacheTier,
@@ -12,6 +12,7 @@ import {
 } from "@batch-gpt/queue";
 import { openStore } from "@batch-gpt/store";
 import { serve } from "@hono/node-server";
+import { AdminReporter } from "./admin/reporter.ts";
 import { createGatewayApp } from "./app.ts";
 import { CallRegistry } from "./calls.ts";
 import type { GatewayConfig } from "./config.ts";
@@ -56,6 +57,12 @@ export async function startGateway(
     log,
     ttlSeconds: config.CALL_REDIS_TTL_SECONDS,
   });
+  const admin = new AdminReporter({
+    redis: client,
+    keys: adminKeys(config.BULL_PREFIX),
+    heldCallers: () => waiters.size,
+    log,
+  });
   const intake = new Intake({
     store,
     inflight,
@@ -70,6 +77,7 @@ export async function startGateway(
     locate,
     provider: provider.name,
     cacheTtlSeconds: config.CACHE_TTL_SECONDS,
+    onCacheLookup: (hit) => admin.cacheLookup(hit),
   });
   const subscriberConnection = createRedis(config.REDIS_URL, "subscriber");
   subscriberConnection.on("error", (err) => log.error({ err: err.message }, "redis subscriber error"));
@@ -87,12 +95,15 @@ export async function startGateway(
     intake,
     waiters,
     provider,
+    queues,
+    admin,
     tenantOf: () => "anonymous",
   };
   const app = createGatewayApp(deps);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: "0.0.0.0" });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
   const port = (server.address() as AddressInfo).port;
+  admin.start();
   log.info({ port }, "gateway listening");
 
   return {
@@ -106,6 +117,7 @@ export async function startGateway(
       await new Promise((r) => setTimeout(r, 50));
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
+      await admin.close();
       await subscriber.close();
       await calls.close();
       await queues.close();

@@ -139,3 +139,31 @@ describe("settling lines the manifest lists (the bulk path)", () => {
     expect(await recent.peek(line.requestId)).toEqual({ state: "succeeded", answer: ok("first") });
   });
 });
+
+describe("an answer that cannot be stored", () => {
+  it("fails alone, with an error its caller reads; its neighbours are stored as usual", async () => {
+    const lines = [
+      { requestId: "req_unstorable", attempt: 0, key: "key-unstorable", owner: "t1" },
+      { requestId: "req_storable", attempt: 0, key: "key-storable", owner: "t1" },
+    ];
+    for (const line of lines) expect(await inflight.claim(line.key, line.requestId)).toBe(line.requestId);
+    // Its usage alone is over MongoDB's 16 MiB document limit (the body is kept in parts, usage is not).
+    const unstorable = {
+      statusCode: 200,
+      body: JSON.stringify({ text: "big", usage: { note: "u".repeat(17 * 1024 * 1024) } }),
+    };
+    const result = await recorder.deliver(batch("bgb_unstorable", lines), [
+      { kind: "answer", requestId: "req_unstorable", attempt: 0, answer: unstorable },
+      { kind: "answer", requestId: "req_storable", attempt: 0, answer: ok("fine") },
+    ]);
+    expect(result).toEqual({ finished: 2, resubmitted: 0 });
+    const failed = await store.requests.outcome("req_unstorable");
+    expect(failed).toMatchObject({ state: "failed", answer: { statusCode: 500 } });
+    expect(JSON.parse(failed!.answer.body).error).toMatchObject({ code: "answer_not_stored" });
+    expect(await recent.peek("req_unstorable")).toMatchObject({ state: "failed" });
+    expect(await inflight.leader("key-unstorable")).toBeNull();
+    expect(await inflight.isCached("key-unstorable")).toBe(false);
+    expect(await store.requests.outcome("req_storable")).toMatchObject({ state: "succeeded" });
+    expect(await store.cache.get("key-storable")).toMatchObject({ body: ok("fine").body });
+  });
+});

@@ -3,6 +3,7 @@ import {
   type CollateJob,
   collateQueue,
   type Endpoint,
+  errorAnswer,
   FORMAT_VERSION,
   isTerminalRequest,
   lineId,
@@ -116,14 +117,19 @@ export class OutcomeRecorder {
   ): Promise<Announcement[]> {
     if (items.length === 0) return [];
     const finished = items.map(({ outcome, line }) => ({ line, outcome: asOutcome(outcome.answer) }));
-    const already = await this.#store.requests.finishMany(
-      finished.map(({ line, outcome }) => ({
-        _id: line.requestId,
-        state: outcome.state,
-        answer: outcome.answer,
-        usage: outcome.state === "succeeded" ? usageOf(outcome.answer.body) : null,
-      })),
-    );
+    const { existing: already, refused } = await this.#store.requests.finishMany(finished.map(outcomeDoc));
+    if (refused.size > 0) {
+      // Answers that cannot be stored fail alone, with an error their callers can read.
+      const failed = finished.filter(({ line }) => refused.has(line.requestId));
+      for (const item of failed) {
+        const reason = refused.get(item.line.requestId)!;
+        this.#log.error({ requestId: item.line.requestId, reason }, "answer could not be stored");
+        item.outcome = asOutcome(notStored(reason));
+      }
+      const again = await this.#store.requests.finishMany(failed.map(outcomeDoc));
+      if (again.refused.size > 0) throw new Error(`error outcomes refused: ${[...again.refused.values()]}`);
+      for (const id of again.existing) already.add(id);
+    }
     if (already.size > 0) {
       // A repeat (or a request finished through another attempt): its first outcome stands.
       const stored = new Map((await this.#store.requests.outcomes([...already])).map((o) => [o._id, o]));
@@ -133,7 +139,7 @@ export class OutcomeRecorder {
       }
     }
     const succeeded = finished.filter(({ outcome }) => outcome.state === "succeeded");
-    await this.#store.cache.putMany(
+    const uncached = await this.#store.cache.putMany(
       succeeded.map(({ line, outcome }) => ({
         _id: line.key,
         endpoint: batch.endpoint,
@@ -144,14 +150,16 @@ export class OutcomeRecorder {
       })),
     );
     await this.#tier.putMany(
-      succeeded.map(({ line, outcome }) => ({ key: line.key, body: outcome.answer.body })),
+      succeeded
+        .filter(({ line }) => !uncached.has(line.key))
+        .map(({ line, outcome }) => ({ key: line.key, body: outcome.answer.body })),
     );
     // Only now may an identical request start a new attempt (after a failure) or hit the cache.
     await this.#inflight.settleMany(
       finished.map(({ line, outcome }) => ({
         key: line.key,
         requestId: line.requestId,
-        cached: outcome.state === "succeeded",
+        cached: outcome.state === "succeeded" && !uncached.has(line.key),
       })),
     );
     return finished.map(({ line, outcome }) => ({ requestId: line.requestId, outcome }));
@@ -175,19 +183,25 @@ export class OutcomeRecorder {
 
   /** Stores the outcome, caches a success, then lets identical requests go on. Safe to repeat. */
   async #finish(request: RequestView, answer: StoredAnswer): Promise<Announcement> {
-    const outcome = asOutcome(answer);
-    const ok = outcome.state === "succeeded";
-    await this.#store.requests.finish(request._id, outcome.state, answer, ok ? usageOf(answer.body) : null);
+    let outcome = asOutcome(answer);
+    const refused = await this.#store.requests.finish(request._id, outcome.state, answer, usageOf(outcome));
+    if (refused) {
+      this.#log.error({ requestId: request._id, reason: refused }, "answer could not be stored");
+      outcome = asOutcome(notStored(refused));
+      const again = await this.#store.requests.finish(request._id, outcome.state, outcome.answer, null);
+      if (again) throw new Error(`error outcome refused: ${again}`);
+    }
+    let ok = outcome.state === "succeeded";
     if (ok) {
-      await this.#store.cache.put({
+      ok = await this.#store.cache.put({
         _id: request.key,
         endpoint: request.endpoint,
         model: request.model,
         owner: request.owner,
-        body: answer.body,
+        body: outcome.answer.body,
         createdAt: new Date(),
       });
-      await this.#tier.putMany([{ key: request.key, body: answer.body }]);
+      await this.#tier.putMany([{ key: request.key, body: outcome.answer.body }]);
     }
     // Only now may an identical request start a new attempt (after a failure) or hit the cache.
     await this.#inflight.settle(request.key, request._id, ok);
@@ -229,9 +243,24 @@ function asOutcome(answer: StoredAnswer): Outcome {
   return { state: ok ? "succeeded" : "failed", answer };
 }
 
-function usageOf(body: string): string | null {
+/** The outcome of a line whose answer could not be stored: its caller gets this error instead. */
+const notStored = (reason: string) =>
+  errorAnswer(500, `The answer to this request could not be stored: ${reason}.`, {
+    type: "server_error",
+    code: "answer_not_stored",
+  });
+
+const outcomeDoc = ({ line, outcome }: { line: LineInfo; outcome: Outcome }) => ({
+  _id: line.requestId,
+  state: outcome.state,
+  answer: outcome.answer,
+  usage: usageOf(outcome),
+});
+
+function usageOf({ state, answer }: Outcome): string | null {
+  if (state !== "succeeded") return null;
   try {
-    const usage = (JSON.parse(body) as { usage?: unknown }).usage;
+    const usage = (JSON.parse(answer.body) as { usage?: unknown }).usage;
     return usage ? JSON.stringify(usage) : null;
   } catch {
     return null;

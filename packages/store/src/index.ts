@@ -1,6 +1,7 @@
 import { type BatchListQuery, BatchStore } from "./batches.ts";
 import { CacheStore } from "./cache.ts";
 import { CallStore } from "./calls.ts";
+import { DocumentTooLarge, documentBytes, MAX_DOCUMENT_BYTES } from "./documents.ts";
 import { Fences } from "./fences.ts";
 import { BatchLines, type LineInfo } from "./lines.ts";
 import { type Collections, connectMongo, isDuplicateKey, type MongoHandle } from "./mongo.ts";
@@ -42,8 +43,11 @@ export {
   CacheStore,
   CallStore,
   type Collections,
+  DocumentTooLarge,
+  documentBytes,
   Fences,
   isDuplicateKey,
   type LineInfo,
+  MAX_DOCUMENT_BYTES,
   RequestStore,
 };

@@ -1,5 +1,13 @@
-import type { BatchRecord, CacheEntry, CallDoc, OutcomeDoc, RequestDoc } from "@batch-gpt/contracts";
+import type {
+  BatchRecord,
+  CacheEntry,
+  CallDoc,
+  OutcomeDoc,
+  RequestDoc,
+  StoredAnswer,
+} from "@batch-gpt/contracts";
 import { type Collection, type Db, MongoClient, MongoServerError } from "mongodb";
+import type { TextChunkDoc, TextRef } from "./large-text.ts";
 import type { LineChunkDoc } from "./lines.ts";
 
 export interface FenceRecord {
@@ -9,16 +17,25 @@ export interface FenceRecord {
   at: Date;
 }
 
+/**
+ * An outcome and a cache entry as stored: a body too large for its document (`LargeTexts`) is empty
+ * there, and `bodyRef` says where it is. Readers of the store always get the whole body back.
+ */
+export type OutcomeRecord = Omit<OutcomeDoc, "answer"> & { answer: StoredAnswer & { bodyRef?: TextRef } };
+export type CacheRecord = CacheEntry & { bodyRef?: TextRef };
+
 export interface Collections {
   requests: Collection<RequestDoc>;
   /** Outcomes (the collection's name predates the word). */
-  answers: Collection<OutcomeDoc>;
+  answers: Collection<OutcomeRecord>;
   batches: Collection<BatchRecord>;
-  cache: Collection<CacheEntry>;
+  cache: Collection<CacheRecord>;
   calls: Collection<CallDoc>;
   fences: Collection<FenceRecord>;
   /** Batch records' line manifests (see `BatchLines`). */
   batchLines: Collection<LineChunkDoc>;
+  /** Parts of texts too large for their document (see `LargeTexts`). */
+  textChunks: Collection<TextChunkDoc>;
 }
 
 export interface MongoHandle {
@@ -53,12 +70,13 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
     filtersOnlyById: "ferretdbVersion" in info,
     collections: {
       requests: db.collection<RequestDoc>("requests"),
-      answers: db.collection<OutcomeDoc>("answers"),
+      answers: db.collection<OutcomeRecord>("answers"),
       batches: db.collection<BatchRecord>("batches"),
-      cache: db.collection<CacheEntry>("cache"),
+      cache: db.collection<CacheRecord>("cache"),
       calls: db.collection<CallDoc>("calls"),
       fences: db.collection<FenceRecord>("fences"),
       batchLines: db.collection<LineChunkDoc>("batchLines"),
+      textChunks: db.collection<TextChunkDoc>("textChunks"),
     },
     close: () => client.close(),
   };
@@ -72,10 +90,24 @@ export const isDuplicateKey = (error: unknown) => error instanceof MongoServerEr
  * as one or a list; a bare duplicate-key error names a document only when there was one.
  */
 export function duplicateKeyIndexes(error: unknown, count: number): Set<number> | null {
-  const writeErrors = (error as { writeErrors?: WriteError[] | WriteError }).writeErrors;
-  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-  if (list.length === 0) return count === 1 && isDuplicateKey(error) ? new Set([0]) : null;
-  if (list.some((e) => e.code !== 11000)) return null;
-  return new Set(list.map((e) => e.index));
+  const errors = writeErrors(error, count);
+  if (!errors || [...errors.values()].some((e) => e.code !== 11000)) return null;
+  return new Set(errors.keys());
 }
-type WriteError = { index: number; code: number };
+
+/**
+ * Every document a bulk insert of `count` documents refused, by index, with the server's code and
+ * message; null when it failed as a whole (unreachable server, …: the caller rethrows). A refusal of
+ * one document (a duplicate, or one the server will not take) concerns that document alone.
+ */
+export function writeErrors(error: unknown, count: number): Map<number, WriteError> | null {
+  const raw = (error as { writeErrors?: WriteError[] | WriteError }).writeErrors;
+  const list = Array.isArray(raw) ? raw : raw ? [raw] : [];
+  if (list.length === 0) {
+    // A bare error names a document only when there was one, and is about it only as a duplicate.
+    if (count !== 1 || !isDuplicateKey(error)) return null;
+    return new Map([[0, { index: 0, code: 11000, errmsg: (error as Error).message }]]);
+  }
+  return new Map(list.map((e) => [e.index, e]));
+}
+export type WriteError = { index: number; code: number; errmsg?: string };

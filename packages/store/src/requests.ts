@@ -8,7 +8,17 @@ import {
   type StoredAnswer,
   type TerminalRequestState,
 } from "@batch-gpt/contracts";
-import { type Collections, duplicateKeyIndexes, isDuplicateKey } from "./mongo.ts";
+import { assertFits, DocumentTooLarge } from "./documents.ts";
+import { LargeTexts } from "./large-text.ts";
+import { type Collections, duplicateKeyIndexes, type OutcomeRecord, writeErrors } from "./mongo.ts";
+
+/** What became of outcomes written at once. */
+export interface FinishResult {
+  /** Already recorded (the first outcome stands: its callers may have been told). */
+  existing: Set<string>;
+  /** Refused for a reason of their own (too large, refused by the server), with the reason. */
+  refused: Map<string, string>;
+}
 
 /**
  * Requests by id. Every read is exactly `{_id}` (the only lookup FerretDB v1 serves without a scan),
@@ -17,9 +27,11 @@ import { type Collections, duplicateKeyIndexes, isDuplicateKey } from "./mongo.t
  */
 export class RequestStore {
   readonly #c: Collections;
+  readonly #texts: LargeTexts;
 
   constructor(collections: Collections) {
     this.#c = collections;
+    this.#texts = new LargeTexts(collections);
   }
 
   /**
@@ -31,7 +43,7 @@ export class RequestStore {
     const doc = await this.#c.requests.findOne({ _id: id });
     if (!doc) return null;
     const [outcome, fence] = await Promise.all([
-      known ? known.outcome : this.#c.answers.findOne({ _id: id }),
+      known ? known.outcome : this.outcome(id),
       this.#c.fences.findOne({ _id: fenceIds.line(lineId(id, doc.attempt)) }),
     ]);
     const batchId = fence?.holder ?? null;
@@ -41,14 +53,22 @@ export class RequestStore {
     return { ...doc, state, batchId, answer: outcome?.answer ?? null, usage: outcome?.usage ?? null };
   }
 
-  /** Only the outcome: what a held caller needs, in one read. */
-  outcome(id: string): Promise<OutcomeDoc | null> {
-    return this.#c.answers.findOne({ _id: id });
+  /** Only the outcome: what a held caller needs, in one read (more only for a body kept in parts). */
+  async outcome(id: string): Promise<OutcomeDoc | null> {
+    const doc = await this.#c.answers.findOne({ _id: id });
+    return doc && this.#whole(doc);
   }
 
   /** The outcomes among `ids` in one query (for re-checking many held requests at once). */
-  outcomes(ids: string[]): Promise<OutcomeDoc[]> {
-    return this.#c.answers.find({ _id: { $in: ids } }).toArray();
+  async outcomes(ids: string[]): Promise<OutcomeDoc[]> {
+    const docs = await this.#c.answers.find({ _id: { $in: ids } }).toArray();
+    return Promise.all(docs.map((doc) => this.#whole(doc)));
+  }
+
+  async #whole(doc: OutcomeRecord): Promise<OutcomeDoc> {
+    const { bodyRef, ...answer } = doc.answer;
+    if (!bodyRef) return doc;
+    return { ...doc, answer: { ...answer, body: await this.#texts.get(bodyRef) } };
   }
 
   /**
@@ -83,41 +103,68 @@ export class RequestStore {
     }
   }
 
-  /** Records the outcome once; a second call for the same request keeps the first (it was already told). */
+  /**
+   * Records the outcome once; a second call for the same request keeps the first (it was already told).
+   * Returns why it was refused when it cannot be stored (see `finishMany`), else null.
+   */
   async finish(
     id: string,
     state: TerminalRequestState,
     answer: StoredAnswer,
     usage: string | null,
-  ): Promise<void> {
-    try {
-      await this.#c.answers.insertOne({ _id: id, state, answer, usage, at: new Date() });
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-    }
+  ): Promise<string | null> {
+    const { refused } = await this.finishMany([{ _id: id, state, answer, usage }]);
+    return refused.get(id) ?? null;
   }
 
   /**
-   * Records many outcomes in a few commands; returns the ids whose outcome was already recorded (the
-   * first stays: its callers may have been told).
+   * Records many outcomes in a few commands. A body too large for its document goes to parts of its
+   * own (`LargeTexts`); an outcome that still cannot be stored (over MongoDB's limit, refused by the
+   * server) is refused alone and reported, never failing the others.
    */
-  async finishMany(outcomes: Omit<OutcomeDoc, "at">[]): Promise<Set<string>> {
+  async finishMany(outcomes: Omit<OutcomeDoc, "at">[]): Promise<FinishResult> {
     const at = new Date();
     const existing = new Set<string>();
+    const refused = new Map<string, string>();
     for (let i = 0; i < outcomes.length; i += BULK_INSERT) {
-      const chunk = outcomes.slice(i, i + BULK_INSERT);
+      const docs: OutcomeRecord[] = [];
+      for (const outcome of outcomes.slice(i, i + BULK_INSERT)) {
+        const doc = await this.#storable({ ...outcome, at });
+        try {
+          assertFits(doc);
+          docs.push(doc);
+        } catch (error) {
+          if (!(error instanceof DocumentTooLarge)) throw error;
+          refused.set(doc._id, error.message);
+          await this.#dropText(doc);
+        }
+      }
+      if (docs.length === 0) continue;
       try {
-        await this.#c.answers.insertMany(
-          chunk.map((o) => ({ ...o, at })),
-          { ordered: false },
-        );
+        await this.#c.answers.insertMany(docs, { ordered: false });
       } catch (error) {
-        const duplicates = duplicateKeyIndexes(error, chunk.length);
-        if (!duplicates) throw error;
-        for (const index of duplicates) existing.add(chunk[index]!._id);
+        const failed = writeErrors(error, docs.length);
+        if (!failed) throw error;
+        for (const [index, e] of failed) {
+          const doc = docs[index]!;
+          if (e.code === 11000) existing.add(doc._id);
+          else refused.set(doc._id, e.errmsg ?? `refused by the server (code ${e.code})`);
+          await this.#dropText(doc);
+        }
       }
     }
-    return existing;
+    return { existing, refused };
+  }
+
+  /** The outcome as stored: a body too large for its document is written in parts first. */
+  async #storable(outcome: OutcomeDoc): Promise<OutcomeRecord> {
+    if (!LargeTexts.needed(outcome.answer.body)) return outcome;
+    const bodyRef = await this.#texts.put(`answer:${outcome._id}`, outcome.answer.body);
+    return { ...outcome, answer: { statusCode: outcome.answer.statusCode, body: "", bodyRef } };
+  }
+
+  async #dropText(doc: OutcomeRecord): Promise<void> {
+    if (doc.answer.bodyRef) await this.#texts.drop(doc.answer.bodyRef);
   }
 
   /**
