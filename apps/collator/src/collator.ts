@@ -125,6 +125,18 @@ export class Collator {
     if (group.full(this.#o.limits)) this.#flush(group);
   }
 
+  /**
+   * Flushes the groups held for `model` (every group when null) now, without waiting for their window:
+   * an operator's flush signal (`batch-gpt flush`). Returns how many groups it flushed.
+   */
+  flushNow(model: string | null): number {
+    const groups = [...this.#groups.values()].filter(
+      (g) => model === null || g.jobs[0]?.data.model === model,
+    );
+    for (const group of groups) this.#flush(group);
+    return groups.length;
+  }
+
   #flush(group: Group): void {
     if (this.#groups.get(group.key) === group) this.#groups.delete(group.key);
     clearTimeout(this.#timers.get(group));

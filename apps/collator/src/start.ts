@@ -1,6 +1,9 @@
 import { hostname } from "node:os";
 import { createLogger, type Logger } from "@batch-gpt/config";
+import { adminKeys } from "@batch-gpt/contracts";
+import { type ProbeServer, serveProbes } from "@batch-gpt/metrics";
 import { openWorkerRuntime } from "@batch-gpt/pipeline";
+import { createRedis, onFlush } from "@batch-gpt/queue";
 import { Collator } from "./collator.ts";
 import type { CollatorConfig } from "./config.ts";
 import { Recovery } from "./recovery.ts";
@@ -9,6 +12,8 @@ import { BatchSubmitter } from "./submitter.ts";
 export interface RunningCollator {
   collatorId: string;
   recovery: Recovery;
+  /** Its /metrics, /healthz and /readyz (METRICS_HOST, METRICS_PORT). */
+  probes: ProbeServer;
   close(): Promise<void>;
 }
 
@@ -20,6 +25,13 @@ export async function startCollator(
   const collatorId = `collator-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const runtime = await openWorkerRuntime(config, log);
   const { store, queues } = runtime;
+  const probes = await serveProbes({
+    host: config.METRICS_HOST,
+    port: config.METRICS_PORT,
+    metrics: runtime.metrics,
+    ready: runtime.ready,
+    log,
+  });
   const submitter = new BatchSubmitter({
     store,
     provider: runtime.provider,
@@ -52,22 +64,34 @@ export async function startCollator(
   });
 
   await collator.start();
+  // An operator's flush (admin API, `batch-gpt flush`) reaches every collator through Redis pub/sub.
+  const signals = createRedis(config.REDIS_URL, "subscriber");
+  signals.on("error", (err) => log.error({ err: err.message }, "redis subscriber error"));
+  await onFlush(signals, adminKeys(config.BULL_PREFIX), ({ model }) => {
+    log.info({ model, groups: collator.flushNow(model) }, "flushed on request");
+  });
   const sweep = () => recovery.sweep().catch((err) => log.error({ err }, "recovery sweep failed"));
   let sweeping: Promise<unknown> = sweep();
   const timer = setInterval(() => {
     sweeping = sweep();
   }, config.COLLATOR_RECOVERY_INTERVAL_MS);
-  log.info({ collatorId, windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS }, "collator started");
+  log.info(
+    { collatorId, windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS, metrics: `${probes.url}/metrics` },
+    "collator started",
+  );
 
   return {
     collatorId,
     recovery,
+    probes,
     async close() {
       // Stop intake of new work first: flush held groups, then let the recovery sweep finish.
       clearInterval(timer);
+      await signals.quit().catch(() => {});
       await collator.close();
       await sweeping;
       await runtime.close();
+      await probes.close();
     },
   };
 }

@@ -1,3 +1,4 @@
+export * from "./admin.ts";
 export * from "./canonical.ts";
 export * from "./endpoints.ts";
 export * from "./errors.ts";

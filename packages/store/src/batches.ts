@@ -2,6 +2,7 @@ import {
   BATCH_TRANSITIONS,
   type BatchRecord,
   type BatchState,
+  type BatchSummary,
   type BatchTransitionName,
   type BatchVerdict,
   COLLATING_BATCH_STATES,
@@ -18,6 +19,13 @@ export interface BatchListQuery {
   /** "completed", "not_completed", or any provider status. */
   status?: string | undefined;
 }
+
+/**
+ * Leaves out the line list (up to 50,000 ids per record) and the status history. The server still
+ * reads whole documents (FerretDB v1 decodes every record of the collection for any query), but only
+ * this much crosses the wire and is parsed.
+ */
+const SUMMARY_PROJECTION = { lines: 0, history: 0 } as const;
 
 /** A provider's Batch object: stored whole (as JSON text); these fields are also read. */
 interface ProviderBatchSeen {
@@ -159,6 +167,42 @@ export class BatchStore {
       .find({ state: { $in: [...states] } })
       .sort({ createdAt: 1 })
       .toArray();
+  }
+
+  /**
+   * Every record without its lines, newest first: one query, whatever the caller then counts and
+   * pages (on FerretDB v1 a filtered or counted query scans the collection all the same).
+   */
+  summaries(): Promise<BatchSummary[]> {
+    return this.#c.batches
+      .find({}, { projection: SUMMARY_PROJECTION })
+      .sort({ createdAt: -1, _id: -1 })
+      .toArray() as Promise<BatchSummary[]>;
+  }
+
+  /** One record without its lines: by our record id, else by the provider's batch id. */
+  async summary(id: string): Promise<BatchSummary | null> {
+    const projection = { projection: SUMMARY_PROJECTION };
+    const byId = (await this.#c.batches.findOne({ _id: id }, projection)) as BatchSummary | null;
+    if (byId) return byId;
+    return (await this.#c.batches.findOne({ providerBatchId: id }, projection)) as BatchSummary | null;
+  }
+
+  /** How many lines a record holds (its line list's length), without reading the list itself. */
+  async lineCount(id: string): Promise<number> {
+    // Read for the few records still collating (their provider batch, with its counts, is not there yet).
+    const found = await this.#c.batches.findOne({ _id: id }, { projection: { lines: 1 } });
+    return found?.lines.length ?? 0;
+  }
+
+  /**
+   * Inserts whole records as they are, 1,000 per command (imports, fixtures): no transition applies,
+   * so nothing is fenced; a record whose id exists is an error.
+   */
+  async insertMany(records: BatchRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += 1000) {
+      await this.#c.batches.insertMany(records.slice(i, i + 1000), { ordered: false });
+    }
   }
 
   findByProviderId(providerBatchId: string): Promise<BatchRecord | null> {

@@ -1,6 +1,6 @@
 import { ApiError, type BatchRecord, invalidRequest } from "@batch-gpt/contracts";
-import { isTerminalBatchStatus, relayedError } from "@batch-gpt/provider";
 import { Hono } from "hono";
+import { batchObject, cancelBatch } from "../batch-cancel.ts";
 import type { GatewayDeps, GatewayEnv } from "../deps.ts";
 
 /**
@@ -10,7 +10,7 @@ import type { GatewayDeps, GatewayEnv } from "../deps.ts";
  */
 export function batchRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
-  const { store, provider } = deps;
+  const { store } = deps;
 
   app.get("/batches", async (c) => {
     const limit = parseLimit(c.req.query("limit"));
@@ -34,16 +34,7 @@ export function batchRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
 
   app.post("/batches/:id/cancel", async (c) => {
     const record = await findBatch(c.req.param("id"));
-    const stored = batchObject(record);
-    if (isTerminalBatchStatus(stored.status)) throw cannotCancel(stored.status);
-    let batch: Awaited<ReturnType<typeof provider.cancelBatch>>;
-    try {
-      batch = await provider.cancelBatch(stored.id);
-    } catch (error) {
-      throw relayedError(error);
-    }
-    await store.batches.recordStatus(record, batch);
-    return c.json(batch);
+    return c.json(await cancelBatch(deps, record));
   });
 
   async function findBatch(id: string): Promise<BatchRecord> {
@@ -56,18 +47,6 @@ export function batchRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
 
   return app;
 }
-
-type BatchObject = Record<string, unknown> & { id: string; status: string };
-
-/** The stored provider Batch object; its status and id are the record's own where they are newer. */
-function batchObject(record: BatchRecord): BatchObject {
-  const batch = JSON.parse(record.providerBatch ?? "{}") as BatchObject;
-  return { ...batch, id: record.providerBatchId ?? batch.id, status: record.status ?? batch.status };
-}
-
-/** OpenAI's answer to cancelling a finished batch; retrying would fail the same way. */
-const cannotCancel = (status: string) =>
-  new ApiError(409, `Cannot cancel a batch with status '${status}'.`, { shouldRetry: false });
 
 function parseLimit(value: string | undefined): number {
   if (value === undefined || value === "") return 20;
