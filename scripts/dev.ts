@@ -282,8 +282,15 @@ async function main(): Promise<void> {
     ...(baseUrl ? { OPENAI_BASE_URL: baseUrl } : {}),
     PORT: String(gatewayPort),
   };
-  addChild(spawnAppChild("poller", appScript("poller"), appEnv, ROOT));
-  addChild(spawnAppChild("collator", appScript("collator"), appEnv, ROOT));
+  // The collator's and the poller's /metrics, /healthz and /readyz: a free port each (one METRICS_PORT
+  // in the environment would be the same for both).
+  const metricsPorts = { poller: await freePort(), collator: await freePort() };
+  const workerEnv = (app: keyof typeof metricsPorts) => ({
+    ...appEnv,
+    METRICS_PORT: String(metricsPorts[app]),
+  });
+  addChild(spawnAppChild("poller", appScript("poller"), workerEnv("poller"), ROOT));
+  addChild(spawnAppChild("collator", appScript("collator"), workerEnv("collator"), ROOT));
   const gateway = addChild(spawnAppChild("gateway", appScript("gateway"), appEnv, ROOT));
   await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, gateway);
   if (stopping) return;
@@ -298,6 +305,8 @@ async function main(): Promise<void> {
     "Try it (the call is held until its batch completes):",
     `  curl ${origin}/v1/chat/completions -H 'Content-Type: application/json' \\`,
     `    -d '${body}'`,
+    `Metrics: gateway ${origin}/metrics, collator http://127.0.0.1:${metricsPorts.collator}/metrics,`,
+    `  poller http://127.0.0.1:${metricsPorts.poller}/metrics   Queues: ${origin}/admin/queues`,
     `Health: ${origin}/healthz   Ctrl-C stops everything.`,
     rule,
   ]) {

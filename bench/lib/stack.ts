@@ -92,6 +92,8 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
     COLLATE_BATCHES_FOR_DURATION_IN_MS: String(BENCH_SETTINGS.windowMs),
     COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: String(BENCH_SETTINGS.firstPollMs),
     COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: String(BENCH_SETTINGS.maxPollIntervalS),
+    // The collator's and poller's /metrics on free ports (several stacks may run at once).
+    METRICS_PORT: "0",
     ...opts.env,
   };
   // Only these settings: whatever else is in the bench's environment must not change the figures.

@@ -20,6 +20,8 @@ describe("loadCollatorConfig", () => {
       COLLATOR_JOB_LOCK_MS: 30_000,
       COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: 5000,
       MAX_RESUBMITS: 3,
+      METRICS_PORT: 9101,
+      METRICS_HOST: "127.0.0.1",
     });
   });
 

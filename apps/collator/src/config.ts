@@ -1,6 +1,6 @@
 import { appSchema, type Env, intSetting, parseEnv } from "@batch-gpt/config";
 import { MAX_BATCH_FILE_BYTES, MAX_LINES_PER_BATCH } from "@batch-gpt/contracts";
-import type { z } from "zod";
+import { z } from "zod";
 
 const schema = appSchema.extend({
   /** A group is flushed this long after its first request arrived. */
@@ -15,8 +15,14 @@ const schema = appSchema.extend({
   COLLATOR_RECOVERY_INTERVAL_MS: intSetting(100).default(30_000),
   /** Held jobs are locked this long and renewed; a dead collator's jobs return to the queue after it. */
   COLLATOR_JOB_LOCK_MS: intSetting(1000).default(30_000),
+  /** Tries of a request whose batch could not be recorded (backing off) before its callers get an error. */
+  COLLATE_MAX_ATTEMPTS: intSetting(1, 1000).default(8),
   COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: intSetting(10).default(5000),
   MAX_RESUBMITS: intSetting(0, 100).default(3),
+  /** Port of this process's /metrics, /healthz and /readyz; 0 = any free port. */
+  METRICS_PORT: intSetting(0, 65535).default(9101),
+  /** Address they listen on: loopback only by default (they have no keys: who can reach them may read them). */
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
 });
 
 export type CollatorConfig = z.infer<typeof schema>;

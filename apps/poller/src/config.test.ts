@@ -18,6 +18,8 @@ describe("loadPollerConfig", () => {
       POLL_CONCURRENCY: 8,
       MAX_RESUBMITS: 3,
       TOKEN_LIMIT_RETRY_MS: 60_000,
+      METRICS_PORT: 9102,
+      METRICS_HOST: "127.0.0.1",
     });
   });
 

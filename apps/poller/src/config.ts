@@ -1,5 +1,5 @@
 import { appSchema, type Env, intSetting, parseEnv } from "@batch-gpt/config";
-import type { z } from "zod";
+import { z } from "zod";
 
 const schema = appSchema.extend({
   /** First status check this long after submission; the interval then doubles. */
@@ -12,10 +12,16 @@ const schema = appSchema.extend({
   POLL_JOB_LOCK_MS: intSetting(1000).default(30_000),
   /** Batches checked at once by one poller. */
   POLL_CONCURRENCY: intSetting(1, 100).default(8),
+  /** Failed checks of one batch (backing off) before its lines are failed with an error to their callers. */
+  POLL_MAX_ATTEMPTS: intSetting(1).default(300),
   /** How many times a line left unfinished by an expired or cancelled batch is sent again. */
   MAX_RESUBMITS: intSetting(0, 100).default(3),
   /** Lines of a batch refused for OpenAI's enqueued-token limit are sent again after this long, doubling per attempt. */
   TOKEN_LIMIT_RETRY_MS: intSetting(0).default(60_000),
+  /** Port of this process's /metrics, /healthz and /readyz; 0 = any free port. */
+  METRICS_PORT: intSetting(0, 65535).default(9102),
+  /** Address they listen on: loopback only by default (they have no keys: who can reach them may read them). */
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
 });
 
 export type PollerConfig = z.infer<typeof schema>;

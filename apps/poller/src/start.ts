@@ -1,10 +1,13 @@
 import { createLogger, type Logger } from "@batch-gpt/config";
+import { type ProbeServer, serveProbes } from "@batch-gpt/metrics";
 import { openWorkerRuntime } from "@batch-gpt/pipeline";
 import type { PollerConfig } from "./config.ts";
 import { Poller } from "./poller.ts";
 
 export interface RunningPoller {
   poller: Poller;
+  /** Its /metrics, /healthz and /readyz (METRICS_HOST, METRICS_PORT). */
+  probes: ProbeServer;
   close(): Promise<void>;
 }
 
@@ -14,6 +17,13 @@ export async function startPoller(
   log: Logger = createLogger("poller"),
 ): Promise<RunningPoller> {
   const runtime = await openWorkerRuntime(config, log);
+  const probes = await serveProbes({
+    host: config.METRICS_HOST,
+    port: config.METRICS_PORT,
+    metrics: runtime.metrics,
+    ready: runtime.ready,
+    log,
+  });
   const poller = new Poller({
     store: runtime.store,
     queues: runtime.queues,
@@ -31,13 +41,15 @@ export async function startPoller(
   const sweep = () => poller.sweep().catch((err) => log.error({ err }, "poll sweep failed"));
   await sweep();
   const timer = setInterval(sweep, config.POLL_SWEEP_INTERVAL_MS);
-  log.info("poller started");
+  log.info({ metrics: `${probes.url}/metrics` }, "poller started");
   return {
     poller,
+    probes,
     async close() {
       clearInterval(timer);
       await poller.close();
       await runtime.close();
+      await probes.close();
     },
   };
 }

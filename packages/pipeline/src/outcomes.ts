@@ -11,6 +11,7 @@ import {
   type RequestView,
   type StoredAnswer,
 } from "@batch-gpt/contracts";
+import type { LineMetrics } from "@batch-gpt/metrics";
 import type { Announcement, CacheTier, DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
 import type { LineInfo, Store } from "@batch-gpt/store";
 import pLimit from "p-limit";
@@ -59,6 +60,7 @@ export class OutcomeRecorder {
   readonly #queues: QueueRegistry;
   readonly #maxResubmits: number;
   readonly #log: Logger;
+  readonly #metrics: LineMetrics | undefined;
   readonly #lanes = pLimit(LINE_CONCURRENCY);
 
   constructor(opts: {
@@ -69,6 +71,8 @@ export class OutcomeRecorder {
     queues: QueueRegistry;
     maxResubmits: number;
     log: Logger;
+    /** Counts lines by outcome and resubmissions. */
+    metrics?: LineMetrics;
   }) {
     this.#store = opts.store;
     this.#inflight = opts.inflight;
@@ -77,6 +81,7 @@ export class OutcomeRecorder {
     this.#queues = opts.queues;
     this.#maxResubmits = opts.maxResubmits;
     this.#log = opts.log;
+    this.#metrics = opts.metrics;
   }
 
   async deliver(
@@ -104,7 +109,33 @@ export class OutcomeRecorder {
     );
     reachedStep("poll.results-stored");
     await this.#publisher.publish(announce);
+    this.#count(batch.recordId, announce, resubmitted, outcomes.length);
     return { finished: announce.length, resubmitted };
+  }
+
+  /**
+   * Lines by outcome, counted per chunk. Each request's line is logged at debug level only: a
+   * 50,000-line batch is told at info by its batch's own lines ("batch settled", with counts).
+   */
+  #count(recordId: string, announced: Announcement[], resubmitted: number, lines: number): void {
+    // Every announcement here carries its outcome (only a wake-up message may leave it out).
+    const succeeded = announced.filter((a) => a.outcome?.state === "succeeded").length;
+    const failed = announced.length - succeeded;
+    const stale = lines - announced.length - resubmitted;
+    const counter = this.#metrics?.lines;
+    if (counter) {
+      if (succeeded > 0) counter.inc({ outcome: "succeeded" }, succeeded);
+      if (failed > 0) counter.inc({ outcome: "failed" }, failed);
+      if (resubmitted > 0) counter.inc({ outcome: "resubmitted" }, resubmitted);
+      if (stale > 0) counter.inc({ outcome: "stale" }, stale);
+    }
+    if (!this.#log.isLevelEnabled("debug")) return;
+    for (const { requestId, outcome } of announced) {
+      this.#log.debug(
+        { requestId, recordId, state: outcome?.state, status: outcome?.answer.statusCode },
+        "request answered",
+      );
+    }
   }
 
   /**
@@ -175,7 +206,7 @@ export class OutcomeRecorder {
       return this.#finish(request, request.answer);
     }
     if (outcome.kind === "unfinished" && request.attempt < this.#maxResubmits) {
-      await this.#resubmit(request, outcome.retryAfterMs ?? 0);
+      await this.#resubmit(request, outcome.retryAfterMs ?? 0, reasonOf(outcome.answer));
       return "resubmitted";
     }
     return this.#finish(request, outcome.answer);
@@ -213,7 +244,7 @@ export class OutcomeRecorder {
    * first: if we crash before the record is updated, a repeat of this step re-adds the same job id
    * and the line fence drops the duplicate; the other order could leave a queued record with no job.
    */
-  async #resubmit(request: RequestView, delayMs: number): Promise<void> {
+  async #resubmit(request: RequestView, delayMs: number, reason: string): Promise<void> {
     const attempt = request.attempt + 1;
     const job: CollateJob = {
       requestId: request._id,
@@ -230,10 +261,21 @@ export class OutcomeRecorder {
     };
     await this.#queues.producer(collateQueue).add(job, { delay: delayMs });
     await this.#store.requests.requeue(request._id, attempt);
+    this.#metrics?.resubmissions.inc({ reason });
     this.#log.info(
-      { requestId: request._id, attempt, delayMs, traceId: request.traceId },
+      { requestId: request._id, attempt, delayMs, reason, traceId: request.traceId },
       "request resubmitted",
     );
+  }
+}
+
+/** Why a line is sent again: the error code of its answer (batch_expired, token_limit_exceeded, …). */
+function reasonOf(answer: StoredAnswer): string {
+  try {
+    const code = (JSON.parse(answer.body) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === "string" && code !== "" ? code : "unknown";
+  } catch {
+    return "unknown";
   }
 }
 

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Endpoint } from "@batch-gpt/contracts";
+import type { ProviderMetrics } from "@batch-gpt/metrics";
 import OpenAI from "openai";
 import { isPermanentFailure, ProviderError } from "./errors.ts";
 import { streamMultipartUpload } from "./multipart-upload.ts";
@@ -10,7 +11,12 @@ export interface OpenAIProviderOptions {
   /** e.g. https://api.openai.com/v1, or the emulator's /v1 */
   baseURL: string;
   maxRetries?: number;
+  /** Counts failed calls (`batchgpt_provider_errors_total`). */
+  metrics?: ProviderMetrics;
 }
+
+/** The API calls we make, as `batchgpt_provider_errors_total` labels them. */
+type ProviderCall = "upload" | "create" | "retrieve" | "cancel" | "list" | "file_content";
 
 /** OpenAI's Files and Batches APIs through the official SDK, except the upload, which we stream. */
 export class OpenAIProvider implements BatchProvider {
@@ -40,6 +46,7 @@ export class OpenAIProvider implements BatchProvider {
         })) as { id: string };
         return { id: body.id };
       } catch (error) {
+        this.#failed("upload", error);
         if (attempt >= attempts || isPermanentFailure(error)) throw error;
         await sleep(500 * 2 ** (attempt - 1));
       }
@@ -47,7 +54,7 @@ export class OpenAIProvider implements BatchProvider {
   }
 
   async createBatch(input: { inputFileId: string; endpoint: Endpoint; metadata: Record<string, string> }) {
-    return this.#batch(() =>
+    return this.#batch("create", () =>
       this.#client.batches.create({
         input_file_id: input.inputFileId,
         endpoint: input.endpoint,
@@ -58,16 +65,16 @@ export class OpenAIProvider implements BatchProvider {
   }
 
   retrieveBatch(id: string) {
-    return this.#batch(() => this.#client.batches.retrieve(id));
+    return this.#batch("retrieve", () => this.#client.batches.retrieve(id));
   }
 
   cancelBatch(id: string) {
-    return this.#batch(() => this.#client.batches.cancel(id));
+    return this.#batch("cancel", () => this.#client.batches.cancel(id));
   }
 
   async findBatchByMetadata(key: string, value: string, notBefore: Date): Promise<ProviderBatch | null> {
     const floor = Math.floor(notBefore.getTime() / 1000) - 60;
-    return this.#call(async () => {
+    return this.#call("list", async () => {
       for await (const batch of this.#client.batches.list({ limit: 100 })) {
         if (batch.metadata?.[key] === value) return batch as unknown as ProviderBatch;
         if (batch.created_at < floor) return null;
@@ -82,7 +89,7 @@ export class OpenAIProvider implements BatchProvider {
    * it is handed, whatever the consumer's pace).
    */
   async *readFileLines(fileId: string): AsyncIterable<string> {
-    const response = await this.#call(() => this.#client.files.content(fileId));
+    const response = await this.#call("file_content", () => this.#client.files.content(fileId));
     if (!response.body) return;
     const decoder = new TextDecoder();
     let rest = "";
@@ -101,19 +108,26 @@ export class OpenAIProvider implements BatchProvider {
   }
 
   /** The SDK's Batch, as the plain JSON object we store and serve. */
-  async #batch(fn: () => Promise<OpenAI.Batch>): Promise<ProviderBatch> {
-    const batch = await this.#call(fn);
+  async #batch(call: ProviderCall, fn: () => Promise<OpenAI.Batch>): Promise<ProviderBatch> {
+    const batch = await this.#call(call, fn);
     return JSON.parse(JSON.stringify(batch)) as ProviderBatch;
   }
 
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
+  async #call<T>(call: ProviderCall, fn: () => Promise<T>): Promise<T> {
     try {
       return (await fn()) as T;
     } catch (error) {
+      this.#failed(call, error);
       if (error instanceof OpenAI.APIError) {
         throw ProviderError.fromResponse(error.status ?? undefined, error.error, error.message);
       }
       throw error;
     }
+  }
+
+  /** Counted per attempt that failed (the SDK's own retries inside one call are not seen). */
+  #failed(call: ProviderCall, error: unknown): void {
+    const status = (error as { status?: unknown }).status;
+    this.#opts.metrics?.errors.inc({ call, status: typeof status === "number" ? String(status) : "network" });
   }
 }

@@ -1,5 +1,5 @@
 import type { QueueDefinition } from "@batch-gpt/contracts";
-import { type Job, type JobState, type JobsOptions, Queue, Worker } from "bullmq";
+import { type Job, type JobState, type JobsOptions, MetricsTime, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { createRedis } from "./redis.ts";
 
@@ -57,12 +57,20 @@ export class QueueRegistry {
   ): Worker<P> {
     const worker = new Worker<P>(definition.name, processor, {
       ...definition.workerOptions(settings),
+      // BullMQ's own per-minute counts of completed and failed jobs, kept in Redis for a week: the
+      // gateway's /metrics reads their running totals (`Queue.getMetrics`).
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
       connection: this.#connection("worker"),
       prefix: this.prefix,
     });
     worker.on("error", (err) => this.#log.error({ err, queue: definition.name }, "worker error"));
     this.#workers.push(worker as Worker);
     return worker;
+  }
+
+  /** The BullMQ Queue of `definition` (dashboards and metrics read it; producers use `producer`). */
+  bullQueue(definition: AnyDefinition): Queue {
+    return this.#queue(definition);
   }
 
   #queue(definition: AnyDefinition): Queue {

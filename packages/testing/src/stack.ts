@@ -18,6 +18,8 @@ export interface StackOptions {
   /** Settings on top of the test defaults (short windows and intervals). */
   env?: Record<string, string>;
   batchDurationMs?: number;
+  /** The only keys the emulator takes (default: any). */
+  emulatorApiKeys?: string[];
   gateways?: number;
   collators?: number;
   pollers?: number;
@@ -62,7 +64,10 @@ export interface EmulatorStats {
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const { redisUrl, mongoUri } = services();
-  const emulator = await startEmulator({ batchDurationMs: opts.batchDurationMs ?? 400 });
+  const emulator = await startEmulator({
+    batchDurationMs: opts.batchDurationMs ?? 400,
+    ...(opts.emulatorApiKeys ? { apiKeys: opts.emulatorApiKeys } : {}),
+  });
   const dbName = uniqueName("stack");
   const env: Record<string, string> = {
     REDIS_URL: redisUrl,
@@ -82,6 +87,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     TOKEN_LIMIT_RETRY_MS: "200",
     POLL_SWEEP_INTERVAL_MS: "1000",
     WAITER_RECHECK_MS: "1000",
+    // Every collator's and poller's /metrics on a free port: several run at once.
+    METRICS_PORT: "0",
     ...opts.env,
   };
   const store = await openStore(mongoUri, dbName);
@@ -152,7 +159,7 @@ export function spawnApp(name: "gateway" | "collator" | "poller", env: Record<st
   const app = spawnNodeApp({
     name,
     script: resolve(ROOT, "apps", name, "src", "main.ts"),
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    env: { ...process.env, LOG_LEVEL: "info", METRICS_PORT: "0", ...env },
     onLine: (line) => {
       output += `${line}\n`;
     },
