@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { createLogger, type Logger } from "@batch-gpt/config";
 import { adminKeys } from "@batch-gpt/contracts";
+import { type ProbeServer, serveProbes } from "@batch-gpt/metrics";
 import { openWorkerRuntime } from "@batch-gpt/pipeline";
 import { createRedis, onFlush } from "@batch-gpt/queue";
 import { Collator } from "./collator.ts";
@@ -11,6 +12,8 @@ import { BatchSubmitter } from "./submitter.ts";
 export interface RunningCollator {
   collatorId: string;
   recovery: Recovery;
+  /** Its /metrics, /healthz and /readyz (METRICS_HOST, METRICS_PORT). */
+  probes: ProbeServer;
   close(): Promise<void>;
 }
 
@@ -22,6 +25,13 @@ export async function startCollator(
   const collatorId = `collator-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const runtime = await openWorkerRuntime(config, log);
   const { store, queues } = runtime;
+  const probes = await serveProbes({
+    host: config.METRICS_HOST,
+    port: config.METRICS_PORT,
+    metrics: runtime.metrics,
+    ready: runtime.ready,
+    log,
+  });
   const submitter = new BatchSubmitter({
     store,
     provider: runtime.provider,
@@ -65,11 +75,15 @@ export async function startCollator(
   const timer = setInterval(() => {
     sweeping = sweep();
   }, config.COLLATOR_RECOVERY_INTERVAL_MS);
-  log.info({ collatorId, windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS }, "collator started");
+  log.info(
+    { collatorId, windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS, metrics: `${probes.url}/metrics` },
+    "collator started",
+  );
 
   return {
     collatorId,
     recovery,
+    probes,
     async close() {
       // Stop intake of new work first: flush held groups, then let the recovery sweep finish.
       clearInterval(timer);
@@ -77,6 +91,7 @@ export async function startCollator(
       await collator.close();
       await sweeping;
       await runtime.close();
+      await probes.close();
     },
   };
 }
