@@ -1,0 +1,34 @@
+/** Text helpers for the CLI's tables and progress display. */
+
+/** "45s", "3m 12s", "2h 05m", "3d 4h". */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** `[#####x....]`: succeeded lines as #, failed as x, the rest still to do. */
+export function progressBar(done: number, failed: number, total: number, width = 20): string {
+  if (total <= 0) return `[${".".repeat(width)}]`;
+  const ok = Math.round((Math.min(done, total) / total) * width);
+  const bad = Math.min(width - ok, Math.round((Math.min(failed, total) / total) * width));
+  return `[${"#".repeat(ok)}${"x".repeat(bad)}${".".repeat(width - ok - bad)}]`;
+}
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+export const count = (n: number, one: string, many = `${one}s`) =>
+  `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
