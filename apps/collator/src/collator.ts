@@ -2,11 +2,14 @@ import { type Logger, reachedStep } from "@batch-gpt/config";
 import {
   type CollateJob,
   collateQueue,
+  errorAnswer,
   FORMAT_VERSION,
   fenceIds,
   lineId,
   newBatchRecordId,
+  type StoredAnswer,
 } from "@batch-gpt/contracts";
+import type { OutcomeRecorder } from "@batch-gpt/pipeline";
 import { type QueueRegistry, UnrecoverableError, type Worker } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import { Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
@@ -22,10 +25,14 @@ export interface CollatorOptions {
   store: Store;
   queues: QueueRegistry;
   submitter: BatchSubmitter;
+  /** Answers the callers of jobs that fail alone (refused, malformed, out of attempts). */
+  outcomes: OutcomeRecorder;
   log: Logger;
   collatorId: string;
   limits: Limits;
   lockDurationMs?: number;
+  /** Tries of a job whose group could not be recorded before its callers get an error. */
+  maxAttempts?: number;
 }
 
 /**
@@ -43,6 +50,7 @@ export class Collator {
   /** Every job fetched and not yet completed: their locks are extended until then. */
   readonly #held = new Set<HeldJob>();
   readonly #lockMs: number;
+  readonly #maxAttempts: number;
   #lockTimer: NodeJS.Timeout | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -51,7 +59,11 @@ export class Collator {
   constructor(opts: CollatorOptions) {
     this.#o = opts;
     this.#lockMs = opts.lockDurationMs ?? 30_000;
-    this.#worker = opts.queues.worker(collateQueue, null, { lockMs: this.#lockMs });
+    this.#maxAttempts = opts.maxAttempts ?? 8;
+    this.#worker = opts.queues.worker(collateQueue, null, {
+      lockMs: this.#lockMs,
+      retryMs: opts.limits.windowMs,
+    });
   }
 
   async start(): Promise<void> {
@@ -95,6 +107,17 @@ export class Collator {
     const parsed = collateQueue.schema.safeParse(job.data);
     if (!parsed.success) {
       this.#o.log.error({ jobId: job.id, issues: parsed.error.issues }, "malformed collate job dropped");
+      // Its callers, if it names them, are told rather than left waiting.
+      const { requestId, key } = (job.data ?? {}) as Partial<CollateJob>;
+      const answer = errorAnswer(500, "The queued request was malformed and cannot be sent.", {
+        type: "server_error",
+        code: "malformed_job",
+      });
+      if (typeof requestId === "string" && typeof key === "string") {
+        await this.#o.outcomes.failUnbatched([{ requestId, key, answer }]).catch((err) => {
+          this.#o.log.error({ err, jobId: job.id }, "could not answer a malformed job's callers");
+        });
+      }
       await job.moveToFailed(new UnrecoverableError("malformed collate job"), token, false).catch(() => {});
       return true;
     }
@@ -106,7 +129,9 @@ export class Collator {
   }
 
   #add(held: HeldJob): void {
-    const key = groupKey(held.data);
+    // A job on its last try goes alone: if it is what broke its group's flush, it fails by itself.
+    const last = held.job.attemptsMade + 1 >= this.#maxAttempts;
+    const key = last ? `${groupKey(held.data)}|alone:${held.data.requestId}` : groupKey(held.data);
     let group = this.#groups.get(key);
     if (group && !group.fits(held, this.#o.limits)) {
       this.#flush(group);
@@ -145,7 +170,7 @@ export class Collator {
     const work = this.#record(group)
       .catch(async (err) => {
         this.#o.log.error({ err, group: group.key }, "flush failed; jobs return to the queue");
-        await this.#handBack(group.jobs);
+        await this.#retryLater(group.jobs, err);
       })
       .finally(() => this.#flushing.delete(work));
     this.#flushing.add(work);
@@ -157,10 +182,12 @@ export class Collator {
    */
   async #record(group: Group): Promise<void> {
     const { store, log, collatorId } = this.#o;
-    const jobs = group.jobs;
-    const first = jobs[0]!.data;
     const recordId = newBatchRecordId();
-    await store.requests.ensure(jobs.map((j) => j.data));
+    const refused = await store.requests.ensure(group.jobs.map((j) => j.data));
+    if (refused.size > 0) await this.#refuse(group, refused);
+    const jobs = group.jobs;
+    if (jobs.length === 0) return;
+    const first = jobs[0]!.data;
     const lines = jobs.map((j) => lineId(j.data.requestId, j.data.attempt));
     const now = new Date();
     await store.batches.prepare({
@@ -229,13 +256,60 @@ export class Collator {
   }
 
   /**
-   * Returns jobs not yet completed to the queue, to be collated again (their lines' fences decide where
-   * they go). Were they kept in `#held`, their locks would be extended forever and nobody would take them.
-   * If moving one fails, its lock (no longer extended) expires and the stalled check returns it.
+   * Jobs whose request could not be recorded, for a reason of their own: they fail alone, with an
+   * error to their callers, and leave the group, which goes on without them.
    */
-  async #handBack(jobs: HeldJob[]): Promise<void> {
-    const pending = jobs.filter((held) => this.#held.delete(held));
-    await Promise.all(pending.map(({ job, token }) => job.moveToWait(token).catch(() => {})));
+  async #refuse(group: Group, refused: Map<string, string>): Promise<void> {
+    const out = group.jobs.filter((held) => refused.has(held.data.requestId));
+    for (const held of out) group.jobs.splice(group.jobs.indexOf(held), 1);
+    this.#o.log.error(
+      { refused: Object.fromEntries(out.map((h) => [h.data.requestId, refused.get(h.data.requestId)])) },
+      "requests refused by the store fail alone",
+    );
+    await this.#deadLetter(out, (held) =>
+      errorAnswer(400, `The request could not be stored: ${refused.get(held.data.requestId)}.`, {
+        code: "request_not_stored",
+      }),
+    );
+  }
+
+  /**
+   * Jobs not yet completed whose flush failed: back to the queue through BullMQ's retry (after a
+   * backoff), to be collated again (their lines' fences decide where they go); on their last try, failed
+   * with an error to their callers. Were they kept in `#held`, their locks would be extended forever
+   * and nobody would take them. If moving one fails, its lock (no longer extended) expires and the
+   * stalled check returns it.
+   */
+  async #retryLater(jobs: HeldJob[], err: unknown): Promise<void> {
+    const pending = jobs.filter((held) => this.#held.has(held));
+    const last = pending.filter(({ job }) => job.attemptsMade + 1 >= this.#maxAttempts);
+    const reason = err instanceof Error ? err.message : String(err);
+    await this.#deadLetter(last, () =>
+      errorAnswer(500, `The request could not be placed in a batch: ${reason}.`, {
+        type: "server_error",
+        code: "collation_failed",
+      }),
+    );
+    const error = err instanceof Error ? err : new Error(reason);
+    await Promise.all(
+      pending
+        .filter((held) => this.#held.delete(held))
+        .map(({ job, token }) => job.moveToFailed(error, token, false).catch(() => {})),
+    );
+  }
+
+  /** The dead-letter path: callers answered with `answerOf`, then the jobs failed for good. */
+  async #deadLetter(jobs: HeldJob[], answerOf: (held: HeldJob) => StoredAnswer): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.#o.outcomes.failUnbatched(
+      jobs.map((held) => ({ requestId: held.data.requestId, key: held.data.key, answer: answerOf(held) })),
+    );
+    const gone = new UnrecoverableError("failed alone; its callers were answered");
+    await Promise.all(
+      jobs
+        .filter((held) => this.#held.delete(held))
+        .map(({ job, token }) => job.moveToFailed(gone, token, false).catch(() => {})),
+    );
   }
 
   async #extendLocks(): Promise<void> {

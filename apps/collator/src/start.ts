@@ -49,6 +49,8 @@ export async function startCollator(
     log,
     collatorId,
     lockDurationMs: config.COLLATOR_JOB_LOCK_MS,
+    maxAttempts: config.COLLATE_MAX_ATTEMPTS,
+    outcomes: runtime.outcomes,
     limits: {
       windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS,
       maxLines: config.COLLATE_MAX_LINES,

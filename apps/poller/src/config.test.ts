@@ -16,6 +16,7 @@ describe("loadPollerConfig", () => {
       POLL_SWEEP_INTERVAL_MS: 60_000,
       POLL_JOB_LOCK_MS: 30_000,
       POLL_CONCURRENCY: 8,
+      POLL_MAX_ATTEMPTS: 300,
       MAX_RESUBMITS: 3,
       TOKEN_LIMIT_RETRY_MS: 60_000,
       METRICS_PORT: 9102,

@@ -32,6 +32,8 @@ export interface PollerOptions {
   lockDurationMs: number;
   /** First wait before resending lines refused for the enqueued-token limit; doubles per attempt. */
   tokenLimitRetryMs: number;
+  /** Failed checks of one batch before its unfinished lines are failed (the poll queue's dead letter). */
+  maxAttempts?: number;
 }
 
 /** Outcomes are stored and announced in chunks, so a 50,000-line result never sits in memory whole. */
@@ -49,7 +51,7 @@ export class Poller {
 
   constructor(opts: PollerOptions) {
     this.#o = opts;
-    this.#worker = opts.queues.worker(pollQueue, (job, token) => this.#process(job, token), {
+    this.#worker = opts.queues.worker(pollQueue, (job, token) => this.#attempt(job, token), {
       lockMs: opts.lockDurationMs,
       concurrency: opts.concurrency,
       minIntervalMs: opts.minIntervalMs,
@@ -65,6 +67,49 @@ export class Poller {
       await polls.add({ recordId: record._id, intervalMs: this.#o.minIntervalMs, v: FORMAT_VERSION });
     }
     return records.length;
+  }
+
+  /**
+   * One try of a poll job. A failure is retried by BullMQ with backoff; the last one allowed
+   * (POLL_MAX_ATTEMPTS) is the dead-letter path: the batch's unfinished lines fail with an error to their
+   * callers, rather than the job retrying for ever while they wait.
+   */
+  async #attempt(job: Job<PollJob>, token?: string): Promise<void> {
+    try {
+      await this.#process(job, token);
+    } catch (err) {
+      if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
+      if (job.attemptsMade + 1 < (this.#o.maxAttempts ?? Number.POSITIVE_INFINITY)) throw err;
+      await this.#giveUp(job.data.recordId, err);
+    }
+  }
+
+  async #giveUp(recordId: string, err: unknown): Promise<void> {
+    const { store, outcomes, log } = this.#o;
+    const record = await store.batches.get(recordId);
+    if (record?.state !== "submitted") return;
+    const reason = err instanceof Error ? err.message : String(err);
+    log.error({ recordId, batchId: record.providerBatchId, err: reason }, "batch abandoned: its lines fail");
+    const answer = errorAnswer(
+      502,
+      `The batch holding this request could not be followed at the provider: ${reason}.`,
+      { type: "server_error", code: "batch_untracked" },
+    );
+    const delivery = {
+      recordId,
+      endpoint: record.endpoint,
+      model: record.model,
+      lines: await store.lines.read(recordId),
+    };
+    // Lines already settled by an earlier, partial delivery keep their outcome.
+    const lines = record.lines.map(parseLineId);
+    for (let i = 0; i < lines.length; i += CHUNK) {
+      await outcomes.deliver(
+        delivery,
+        lines.slice(i, i + CHUNK).map((l) => ({ kind: "answer" as const, ...l, answer })),
+      );
+    }
+    await store.batches.markSettled(recordId);
   }
 
   async #process(job: Job<PollJob>, token?: string): Promise<void> {

@@ -35,6 +35,7 @@ export async function startPoller(
     concurrency: config.POLL_CONCURRENCY,
     lockDurationMs: config.POLL_JOB_LOCK_MS,
     tokenLimitRetryMs: config.TOKEN_LIMIT_RETRY_MS,
+    maxAttempts: config.POLL_MAX_ATTEMPTS,
   });
   // At start, every unfinished batch gets a poll job: results stored but not announced by a poller
   // that died are announced again, and batches whose job was lost are tracked again.

@@ -61,9 +61,16 @@ const collateJobSchema = z.object({
 });
 export type CollateJob = z.infer<typeof collateJobSchema>;
 
+/** The longest wait before a collate job whose flush failed is tried again. */
+const COLLATE_MAX_RETRY_MS = 5 * 60_000;
+
 /**
  * One job per request attempt; the collator fetches them itself and gathers them into batches.
  * Held jobs stay locked (renewed), so a dead collator's jobs return through BullMQ's stalled check.
+ * A job whose group could not be recorded is failed with BullMQ's retry: it comes back after a backoff
+ * (the collation window, doubling), and the collator gives up on it after COLLATE_MAX_ATTEMPTS tries,
+ * answering its callers with an error (its dead-letter path). The attempt cap is the collator's
+ * setting, not the job's: `attempts` here only lets BullMQ retry.
  */
 export const collateQueue = {
   name: "collate",
@@ -71,20 +78,29 @@ export const collateQueue = {
   /** Attempt 0 keeps the bare request id: the gateway looks a request's first job up by its id. */
   jobId: ({ requestId, attempt }: { requestId: string; attempt: number }) =>
     attempt === 0 ? requestId : `${requestId}-a${attempt}`,
-  jobOptions: { removeOnComplete: true, removeOnFail: true },
-  workerOptions: ({ lockMs }: { lockMs: number }) => ({
+  jobOptions: {
+    removeOnComplete: true,
+    removeOnFail: true,
+    attempts: 1_000_000,
+    backoff: { type: "collate" },
+  },
+  workerOptions: ({ lockMs, retryMs }: { lockMs: number; retryMs: number }) => ({
     // Jobs are fetched by hand (batching jobs is a paid BullMQ feature): no processor runs.
     autorun: false,
     lockDuration: lockMs,
     stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
     maxStalledCount: 1000,
     drainDelay: 1,
+    settings: {
+      backoffStrategy: (attemptsMade: number) =>
+        Math.min(COLLATE_MAX_RETRY_MS, retryMs * 2 ** Math.max(0, attemptsMade - 1)),
+    },
   }),
 } as const satisfies QueueDefinition<
   "collate",
   CollateJob,
   { requestId: string; attempt: number },
-  { lockMs: number }
+  { lockMs: number; retryMs: number }
 >;
 
 const pollJobSchema = z.object({

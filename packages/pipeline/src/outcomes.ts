@@ -139,6 +139,29 @@ export class OutcomeRecorder {
   }
 
   /**
+   * Fails requests that never reached a batch (refused at collation, or out of attempts): each is
+   * answered with its error, its dedup key freed, its callers told. A request already finished keeps
+   * its first outcome.
+   */
+  async failUnbatched(items: { requestId: string; key: string; answer: StoredAnswer }[]): Promise<void> {
+    if (items.length === 0) return;
+    const { refused } = await this.#store.requests.finishMany(
+      items.map(({ requestId, answer }) => ({ _id: requestId, state: "failed", answer, usage: null })),
+    );
+    if (refused.size > 0) throw new Error(`error outcomes refused: ${[...refused.values()]}`);
+    const stored = new Map(
+      (await this.#store.requests.outcomes(items.map((i) => i.requestId))).map((o) => [o._id, o]),
+    );
+    await this.#inflight.settleMany(items.map(({ key, requestId }) => ({ key, requestId, cached: false })));
+    await this.#publisher.publish(
+      items.flatMap(({ requestId }) => {
+        const outcome = stored.get(requestId);
+        return outcome ? [{ requestId, outcome: { state: outcome.state, answer: outcome.answer } }] : [];
+      }),
+    );
+  }
+
+  /**
    * The bulk path. The manifest lists only lines this record won, and a request's attempt moves on
    * only when the batch holding it settles, so no request needs reading to know the line is current.
    */

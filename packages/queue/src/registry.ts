@@ -64,6 +64,13 @@ export class QueueRegistry {
       prefix: this.prefix,
     });
     worker.on("error", (err) => this.#log.error({ err, queue: definition.name }, "worker error"));
+    // No failure is silent: each try that fails is logged (its retry, or its dead letter, is the app's).
+    worker.on("failed", (job, err) =>
+      this.#log.error(
+        { err: err.message, queue: definition.name, jobId: job?.id, attemptsMade: job?.attemptsMade },
+        "job failed",
+      ),
+    );
     this.#workers.push(worker as Worker);
     return worker;
   }

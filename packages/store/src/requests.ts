@@ -4,13 +4,14 @@ import {
   fenceIds,
   lineId,
   type OutcomeDoc,
+  type RequestDoc,
   type RequestView,
   type StoredAnswer,
   type TerminalRequestState,
 } from "@batch-gpt/contracts";
 import { assertFits, DocumentTooLarge } from "./documents.ts";
 import { LargeTexts } from "./large-text.ts";
-import { type Collections, duplicateKeyIndexes, type OutcomeRecord, writeErrors } from "./mongo.ts";
+import { type Collections, type OutcomeRecord, writeErrors } from "./mongo.ts";
 
 /** What became of outcomes written at once. */
 export interface FinishResult {
@@ -74,33 +75,47 @@ export class RequestStore {
   /**
    * Writes the record of each job if it has none yet (a resubmitted request already has one). An
    * insert, not an upsert; a duplicate key means "already written" (a resubmission, or two collators
-   * holding one request after a stalled job was handed on).
+   * holding one request after a stalled job was handed on). Returns the requests refused for a reason of
+   * their own (over MongoDB's document limit, refused by the server), with the reason: the others are
+   * written all the same.
    */
-  async ensure(jobs: CollateJob[]): Promise<void> {
-    if (jobs.length === 0) return;
+  async ensure(jobs: CollateJob[]): Promise<Map<string, string>> {
+    const refused = new Map<string, string>();
     const now = new Date();
     for (const chunk of chunks(jobs)) {
-      await this.#c.requests
-        .insertMany(
-          chunk.map((job) => ({
-            _id: job.requestId,
-            owner: job.owner,
-            provider: job.provider,
-            endpoint: job.endpoint,
-            model: job.model,
-            body: job.body,
-            key: job.key,
-            traceId: job.traceId,
-            attempt: job.attempt,
-            createdAt: new Date(job.createdAt),
-            updatedAt: now,
-          })),
-          { ordered: false },
-        )
-        .catch((error: unknown) => {
-          if (!duplicateKeyIndexes(error, chunk.length)) throw error;
-        });
+      const docs: RequestDoc[] = [];
+      for (const job of chunk) {
+        const doc: RequestDoc = {
+          _id: job.requestId,
+          owner: job.owner,
+          provider: job.provider,
+          endpoint: job.endpoint,
+          model: job.model,
+          body: job.body,
+          key: job.key,
+          traceId: job.traceId,
+          attempt: job.attempt,
+          createdAt: new Date(job.createdAt),
+          updatedAt: now,
+        };
+        try {
+          assertFits(doc);
+          docs.push(doc);
+        } catch (error) {
+          if (!(error instanceof DocumentTooLarge)) throw error;
+          refused.set(doc._id, error.message);
+        }
+      }
+      if (docs.length === 0) continue;
+      await this.#c.requests.insertMany(docs, { ordered: false }).catch((error: unknown) => {
+        const failed = writeErrors(error, docs.length);
+        if (!failed) throw error;
+        for (const [index, e] of failed) {
+          if (e.code !== 11000) refused.set(docs[index]!._id, e.errmsg ?? `refused (code ${e.code})`);
+        }
+      });
     }
+    return refused;
   }
 
   /**
