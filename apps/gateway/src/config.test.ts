@@ -17,7 +17,36 @@ describe("loadGatewayConfig", () => {
       MAX_BODY_BYTES: 8 * 1024 * 1024,
       SSE_KEEPALIVE_MS: 15_000,
       WAITER_RECHECK_MS: 30_000,
+      GATEWAY_API_KEYS: [],
+      GATEWAY_ADMIN_KEYS: [],
+      GATEWAY_UNSAFE_NO_AUTH: false,
+      METRICS_OPEN: false,
+      KEYS_REFRESH_MS: 2000,
+      CACHE_SCOPE: "tenant",
+      QUOTA_ASYNC_PENDING_SECONDS: 86_400,
+      QUOTA_LEASE_MS: 60_000,
     });
+  });
+
+  it("reads keys as comma-separated lists, and flags as true/false", () => {
+    const config = loadGatewayConfig({
+      ...REQUIRED,
+      GATEWAY_API_KEYS: " sk-a ,sk-b,, ",
+      GATEWAY_ADMIN_KEYS: "sk-admin",
+      GATEWAY_UNSAFE_NO_AUTH: "true",
+      METRICS_OPEN: "1",
+    });
+    expect(config.GATEWAY_API_KEYS).toEqual(["sk-a", "sk-b"]);
+    expect(config.GATEWAY_ADMIN_KEYS).toEqual(["sk-admin"]);
+    expect(config.GATEWAY_UNSAFE_NO_AUTH).toBe(true);
+    expect(config.METRICS_OPEN).toBe(true);
+    expect(refusal({ ...REQUIRED, METRICS_OPEN: "yes" })).toMatch(/METRICS_OPEN/);
+  });
+
+  it("never quotes a key back in a settings error", () => {
+    expect(refusal({ ...REQUIRED, GATEWAY_API_KEYS: "sk-secret", KEYS_REFRESH_MS: "1" })).not.toContain(
+      "sk-secret",
+    );
   });
 
   it("leaves the cache TTL unset (answers never expire) unless given", () => {

@@ -1,11 +1,47 @@
-import { appSchema, type Env, intSetting, parseEnv } from "@batch-gpt/config";
+import { appSchema, boolSetting, type Env, intSetting, parseEnv } from "@batch-gpt/config";
 import { z } from "zod";
 
 export const SERVING_MODES = ["sync", "async", "cache"] as const;
 export type ServingMode = (typeof SERVING_MODES)[number];
 
+/** A comma-separated list of keys; blanks are dropped. */
+const keyList = z
+  .string()
+  .default("")
+  .transform((value) =>
+    value
+      .split(",")
+      .map((key) => key.trim())
+      .filter((key) => key.length > 0),
+  );
+
 const schema = appSchema.extend({
   PORT: intSetting(0, 65535).default(8080),
+  /**
+   * Where to listen. Unset: every interface when keys are configured, loopback (127.0.0.1) when not.
+   * A non-loopback address without keys is refused unless GATEWAY_UNSAFE_NO_AUTH=true.
+   */
+  HOST: z.string().min(1).optional(),
+  /** Client keys, comma-separated: each is a tenant of its own. */
+  GATEWAY_API_KEYS: keyList,
+  /** Admin keys, comma-separated: batches, the operator API, dashboards and metrics. */
+  GATEWAY_ADMIN_KEYS: keyList,
+  /** Listen beyond loopback with no keys at all (everyone may spend the provider key). */
+  GATEWAY_UNSAFE_NO_AUTH: boolSetting,
+  /** Lets scrapers read /metrics without a key. */
+  METRICS_OPEN: boolSetting,
+  /** How often each gateway looks for created or revoked keys (a revoked key stops working within it). */
+  KEYS_REFRESH_MS: intSetting(100).default(2000),
+  /** Cache and in-flight dedup per tenant (default), or shared by every tenant. */
+  CACHE_SCOPE: z.enum(["tenant", "shared"]).default("tenant"),
+  /** Default requests per minute per key (a stored key may set its own); unset = unlimited. */
+  DEFAULT_KEY_RPM: intSetting(1).optional(),
+  /** Default requests pending at once per key (a stored key may set its own); unset = unlimited. */
+  DEFAULT_KEY_MAX_PENDING: intSetting(1).optional(),
+  /** How long an async request counts as pending when its answer is never fetched. */
+  QUOTA_ASYNC_PENDING_SECONDS: intSetting(1).default(86_400),
+  /** How long a held caller's pending place lasts unless its gateway renews it (a dead gateway's places free themselves). */
+  QUOTA_LEASE_MS: intSetting(300).default(60_000),
   CLIENT_SERVING_MODE: z.enum(SERVING_MODES).default("sync"),
   /** Unset = cached answers never expire. */
   CACHE_TTL_SECONDS: intSetting(1).optional(),

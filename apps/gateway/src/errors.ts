@@ -8,7 +8,7 @@ export function errorHandler(log: Logger) {
   return (err: Error, c: Context): Response => {
     const api = toApiError(err);
     if (api.status >= 500) log.error({ err, requestId: c.get("requestId") }, "request failed");
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...api.headers };
     if (api.shouldRetry === false) headers["x-should-retry"] = "false";
     return c.json(api.toBody(), api.status as 400, headers);
   };

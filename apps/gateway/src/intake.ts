@@ -1,6 +1,7 @@
 import {
   ApiError,
   CALL_ID_PREFIX,
+  type CallDoc,
   type CollateJob,
   collateQueue,
   type Endpoint,
@@ -24,8 +25,17 @@ type Json = Record<string, unknown>;
 /** A request to one of the batched endpoints, validated and shaped for intake. */
 export interface IntakeRequest {
   endpoint: Endpoint;
-  /** The client scope: requests, calls, cache and dedup keys belong to it. */
+  /** The client scope: requests and async calls belong to it. */
   tenant: string;
+  /**
+   * The cache and dedup scope: the tenant, or one scope shared by every tenant (CACHE_SCOPE=shared).
+   * Identical requests attach to each other, and answers are cached, within it.
+   */
+  scope: string;
+  /** The key that made the request (async calls remember it, to give its quota place back). */
+  keyId: string;
+  /** An async call's id, chosen before intake (its quota place is held under it). */
+  callId?: string;
   /** The body a batch line carries: the client's own text (delivery fields stripped when streaming). */
   raw: string;
   body: Json;
@@ -67,6 +77,7 @@ export class Intake {
   readonly #provider: string;
   readonly #cacheTtlSeconds: number | undefined;
   readonly #onCacheLookup: (hit: boolean) => void;
+  readonly #onQueued: (req: IntakeRequest, requestId: string, attached: boolean) => void;
 
   constructor(opts: {
     store: Store;
@@ -81,6 +92,8 @@ export class Intake {
     cacheTtlSeconds: number | undefined;
     /** Told the result of every cache lookup (the admin figures count them). */
     onCacheLookup?: (hit: boolean) => void;
+    /** Told of every request queued, or attached to an identical one in flight (metrics and logs). */
+    onQueued?: (req: IntakeRequest, requestId: string, attached: boolean) => void;
   }) {
     this.#store = opts.store;
     this.#inflight = opts.inflight;
@@ -93,10 +106,11 @@ export class Intake {
     this.#provider = opts.provider;
     this.#cacheTtlSeconds = opts.cacheTtlSeconds;
     this.#onCacheLookup = opts.onCacheLookup ?? (() => {});
+    this.#onQueued = opts.onQueued ?? (() => {});
   }
 
   async submit(req: IntakeRequest): Promise<IntakeResult> {
-    const key = requestKey(req.tenant, req.endpoint, req.body);
+    const key = requestKey(req.scope, req.endpoint, req.body);
     // A cached answer: Redis's tier first (one read; the hit path touches nothing else). Then MongoDB,
     // but only when Redis's `cached` marker says it has the answer: a miss never reads MongoDB (on
     // FerretDB v1 a lookup that finds nothing scans the collection). Every Redis command is a write on
@@ -150,10 +164,12 @@ export class Intake {
    * shutting down (the request goes on; a retry attaches to it elsewhere).
    */
   async wait(
-    pending: { requestId: string; key: string; attached: boolean },
+    pending: { requestId: string; key: string; attached: boolean; onSettled?: () => void },
     signal?: AbortSignal,
   ): Promise<Outcome> {
-    const result = await this.#waiters.wait(pending.requestId, signal, { attached: pending.attached });
+    const result = await this.#waiters
+      .wait(pending.requestId, signal, { attached: pending.attached })
+      .finally(pending.onSettled);
     if (result === "shutdown") throw shuttingDown();
     if (result === "lost") {
       await this.#inflight.release(pending.key, pending.requestId).catch(() => {});
@@ -163,16 +179,28 @@ export class Intake {
   }
 
   /** An async call by id, for its own tenant only (another tenant's call is as unknown as a wrong id). */
-  async retrieve(id: string, tenant: string, endpoint: Endpoint | null): Promise<CallLookup> {
+  /** `answered` runs when the caller is given its outcome (or told its request was lost). */
+  async retrieve(
+    id: string,
+    tenant: string,
+    endpoint: Endpoint | null,
+    answered: (call: CallDoc) => void = () => {},
+  ): Promise<CallLookup> {
     const call = await this.#calls.get(id);
     if (!call || call.owner !== tenant || (endpoint && call.endpoint !== endpoint)) throw callNotFound(id);
     // Redis first: a request finished within ANSWER_REDIS_TTL_SECONDS is answered without MongoDB.
     const recent = await this.#recent.peek(call.requestId).catch(() => "stored" as const);
-    if (recent && recent !== "stored") return { kind: "finished", outcome: recent };
-    const outcome = await this.#store.requests.outcome(call.requestId);
-    if (outcome) return { kind: "finished", outcome };
+    const outcome =
+      recent && recent !== "stored" ? recent : await this.#store.requests.outcome(call.requestId);
+    if (outcome) {
+      answered(call);
+      return { kind: "finished", outcome };
+    }
     const request = await this.#store.requests.get(call.requestId);
-    if (!request && (await this.#locate(call.requestId)) === "nowhere") throw lostRequest();
+    if (!request && (await this.#locate(call.requestId)) === "nowhere") {
+      answered(call);
+      throw lostRequest();
+    }
     const created = Math.floor(call.createdAt.getTime() / 1000);
     return {
       kind: "pending",
@@ -204,6 +232,7 @@ export class Intake {
       leader = await this.#inflight.claim(key, requestId);
     }
     if (leader !== requestId) {
+      this.#onQueued(req, leader, true);
       return { kind: "queued", requestId: leader, attached: true, alongside: await alongside?.(leader) };
     }
     const job: CollateJob = {
@@ -234,14 +263,22 @@ export class Intake {
         });
       }
     }
+    this.#onQueued(req, requestId, false);
     return { kind: "queued", requestId, attached: false, alongside: await beside };
   }
 
   /** An async call: an id of its own that points at the (possibly shared) pending request. */
   async #recordCall(req: IntakeRequest, requestId: string): Promise<{ id: string; created: number }> {
-    const id = newCallId(CALL_ID_PREFIX[req.endpoint]);
+    const id = req.callId ?? newCallId(CALL_ID_PREFIX[req.endpoint]);
     const createdAt = new Date();
-    await this.#calls.record({ _id: id, requestId, owner: req.tenant, endpoint: req.endpoint, createdAt });
+    await this.#calls.record({
+      _id: id,
+      requestId,
+      owner: req.tenant,
+      keyId: req.keyId,
+      endpoint: req.endpoint,
+      createdAt,
+    });
     return { id, created: Math.floor(createdAt.getTime() / 1000) };
   }
 }

@@ -1,4 +1,4 @@
-import { type Endpoint, invalidRequest } from "@batch-gpt/contracts";
+import { ApiError, CALL_ID_PREFIX, type Endpoint, invalidRequest, newCallId } from "@batch-gpt/contracts";
 import type { Context } from "hono";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
 import type { IntakeRequest } from "./intake.ts";
@@ -13,10 +13,12 @@ type Json = Record<string, unknown>;
 export async function readIntakeRequest(
   c: Context<GatewayEnv>,
   endpoint: Endpoint,
-  deps: Pick<GatewayDeps, "config" | "tenantOf">,
+  deps: Pick<GatewayDeps, "config">,
 ): Promise<IntakeRequest> {
   const text = await readBody(c, deps.config.MAX_BODY_BYTES);
   const body = parseRequestBody(endpoint, text);
+  const caller = c.get("caller");
+  if (caller.models && !caller.models.has(body.model as string)) throw modelNotFound(body.model as string);
   const mode = servingMode(c.req.header("x-batch-mode"), deps.config.CLIENT_SERVING_MODE);
   const stream = body.stream === true;
   if (stream && mode === "async") {
@@ -30,7 +32,10 @@ export async function readIntakeRequest(
   }
   return {
     endpoint,
-    tenant: deps.tenantOf(c.req.header("authorization")),
+    tenant: caller.tenant,
+    scope: deps.config.CACHE_SCOPE === "shared" ? SHARED_SCOPE : caller.tenant,
+    keyId: caller.keyId,
+    ...(mode === "async" ? { callId: newCallId(CALL_ID_PREFIX[endpoint]) } : {}),
     raw: stream ? batchableBody(body) : text,
     body,
     traceId: c.get("requestId"),
@@ -39,6 +44,16 @@ export async function readIntakeRequest(
     useCache: !/no-cache/i.test(c.req.header("cache-control") ?? ""),
   };
 }
+
+/** The cache and dedup scope of every tenant with CACHE_SCOPE=shared. */
+const SHARED_SCOPE = "shared";
+
+/** OpenAI's answer for a model the key may not use: as if it did not exist. Nothing is queued. */
+const modelNotFound = (model: string) =>
+  new ApiError(404, `The model \`${model}\` does not exist or you do not have access to it.`, {
+    type: "invalid_request_error",
+    code: "model_not_found",
+  });
 
 export const streamOptionsOf = (body: Json): StreamOptions => ({
   includeUsage: (body.stream_options as Json | null | undefined)?.include_usage === true,

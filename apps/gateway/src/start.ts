@@ -1,6 +1,13 @@
 import type { AddressInfo } from "node:net";
 import { createLogger, type Logger, resolveMongo } from "@batch-gpt/config";
 import { adminKeys, redisKeys } from "@batch-gpt/contracts";
+import {
+  AppMetrics,
+  deploymentMetrics,
+  gatewayMetrics,
+  heldCallersMetric,
+  providerMetrics,
+} from "@batch-gpt/metrics";
 import { OpenAIProvider } from "@batch-gpt/provider";
 import {
   CacheTier,
@@ -14,11 +21,16 @@ import { openStore } from "@batch-gpt/store";
 import { serve } from "@hono/node-server";
 import { AdminReporter } from "./admin/reporter.ts";
 import { createGatewayApp } from "./app.ts";
+import { KeyRing } from "./auth/key-ring.ts";
+import { listenAddress } from "./auth/listen.ts";
+import { Quotas } from "./auth/quotas.ts";
 import { CallRegistry } from "./calls.ts";
 import type { GatewayConfig } from "./config.ts";
+import { DeploymentFigures } from "./deployment-figures.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { Intake } from "./intake.ts";
 import { locator } from "./locate.ts";
+import { RequestMeter } from "./request-meter.ts";
 import { Waiters } from "./waiters.ts";
 
 export interface RunningGateway {
@@ -40,7 +52,12 @@ export async function startGateway(
   const client = createRedis(config.REDIS_URL, "client");
   client.on("error", (err) => log.error({ err: err.message }, "redis client error"));
   const inflight = new Inflight(client, keys);
-  const provider = new OpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
+  const metrics = new AppMetrics();
+  const provider = new OpenAIProvider({
+    apiKey: config.OPENAI_API_KEY,
+    baseURL: config.OPENAI_BASE_URL,
+    metrics: providerMetrics(metrics.registry),
+  });
   const locate = locator(queues, store);
   const recent = new RecentAnswers(client, keys);
   const waiters = new Waiters({
@@ -57,6 +74,10 @@ export async function startGateway(
     log,
     ttlSeconds: config.CALL_REDIS_TTL_SECONDS,
   });
+  const meter = new RequestMeter(gatewayMetrics(metrics.registry), config.CLIENT_SERVING_MODE);
+  heldCallersMetric(metrics.registry, () => waiters.size);
+  const figures = new DeploymentFigures({ store, queues });
+  deploymentMetrics(metrics.registry, figures);
   const admin = new AdminReporter({
     redis: client,
     keys: adminKeys(config.BULL_PREFIX),
@@ -77,7 +98,18 @@ export async function startGateway(
     locate,
     provider: provider.name,
     cacheTtlSeconds: config.CACHE_TTL_SECONDS,
-    onCacheLookup: (hit) => admin.cacheLookup(hit),
+    onCacheLookup: (hit) => {
+      admin.cacheLookup(hit);
+      meter.cacheLookup(hit);
+    },
+    onQueued: (req, requestId, attached) => {
+      if (attached) meter.attached(req.endpoint);
+      // A line per request at debug level: at info it would be a write per call on the hot path.
+      log.debug(
+        { requestId, traceId: req.traceId, endpoint: req.endpoint, model: req.body.model, mode: req.mode },
+        attached ? "request attached" : "request accepted",
+      );
+    },
   });
   const subscriberConnection = createRedis(config.REDIS_URL, "subscriber");
   subscriberConnection.on("error", (err) => log.error({ err: err.message }, "redis subscriber error"));
@@ -86,6 +118,20 @@ export async function startGateway(
     onResync: () => void waiters.recheckAll(),
   });
   await subscriber.ready();
+
+  const keyRing = new KeyRing({
+    apiKeys: config.GATEWAY_API_KEYS,
+    adminKeys: config.GATEWAY_ADMIN_KEYS,
+    store: store.apiKeys,
+    redis: client,
+    versionKey: keys.keysVersion,
+    defaults: { rpm: config.DEFAULT_KEY_RPM ?? null, maxPending: config.DEFAULT_KEY_MAX_PENDING ?? null },
+    log,
+  });
+  await keyRing.start(config.KEYS_REFRESH_MS);
+  // Decided before anything listens: refuses to expose a gateway without keys.
+  const hostname = listenAddress(config, keyRing.open, log);
+  const quotas = new Quotas(client, keys, { leaseMs: config.QUOTA_LEASE_MS });
 
   const deps: GatewayDeps = {
     redis: client,
@@ -97,14 +143,18 @@ export async function startGateway(
     provider,
     queues,
     admin,
-    tenantOf: () => "anonymous",
+    metrics,
+    meter,
+    figures,
+    keyRing,
+    quotas,
   };
   const app = createGatewayApp(deps);
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: "0.0.0.0" });
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
   const port = (server.address() as AddressInfo).port;
   admin.start();
-  log.info({ port }, "gateway listening");
+  log.info({ port, hostname }, "gateway listening");
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -117,6 +167,8 @@ export async function startGateway(
       await new Promise((r) => setTimeout(r, 50));
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
+      keyRing.stop();
+      quotas.close();
       await admin.close();
       await subscriber.close();
       await calls.close();

@@ -25,7 +25,7 @@ export interface MongoTarget {
 /** `MONGODB_URI` wins (its path names the database, else `MONGO_DATABASE`); else the seed's `MONGO_*`. */
 export function resolveMongo(settings: ConnectionSettings): MongoTarget {
   if (settings.MONGODB_URI) {
-    const path = new URL(settings.MONGODB_URI.replace(/^mongodb(\+srv)?:/, "http:")).pathname.slice(1);
+    const path = uriPath(settings.MONGODB_URI);
     return { uri: settings.MONGODB_URI, dbName: decodeURIComponent(path) || settings.MONGO_DATABASE };
   }
   if (settings.MONGO_HOST) {
@@ -39,4 +39,15 @@ export function resolveMongo(settings: ConnectionSettings): MongoTarget {
   throw new ConfigError(
     "MONGODB_URI is not set (nor MONGO_HOST): say where MongoDB is, e.g. mongodb://127.0.0.1:27017/batchgpt",
   );
+}
+
+/** The URI's path; a malformed URI is a settings error that never quotes it (it may hold a password). */
+function uriPath(uri: string): string {
+  try {
+    return new URL(uri.replace(/^mongodb(\+srv)?:/, "http:")).pathname.slice(1);
+  } catch {
+    throw new ConfigError(
+      "MONGODB_URI is not a valid URL (e.g. mongodb://USER:PASSWORD@HOST:27017/batchgpt)",
+    );
+  }
 }

@@ -44,3 +44,9 @@ export const intSetting = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .regex(/^-?\d+$/, "expected an integer")
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+
+/** A flag: `true`/`1` or `false`/`0`; unset = false. */
+export const boolSetting = z
+  .enum(["true", "false", "1", "0"])
+  .default("false")
+  .transform((value) => value === "true" || value === "1");

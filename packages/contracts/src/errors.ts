@@ -22,6 +22,7 @@ export type ErrorType =
   | "invalid_request_error"
   | "authentication_error"
   | "not_found_error"
+  | "permission_error"
   | "rate_limit_error"
   | "server_error";
 
@@ -66,8 +67,14 @@ export class ApiError extends Error {
   readonly param: string | null;
   readonly code: string | null;
   readonly shouldRetry: boolean | undefined;
+  /** Extra response headers (e.g. `retry-after` on a 429). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, message: string, opts: ErrorFields & { shouldRetry?: boolean } = {}) {
+  constructor(
+    status: number,
+    message: string,
+    opts: ErrorFields & { shouldRetry?: boolean; headers?: Record<string, string> } = {},
+  ) {
     super(message);
     this.name = "ApiError";
     const error = openAIError(status, message, opts);
@@ -76,6 +83,7 @@ export class ApiError extends Error {
     this.param = error.param;
     this.code = error.code;
     this.shouldRetry = opts.shouldRetry;
+    this.headers = opts.headers ?? {};
   }
 
   toBody(): OpenAIErrorBody {
@@ -85,3 +93,15 @@ export class ApiError extends Error {
 
 export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
   new ApiError(400, message, { param, code });
+
+/**
+ * Text with anything that looks like a secret masked: OpenAI-style keys (`sk-…`, also the masked
+ * `sk-proj-****…abcd` OpenAI quotes back), our gateway keys (`bgk-…`), bearer tokens and a URL's
+ * password. For provider messages before they reach a caller or a stored answer, and every logged error.
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/\b(sk|bgk)-[A-Za-z0-9_*-]{4,}/g, "$1-***")
+    .replace(/\b(Bearer\s+)\S+/gi, "$1***")
+    .replace(/(\/\/[^/@:\s]*):[^/@\s]*@/g, "$1:***@");
+}

@@ -25,6 +25,17 @@ export function redisKeys(prefix: string) {
     answer: (requestId: string) => `${prefix}:answer:${requestId}`,
     /** async call id → the call (JSON), for CALL_REDIS_TTL_SECONDS; MongoDB holds it for good. */
     call: (callId: string) => `${prefix}:call:${callId}`,
+    /**
+     * Bumped whenever a stored gateway key is created or revoked: every gateway watches it and reloads
+     * its keys from MongoDB when it moves (no MongoDB read per request).
+     */
+    keysVersion: `${prefix}:keys:version`,
+    /**
+     * A key's request-rate bucket and its pending requests. Both share one hash tag (the key id), so
+     * the quota script touches one Redis Cluster slot.
+     */
+    quotaRate: (keyId: string) => `${prefix}:quota:{${keyId}}:rate`,
+    quotaPending: (keyId: string) => `${prefix}:quota:{${keyId}}:pending`,
     /** Pub/sub channel announcing "request <id> reached a terminal state". */
     doneChannel: `${prefix}:done`,
   };

@@ -120,8 +120,38 @@ export interface CallDoc {
   requestId: string;
   /** The tenant that made the call (only it may fetch the answer). */
   owner: string;
+  /** The key that made it, whose pending-requests quota it counts against until fetched. */
+  keyId?: string;
   endpoint: Endpoint;
   createdAt: Date;
+}
+
+/** What a gateway key may do: client keys make requests; admin keys also run the deployment. */
+export const KEY_ROLES = ["client", "admin"] as const;
+export type KeyRole = (typeof KEY_ROLES)[number];
+
+/**
+ * A gateway key (collection `apiKeys`). Only the SHA-256 of the key is stored; the key itself is shown
+ * once, when it is created.
+ */
+export interface ApiKeyDoc {
+  /** The key's public id (`key_…`): how operators name it; never the secret. */
+  _id: string;
+  /** SHA-256 of the key, hex. */
+  hash: string;
+  /** The tenant the key belongs to: its requests, calls and (by default) cache. */
+  tenant: string;
+  role: KeyRole;
+  /** Models the key may request; absent = any. */
+  models?: string[];
+  /** Requests per minute; absent = the gateway's default. */
+  rpm?: number;
+  /** Requests pending at once; absent = the gateway's default. */
+  maxPending?: number;
+  /** The key's last four characters, so an operator can tell keys apart. */
+  hint: string;
+  createdAt: Date;
+  revokedAt?: Date;
 }
 
 export const lineId = (requestId: string, attempt: number) => `${requestId}:${attempt}`;

@@ -71,4 +71,25 @@ describe("how a provider error reaches the caller", () => {
       },
     });
   });
+
+  it("never passes on a key the provider quotes back, and reports its refusal of our key as our 502", () => {
+    const refused = ProviderError.fromResponse(
+      401,
+      {
+        error: {
+          message:
+            "Incorrect API key provided: sk-proj-abc*********************wxyz. You can find your API key at …",
+          code: "invalid_api_key",
+        },
+      },
+      "401",
+    );
+    expect(refused.message).not.toMatch(/abc|wxyz/);
+    const relayed = relayedError(refused) as ApiError;
+    expect(relayed).toMatchObject({ status: 502, type: "server_error" });
+    const answer = refusalAnswer(refused, "upload");
+    expect(answer.statusCode).toBe(502);
+    expect(answer.body).not.toMatch(/sk-|abc|wxyz|invalid_api_key/);
+    expect(refusalAnswer(ProviderError.fromResponse(403, {}, "forbidden"), "create").statusCode).toBe(502);
+  });
 });

@@ -1,4 +1,4 @@
-import { ApiError, errorAnswer, type StoredAnswer } from "@batch-gpt/contracts";
+import { ApiError, errorAnswer, redactSecrets, type StoredAnswer } from "@batch-gpt/contracts";
 
 /**
  * How a provider's failure becomes the caller's error, in one file: one error class with OpenAI's
@@ -28,7 +28,9 @@ export class ProviderError extends Error {
       param?: string | null;
     } = {},
   ) {
-    super(message);
+    // A provider quotes a refused key back (OpenAI a masked form of it): never let that travel on, to a
+    // caller, a stored answer or a log line.
+    super(redactSecrets(message));
     this.name = "ProviderError";
     this.status = opts.status;
     this.type = opts.type ?? null;
@@ -74,6 +76,7 @@ function stringOr<T extends string | null>(value: unknown, fallback: T): string 
  */
 export function relayedError(error: unknown): unknown {
   if (!(error instanceof ProviderError) || error.status === undefined) return error;
+  if (refusedCredentials(error)) return credentialsRefused();
   if (error.status === 409) return new ApiError(409, error.message, { code: error.code, shouldRetry: false });
   if (error.status >= 500) {
     return new ApiError(502, `The batch provider failed: ${error.message}`, { type: "server_error" });
@@ -86,7 +89,22 @@ export function relayedError(error: unknown): unknown {
  * provider's `param` names a field of our batch request, not of the caller's, so it is left out.
  */
 export function refusalAnswer(error: ProviderError, step: "upload" | "create"): StoredAnswer {
+  if (refusedCredentials(error)) {
+    const refused = credentialsRefused();
+    return errorAnswer(refused.status, refused.message, { type: refused.type });
+  }
   return errorAnswer(error.status ?? 500, `Batch ${step} was refused: ${error.message}`, {
     code: error.code,
   });
 }
+
+/**
+ * The provider refused the gateway's own key (401/403). That is the operator's problem, not the
+ * caller's: callers get a 502 naming no key, never a 401 that would make them doubt their own key.
+ */
+const refusedCredentials = (error: ProviderError) => error.status === 401 || error.status === 403;
+
+const credentialsRefused = () =>
+  new ApiError(502, "The batch provider refused the gateway's credentials; the operator has been told.", {
+    type: "server_error",
+  });

@@ -1,3 +1,4 @@
+import { ApiKeyStore } from "./api-keys.ts";
 import { type BatchListQuery, BatchStore } from "./batches.ts";
 import { CacheStore } from "./cache.ts";
 import { CallStore } from "./calls.ts";
@@ -15,6 +16,7 @@ export interface Store {
   calls: CallStore;
   fences: Fences;
   lines: BatchLines;
+  apiKeys: ApiKeyStore;
   close(): Promise<void>;
 }
 
@@ -31,12 +33,14 @@ export async function openStore(uri: string, dbName: string): Promise<Store> {
     calls: new CallStore(c),
     fences,
     lines: new BatchLines(c),
+    apiKeys: new ApiKeyStore(c),
     close: () => mongo.close(),
   };
 }
 
 export { type BatchTally, countBatches } from "./batch-counts.ts";
 export {
+  ApiKeyStore,
   BatchLines,
   type BatchListQuery,
   BatchStore,

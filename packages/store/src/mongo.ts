@@ -1,4 +1,5 @@
 import type {
+  ApiKeyDoc,
   BatchRecord,
   CacheEntry,
   CallDoc,
@@ -36,6 +37,8 @@ export interface Collections {
   batchLines: Collection<LineChunkDoc>;
   /** Parts of texts too large for their document (see `LargeTexts`). */
   textChunks: Collection<TextChunkDoc>;
+  /** Gateway keys made with the operator API (hashes only). */
+  apiKeys: Collection<ApiKeyDoc>;
 }
 
 export interface MongoHandle {
@@ -77,6 +80,7 @@ export async function connectMongo(uri: string, dbName: string): Promise<MongoHa
       fences: db.collection<FenceRecord>("fences"),
       batchLines: db.collection<LineChunkDoc>("batchLines"),
       textChunks: db.collection<TextChunkDoc>("textChunks"),
+      apiKeys: db.collection<ApiKeyDoc>("apiKeys"),
     },
     close: () => client.close(),
   };

@@ -12,35 +12,55 @@ import { streamCached, streamWhenReady } from "../streaming.ts";
  */
 export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
-  const { intake } = deps;
+  const { intake, quotas } = deps;
+  const asyncLeaseMs = deps.config.QUOTA_ASYNC_PENDING_SECONDS * 1000;
 
   const create = (endpoint: Endpoint) => async (c: Context<GatewayEnv>) => {
     const req = await readIntakeRequest(c, endpoint, deps);
-    const result = await intake.submit(req);
+    const caller = c.get("caller");
+    // A place among the key's pending requests: a held caller's until it is answered, an async
+    // call's until its answer is fetched (under the call's id).
+    const lease = await quotas.admit(
+      caller,
+      req.callId ? { held: false, id: req.callId, ttlMs: asyncLeaseMs } : { held: true },
+    );
+    let result: Awaited<ReturnType<typeof intake.submit>>;
+    try {
+      result = await intake.submit(req);
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
     switch (result.kind) {
       case "cached":
+        lease.release();
         return req.stream ? streamCached(c, req, result.body) : cachedResponse(c, result.body);
       case "accepted":
         c.header("x-batch-cache", "miss");
         return c.json(pendingObject({ ...result.call, endpoint }, "queued"), 202);
-      case "pending":
-        if (req.stream) return streamWhenReady(c, deps, req, result);
+      case "pending": {
+        const pending = { ...result, onSettled: lease.release };
+        if (req.stream) return streamWhenReady(c, deps, req, pending);
         // Also on the 503 a caller gets when the request is lost or this gateway stops.
         c.header("x-batch-cache", "miss");
-        return outcomeResponse(c, await intake.wait(result, callerSignal(c)));
+        return outcomeResponse(c, await intake.wait(pending, callerSignal(c)));
+      }
     }
   };
 
   const retrieve = (endpoint: Endpoint | null) => async (c: Context<GatewayEnv>) => {
     const id = c.req.param("id") ?? "";
-    const found = await intake.retrieve(id, deps.tenantOf(c.req.header("authorization")), endpoint);
+    const found = await intake.retrieve(id, c.get("caller").tenant, endpoint, (call) => {
+      // Answered (or found lost): the call's place among its key's pending requests is free.
+      if (call.keyId) void quotas.free(call.keyId, call._id);
+    });
     if (found.kind === "finished") return outcomeResponse(c, found.outcome);
     return c.json(pendingObject(found.call, found.state), 202);
   };
 
   for (const endpoint of ENDPOINTS) {
     const path = endpoint.slice("/v1".length);
-    app.post(path, create(endpoint));
+    app.post(path, deps.meter.route(endpoint, create(endpoint)));
     app.get(`${path}/:id`, retrieve(endpoint));
   }
   app.get("/requests/:id", retrieve(null));
