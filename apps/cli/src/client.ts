@@ -16,6 +16,10 @@ export class AdminClient {
     return this.#call<T>("POST", path, body);
   }
 
+  delete<T>(path: string): Promise<T> {
+    return this.#call<T>("DELETE", path);
+  }
+
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.#key) headers.authorization = `Bearer ${this.#key}`;
