@@ -6,6 +6,7 @@ import {
   collateQueue,
   type Endpoint,
   FORMAT_VERSION,
+  isPlainId,
   newCallId,
   newRequestId,
   type Outcome,
@@ -186,6 +187,7 @@ export class Intake {
     endpoint: Endpoint | null,
     answered: (call: CallDoc) => void = () => {},
   ): Promise<CallLookup> {
+    if (!isPlainId(id)) throw callNotFound(id);
     const call = await this.#calls.get(id);
     if (!call || call.owner !== tenant || (endpoint && call.endpoint !== endpoint)) throw callNotFound(id);
     // Redis first: a request finished within ANSWER_REDIS_TTL_SECONDS is answered without MongoDB.

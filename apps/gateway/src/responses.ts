@@ -53,4 +53,7 @@ export const shuttingDown = () =>
   });
 
 export const callNotFound = (id: string) =>
-  new ApiError(404, `No request found with id '${id}'.`, { code: "not_found" });
+  new ApiError(404, `No request found with id '${shownId(id)}'.`, { code: "not_found" });
+
+/** An id quoted back in an error: never more than a short, printable piece of what was sent. */
+export const shownId = (id: string) => id.replace(/[^\x20-\x7e]/g, "?").slice(0, 64);

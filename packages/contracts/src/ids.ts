@@ -10,3 +10,11 @@ export const newRequestId = () => `req_${token(12)}`;
 /** Our batch record id, carried in the provider batch's metadata and in the uploaded file's name. */
 export const newBatchRecordId = () => `bgb_${token(10)}`;
 export const newCallId = (prefix: string) => `${prefix}${token(12)}`;
+
+/**
+ * An id as it may arrive in a path or a query string: letters, digits, `_`, `-` and `.` only (every
+ * id we or OpenAI make), 1 to 128 characters. Anything else is answered as unknown without a lookup,
+ * so no operator shape, traversal or oversized key ever reaches Redis or MongoDB.
+ */
+export const isPlainId = (id: string | undefined): id is string =>
+  id !== undefined && /^[A-Za-z0-9_.-]{1,128}$/.test(id) && !id.includes("..");

@@ -5,12 +5,14 @@ import {
   type BatchFilter,
   type FlushResult,
   invalidRequest,
+  isPlainId,
 } from "@batch-gpt/contracts";
 import { publishFlush } from "@batch-gpt/queue";
 import { Hono } from "hono";
 import { cancelBatch } from "../batch-cancel.ts";
 import type { GatewayDeps, GatewayEnv } from "../deps.ts";
 import { readBody } from "../request-body.ts";
+import { shownId } from "../responses.ts";
 import { adminBatch } from "./batch-view.ts";
 import { batchPage, type FigureSources, overview, readBatches } from "./figures.ts";
 import { dashboardContent, dashboardPage } from "./page.ts";
@@ -60,14 +62,15 @@ export function adminRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   });
 
   app.get("/api/batches/:id", async (c) => {
-    const record = await store.batches.summary(c.req.param("id"));
-    if (!record) throw noBatch(c.req.param("id"));
+    const id = c.req.param("id");
+    const record = isPlainId(id) ? await store.batches.summary(id) : null;
+    if (!record) throw noBatch(id);
     return c.json(adminBatch(record, await store.batches.lineCount(record._id)));
   });
 
   app.post("/api/batches/:id/cancel", async (c) => {
     const id = c.req.param("id");
-    const found = await store.batches.summary(id);
+    const found = isPlainId(id) ? await store.batches.summary(id) : null;
     const record = found && (await store.batches.get(found._id));
     if (!record) throw noBatch(id);
     if (!record.providerBatchId) {
@@ -94,13 +97,18 @@ export function adminRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     return c.json(result);
   });
 
-  app.get("/api/requests/:id", async (c) => c.json(await traceRequest(store, queues, c.req.param("id"))));
+  app.get("/api/requests/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!isPlainId(id))
+      throw new ApiError(404, `No request found with id '${shownId(id)}'.`, { param: "id" });
+    return c.json(await traceRequest(store, queues, id));
+  });
 
   return app;
 }
 
 const noBatch = (id: string) =>
-  new ApiError(404, `No batch found with id '${id}'.`, { param: "batch_id", code: null });
+  new ApiError(404, `No batch found with id '${shownId(id)}'.`, { param: "batch_id", code: null });
 
 function parseStatus(value: string): BatchFilter {
   if ((BATCH_FILTERS as readonly string[]).includes(value)) return value as BatchFilter;

@@ -1,7 +1,8 @@
-import { ApiError, type BatchRecord, invalidRequest } from "@batch-gpt/contracts";
+import { ApiError, type BatchRecord, invalidRequest, isPlainId } from "@batch-gpt/contracts";
 import { Hono } from "hono";
 import { batchObject, cancelBatch } from "../batch-cancel.ts";
 import type { GatewayDeps, GatewayEnv } from "../deps.ts";
+import { shownId } from "../responses.ts";
 
 /**
  * OpenAI's batch management API over the batches we submitted: list, retrieve, cancel. Ids are the
@@ -15,7 +16,10 @@ export function batchRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   app.get("/batches", async (c) => {
     const limit = parseLimit(c.req.query("limit"));
     const after = c.req.query("after") || undefined;
+    if (after !== undefined && !isPlainId(after)) throw invalidRequest("'after' is not a batch id.", "after");
     const status = c.req.query("status") || undefined;
+    if (status !== undefined && !/^[a-z_]{1,32}$/.test(status))
+      throw invalidRequest("Unknown 'status'.", "status");
     const { records, hasMore } = await store.batches.list({ limit, after, status });
     const data = records.map(batchObject);
     return c.json({
@@ -38,9 +42,9 @@ export function batchRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   });
 
   async function findBatch(id: string): Promise<BatchRecord> {
-    const record = await store.batches.findByProviderId(id);
+    const record = isPlainId(id) ? await store.batches.findByProviderId(id) : null;
     if (!record?.providerBatch) {
-      throw new ApiError(404, `No batch found with id '${id}'.`, { param: "batch_id", code: null });
+      throw new ApiError(404, `No batch found with id '${shownId(id)}'.`, { param: "batch_id", code: null });
     }
     return record;
   }
