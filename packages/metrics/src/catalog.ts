@@ -53,8 +53,8 @@ export function gatewayMetrics(registry: Registry) {
     }),
     cacheLookups: new Counter({
       name: "batchgpt_cache_lookups_total",
-      help: "Cache lookups by endpoint and result: hit, miss, or skipped (Cache-Control: no-cache)",
-      labelNames: ["endpoint", "result"] as const,
+      help: "Cache lookups by result: hit or miss (calls sent with Cache-Control: no-cache make none)",
+      labelNames: ["result"] as const,
       registers,
     }),
     dedupAttaches: new Counter({

@@ -1,3 +1,4 @@
+export { sampleOf, scrapeMetrics } from "./metrics.ts";
 export { openTestStore, services, uniqueName } from "./services.ts";
 export { COMMON_DEFAULTS, settingsRefusal } from "./settings.ts";
 export {
