@@ -33,6 +33,8 @@ export interface CollatorOptions {
   lockDurationMs?: number;
   /** Tries of a job whose group could not be recorded before its callers get an error. */
   maxAttempts?: number;
+  /** CACHE_MARKER_TTL_SECONDS in ms: entries older than this may have lost their Redis marker. */
+  markerTtlMs?: number;
 }
 
 /**
@@ -51,6 +53,8 @@ export class Collator {
   readonly #held = new Set<HeldJob>();
   readonly #lockMs: number;
   readonly #maxAttempts: number;
+  /** Until then no cache entry can lack its marker (none is older than its life); Infinity: some may. */
+  #markersHoldUntil = 0;
   #lockTimer: NodeJS.Timeout | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -114,7 +118,7 @@ export class Collator {
         code: "malformed_job",
       });
       if (typeof requestId === "string" && typeof key === "string") {
-        await this.#o.outcomes.failUnbatched([{ requestId, key, answer }]).catch((err) => {
+        await this.#o.outcomes.answerUnbatched([{ requestId, key, answer }]).catch((err) => {
           this.#o.log.error({ err, jobId: job.id }, "could not answer a malformed job's callers");
         });
       }
@@ -183,6 +187,8 @@ export class Collator {
   async #record(group: Group): Promise<void> {
     const { store, log, collatorId } = this.#o;
     const recordId = newBatchRecordId();
+    await this.#answerFromCache(group);
+    if (group.jobs.length === 0) return;
     const refused = await store.requests.ensure(group.jobs.map((j) => j.data));
     if (refused.size > 0) await this.#refuse(group, refused);
     const jobs = group.jobs;
@@ -234,6 +240,15 @@ export class Collator {
     reachedStep("collate.recorded");
     await this.#complete(jobs);
     log.info({ recordId, group: group.key, lines: mine.length }, "batch recorded");
+    // Each request's step at debug level: a 50,000-line batch would be 50,000 lines at info.
+    if (log.isLevelEnabled("debug")) {
+      for (const { data } of mine) {
+        log.debug(
+          { requestId: data.requestId, attempt: data.attempt, traceId: data.traceId, recordId },
+          "request collated",
+        );
+      }
+    }
     if (mine.length === 0) return;
     await this.#o.submitter.advance(recordId, 0, new Map(mine.map((j) => [j.data.requestId, j.data.body])));
   }
@@ -253,6 +268,44 @@ export class Collator {
       );
       for (const held of chunk) this.#held.delete(held);
     }
+  }
+
+  /**
+   * Requests whose answer MongoDB's cache holds although Redis's marker said nothing (it expired):
+   * answered from there, marked cached again, and taken out of the group. Looked up in bulk, and only
+   * once some cache entry is older than a marker lives (before that, a missing marker is a miss).
+   */
+  async #answerFromCache(group: Group): Promise<void> {
+    const candidates = group.jobs.filter((h) => h.data.cacheFrom !== undefined && h.data.attempt === 0);
+    if (candidates.length === 0 || !(await this.#markersMayHaveLapsed())) return;
+    const from = new Map(candidates.map((h) => [h.data.key, h.data.cacheFrom!]));
+    const entries = await this.#o.store.cache.getMany([...from.keys()], from);
+    const hits = new Map(entries.map((entry) => [entry._id, entry.body]));
+    const answered = candidates.filter((h) => hits.has(h.data.key));
+    if (answered.length === 0) return;
+    await this.#o.outcomes.answerUnbatched(
+      answered.map(({ data }) => ({
+        requestId: data.requestId,
+        key: data.key,
+        answer: { statusCode: 200, body: hits.get(data.key)! },
+      })),
+    );
+    for (const held of answered) group.jobs.splice(group.jobs.indexOf(held), 1);
+    await this.#complete(answered);
+    this.#o.log.info({ group: group.key, answered: answered.length }, "answered from MongoDB's cache");
+  }
+
+  async #markersMayHaveLapsed(): Promise<boolean> {
+    const ttl = this.#o.markerTtlMs;
+    if (!ttl) return false;
+    if (this.#markersHoldUntil === Number.POSITIVE_INFINITY) return true;
+    const now = Date.now();
+    if (now < this.#markersHoldUntil) return false;
+    const oldest = (await this.#o.store.cache.oldestAt())?.getTime();
+    // Once an entry is older than a marker lives, some entries may lack theirs for good.
+    if (oldest !== undefined && oldest + ttl <= now) this.#markersHoldUntil = Number.POSITIVE_INFINITY;
+    else this.#markersHoldUntil = oldest !== undefined ? oldest + ttl : now + Math.min(ttl, 60_000);
+    return this.#markersHoldUntil === Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -301,7 +354,7 @@ export class Collator {
   /** The dead-letter path: callers answered with `answerOf`, then the jobs failed for good. */
   async #deadLetter(jobs: HeldJob[], answerOf: (held: HeldJob) => StoredAnswer): Promise<void> {
     if (jobs.length === 0) return;
-    await this.#o.outcomes.failUnbatched(
+    await this.#o.outcomes.answerUnbatched(
       jobs.map((held) => ({ requestId: held.data.requestId, key: held.data.key, answer: answerOf(held) })),
     );
     const gone = new UnrecoverableError("failed alone; its callers were answered");

@@ -50,6 +50,7 @@ export async function startCollator(
     collatorId,
     lockDurationMs: config.COLLATOR_JOB_LOCK_MS,
     maxAttempts: config.COLLATE_MAX_ATTEMPTS,
+    markerTtlMs: config.CACHE_MARKER_TTL_SECONDS * 1000,
     outcomes: runtime.outcomes,
     limits: {
       windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS,

@@ -248,6 +248,8 @@ export class Intake {
       key,
       traceId: req.traceId,
       createdAt: Date.now(),
+      // The collator may find it in MongoDB's cache after all (its marker expired), unless fresh was asked.
+      ...(req.useCache ? { cacheFrom: this.#cacheFrom() } : {}),
       v: FORMAT_VERSION,
     };
     const beside = alongside?.(requestId);
@@ -267,6 +269,11 @@ export class Intake {
     }
     this.#onQueued(req, requestId, false);
     return { kind: "queued", requestId, attached: false, alongside: await beside };
+  }
+
+  /** The oldest cache entry that may answer a request now (CACHE_TTL_SECONDS), epoch ms. */
+  #cacheFrom(): number {
+    return this.#cacheTtlSeconds === undefined ? 0 : Date.now() - this.#cacheTtlSeconds * 1000;
   }
 
   /** An async call: an id of its own that points at the (possibly shared) pending request. */

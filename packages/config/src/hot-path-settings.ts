@@ -17,6 +17,11 @@ export const hotPathSchema = z.object({
   CACHE_REDIS_MAX_ENTRY_BYTES: intSetting(0, MAX_DOCUMENT_BYTES).default(64 * 1024),
   /** How long a cached answer stays in Redis after it was stored or last read from MongoDB; 0 = no Redis tier. */
   CACHE_REDIS_TTL_SECONDS: intSetting(0).default(3600),
+  /**
+   * How long the "cached" marker of an answer stays in Redis after it was stored: a miss is told by its
+   * absence without reading MongoDB. After that the collator looks the request up in MongoDB's cache.
+   */
+  CACHE_MARKER_TTL_SECONDS: intSetting(1).default(30 * 24 * 3600),
 });
 export type HotPathSettings = z.infer<typeof hotPathSchema>;
 

@@ -56,6 +56,12 @@ const collateJobSchema = z.object({
   /** Trace id of the HTTP request that created it, so logs follow a request into its batch. */
   traceId: z.string(),
   createdAt: z.number(),
+  /**
+   * Cache entries stored at or after this time (epoch ms) may answer the request when the collator
+   * looks it up in MongoDB's cache (its Redis marker had expired). Absent: the cache is not consulted
+   * (a `no-cache` request, a resubmission, a job from before this field).
+   */
+  cacheFrom: z.number().optional(),
   /** Format version (FORMAT_VERSION); jobs queued before it existed have none and read the same. */
   v: z.number().int().optional(),
 });

@@ -23,11 +23,12 @@ let inflight: Inflight;
 let tier: CacheTier;
 let recent: RecentAnswers;
 let recorder: OutcomeRecorder;
+let keys: ReturnType<typeof redisKeys>;
 
 beforeAll(async () => {
   store = await openTestStore("outcomes");
   const prefix = uniqueName("q");
-  const keys = redisKeys(prefix);
+  keys = redisKeys(prefix);
   redis = createRedis(services().redisUrl, "worker");
   queues = new QueueRegistry({ redisUrl: services().redisUrl, prefix, log });
   inflight = new Inflight(redis, keys);
@@ -165,5 +166,22 @@ describe("an answer that cannot be stored", () => {
     expect(await inflight.isCached("key-unstorable")).toBe(false);
     expect(await store.requests.outcome("req_storable")).toMatchObject({ state: "succeeded" });
     expect(await store.cache.get("key-storable")).toMatchObject({ body: ok("fine").body });
+  });
+});
+
+describe("a resubmitted request", () => {
+  it("keeps its dedup key for a whole life again, so the key outlives the request", async () => {
+    const key = "key-resubmitted";
+    await store.requests.ensure([job("req_resub", key)]);
+    await store.fences.claim("line:req_resub:0", "bgb_resub");
+    expect(await inflight.claim(key, "req_resub")).toBe("req_resub");
+    // Days into its life (a batch that expired after 24 hours, say): a few seconds left.
+    await redis.expire(keys.inflight(key), 5);
+    const result = await recorder.deliver(batch("bgb_resub"), [
+      { kind: "unfinished", requestId: "req_resub", attempt: 0, answer: errorAnswer(503, "expired") },
+    ]);
+    expect(result).toEqual({ finished: 0, resubmitted: 1 });
+    expect(await inflight.leader(key)).toBe("req_resub");
+    expect(await redis.ttl(keys.inflight(key))).toBeGreaterThan(24 * 3600);
   });
 });

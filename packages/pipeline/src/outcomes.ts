@@ -139,20 +139,31 @@ export class OutcomeRecorder {
   }
 
   /**
-   * Fails requests that never reached a batch (refused at collation, or out of attempts): each is
-   * answered with its error, its dedup key freed, its callers told. A request already finished keeps
-   * its first outcome.
+   * Answers requests that never reached a batch: failed ones (refused at collation, or out of
+   * attempts) with their error, and ones found in MongoDB's cache at collation (their marker had
+   * expired) with the cached answer, which marks them cached again. Each request's dedup key is freed
+   * and its callers told; a request already finished keeps its first outcome.
    */
-  async failUnbatched(items: { requestId: string; key: string; answer: StoredAnswer }[]): Promise<void> {
+  async answerUnbatched(items: { requestId: string; key: string; answer: StoredAnswer }[]): Promise<void> {
     if (items.length === 0) return;
     const { refused } = await this.#store.requests.finishMany(
-      items.map(({ requestId, answer }) => ({ _id: requestId, state: "failed", answer, usage: null })),
+      items.map(({ requestId, answer }) => ({
+        _id: requestId,
+        ...asOutcome(answer),
+        usage: usageOf(asOutcome(answer)),
+      })),
     );
     if (refused.size > 0) throw new Error(`error outcomes refused: ${[...refused.values()]}`);
     const stored = new Map(
       (await this.#store.requests.outcomes(items.map((i) => i.requestId))).map((o) => [o._id, o]),
     );
-    await this.#inflight.settleMany(items.map(({ key, requestId }) => ({ key, requestId, cached: false })));
+    await this.#inflight.settleMany(
+      items.map(({ key, requestId }) => ({
+        key,
+        requestId,
+        cached: stored.get(requestId)?.state === "succeeded",
+      })),
+    );
     await this.#publisher.publish(
       items.flatMap(({ requestId }) => {
         const outcome = stored.get(requestId);
@@ -283,6 +294,8 @@ export class OutcomeRecorder {
       v: FORMAT_VERSION,
     };
     await this.#queues.producer(collateQueue).add(job, { delay: delayMs });
+    // Its identical requests keep attaching to it for as long as it may take again.
+    await this.#inflight.renew(request.key, request._id);
     await this.#store.requests.requeue(request._id, attempt);
     this.#metrics?.resubmissions.inc({ reason });
     this.#log.info(

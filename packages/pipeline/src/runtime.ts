@@ -33,7 +33,7 @@ export async function openWorkerRuntime(
   redis.on("error", (err) => log.error({ err: err.message }, "redis error"));
   const outcomes = new OutcomeRecorder({
     store,
-    inflight: new Inflight(redis, keys),
+    inflight: new Inflight(redis, keys, { markerTtlSeconds: config.CACHE_MARKER_TTL_SECONDS }),
     tier: new CacheTier(redis, keys, {
       maxEntryBytes: config.CACHE_REDIS_MAX_ENTRY_BYTES,
       ttlSeconds: config.CACHE_REDIS_TTL_SECONDS,

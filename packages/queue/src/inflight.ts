@@ -16,10 +16,16 @@ const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-// A finished request: mark its key cached (when it succeeded), then release its claim, in one round trip.
+// A finished request: mark its key cached (when it succeeded) for ARGV[3] seconds, then release its
+// claim, in one round trip.
 const SETTLE = `
-if ARGV[2] == '1' then redis.call('SET', KEYS[2], '1') end
+if ARGV[2] == '1' then redis.call('SET', KEYS[2], '1', 'EX', ARGV[3]) end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+// A resubmitted request keeps its claim for a whole life again (only if it still holds it).
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
 /** The scripts as commands of the connection: sent by their SHA (EVALSHA), not their text, each call. */
@@ -32,7 +38,14 @@ interface ScriptCommands {
     unlessCached: string,
   ): Promise<string | null>;
   batchGptRelease(key: string, requestId: string): Promise<number>;
-  batchGptSettle(inflight: string, cached: string, requestId: string, isCached: string): Promise<number>;
+  batchGptSettle(
+    inflight: string,
+    cached: string,
+    requestId: string,
+    isCached: string,
+    markerTtlSeconds: number,
+  ): Promise<number>;
+  batchGptRenew(key: string, requestId: string, ttlSeconds: number): Promise<number>;
 }
 
 function withScripts(redis: Redis): Redis & ScriptCommands {
@@ -41,23 +54,28 @@ function withScripts(redis: Redis): Redis & ScriptCommands {
     redis.defineCommand("batchGptClaim", { numberOfKeys: 2, lua: CLAIM });
     redis.defineCommand("batchGptRelease", { numberOfKeys: 1, lua: RELEASE });
     redis.defineCommand("batchGptSettle", { numberOfKeys: 2, lua: SETTLE });
+    redis.defineCommand("batchGptRenew", { numberOfKeys: 1, lua: RENEW });
   }
   return redis as Redis & ScriptCommands;
 }
 
 /**
  * In-flight dedup: requestKey → pending request id. The key outlives any batch (TTL well past the
- * 24 h completion window plus resubmissions) and is released when the request reaches a terminal state.
+ * 24 h completion window, renewed on each resubmission) and is released when the request reaches a
+ * terminal state. The `cached` markers it sets live `markerTtlSeconds` (CACHE_MARKER_TTL_SECONDS):
+ * every key it writes has a bounded life.
  */
 export class Inflight {
   readonly #redis: Redis & ScriptCommands;
   readonly #keys: RedisKeys;
   readonly #ttlSeconds: number;
+  readonly #markerTtlSeconds: number;
 
-  constructor(redis: Redis, keys: RedisKeys, ttlSeconds = 4 * 24 * 3600) {
+  constructor(redis: Redis, keys: RedisKeys, opts: { ttlSeconds?: number; markerTtlSeconds?: number } = {}) {
     this.#redis = withScripts(redis);
     this.#keys = keys;
-    this.#ttlSeconds = ttlSeconds;
+    this.#ttlSeconds = opts.ttlSeconds ?? 4 * 24 * 3600;
+    this.#markerTtlSeconds = opts.markerTtlSeconds ?? 30 * 24 * 3600;
   }
 
   /** Returns the id of the request leading `key` (the one identical requests attach to): `requestId` when this call claimed it. */
@@ -95,7 +113,13 @@ export class Inflight {
       this.#keys.cached(key),
       requestId,
       cached ? "1" : "0",
+      this.#markerTtlSeconds,
     );
+  }
+
+  /** A resubmitted request's claim lives a whole life again, so it outlives the request. */
+  async renew(key: string, requestId: string): Promise<void> {
+    await this.#redis.batchGptRenew(this.#keys.inflight(key), requestId, this.#ttlSeconds);
   }
 
   /** `settle` for many finished requests, in one round trip. */
@@ -108,6 +132,7 @@ export class Inflight {
         this.#keys.cached(key),
         requestId,
         cached ? "1" : "0",
+        this.#markerTtlSeconds,
       );
     }
     const results = await pipeline.exec();

@@ -25,6 +25,25 @@ export class CacheStore {
     return bodyRef ? { ...entry, body: await this.#texts.get(bodyRef) } : entry;
   }
 
+  /** The entries among `keys` stored at or after `from`, in one query per 500 (bodies kept whole). */
+  async getMany(keys: string[], from: Map<string, number>): Promise<CacheEntry[]> {
+    const found: CacheEntry[] = [];
+    for (let i = 0; i < keys.length; i += 500) {
+      const hits = await this.#c.cache.find({ _id: { $in: keys.slice(i, i + 500) } }).toArray();
+      for (const { bodyRef, ...entry } of hits) {
+        if (entry.createdAt.getTime() < (from.get(entry._id) ?? Number.POSITIVE_INFINITY)) continue;
+        found.push(bodyRef ? { ...entry, body: await this.#texts.get(bodyRef) } : entry);
+      }
+    }
+    return found;
+  }
+
+  /** When the oldest entry was stored (null when there is none). */
+  async oldestAt(): Promise<Date | null> {
+    const oldest = await this.#c.cache.findOne({}, { sort: { createdAt: 1 }, projection: { createdAt: 1 } });
+    return oldest?.createdAt ?? null;
+  }
+
   /** `putMany` of one entry. */
   async put(entry: CacheEntry): Promise<boolean> {
     return (await this.putMany([entry])).size === 0;
