@@ -101,6 +101,7 @@ export class BatchSubmitter {
       return;
     if (!(await store.batches.claimCreating(record._id, generation, this.#o.collatorId))) return;
     reachedStep("collate.creating");
+    log.info({ recordId: record._id, generation }, "batch creating");
     let batch: ProviderBatch;
     try {
       batch = await provider.createBatch({

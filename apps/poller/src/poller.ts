@@ -119,6 +119,18 @@ export class Poller {
     if (record?.state !== "submitted" || !record.providerBatchId) return;
     const batch = await this.#o.provider.retrieveBatch(record.providerBatchId);
     await this.#o.store.batches.recordStatus(record, batch);
+    if (batch.status !== record.status) {
+      this.#o.log.info(
+        {
+          recordId: record._id,
+          batchId: batch.id,
+          from: record.status,
+          status: batch.status,
+          counts: batch.request_counts ?? null,
+        },
+        "batch status changed",
+      );
+    }
     reachedStep("poll.checked");
     if (!isTerminalBatchStatus(batch.status)) {
       const next = nextCheckDelay(batch.status, parsed.data.intervalMs, this.#o);
@@ -146,12 +158,15 @@ export class Poller {
     let chunk: LineOutcome[] = [];
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
+    const settled = { finished: 0, resubmitted: 0 };
     const flush = async () => {
       if (chunk.length > 0) {
         const lines = chunk;
         chunk = [];
         const work: Promise<void> = outcomes.deliver(delivery, lines).then(
-          () => {
+          (done) => {
+            settled.finished += done.finished;
+            settled.resubmitted += done.resubmitted;
             inFlight.delete(work);
           },
           (err: unknown) => {
@@ -190,7 +205,7 @@ export class Poller {
     reachedStep("poll.announced");
     await store.batches.markSettled(record._id);
     log.info(
-      { recordId: record._id, batchId: batch.id, status: batch.status, lines: attempts.size },
+      { recordId: record._id, batchId: batch.id, status: batch.status, lines: attempts.size, ...settled },
       "batch settled",
     );
   }
