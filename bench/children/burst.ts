@@ -6,7 +6,7 @@
  * or at `deadlineMs` (then the calls still open count as unanswered).
  */
 import OpenAI from "openai";
-import { chatText, MODEL } from "../lib/bodies.ts";
+import { BENCH_KEY, chatText, MODEL } from "../lib/bodies.ts";
 import { percentile } from "../lib/stats.ts";
 
 export interface BurstJob {
@@ -35,7 +35,7 @@ export interface BurstResult {
 const job = JSON.parse(process.argv[2] ?? "{}") as BurstJob;
 const client = new OpenAI({
   baseURL: job.baseURL,
-  apiKey: "sk-bench",
+  apiKey: BENCH_KEY,
   maxRetries: 0,
   timeout: job.deadlineMs,
 });

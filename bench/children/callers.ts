@@ -8,7 +8,7 @@
  * {type: "result", ...} once every call is answered or failed, or at `deadlineMs`, and exits.
  */
 import { Agent, request } from "node:http";
-import { CHAT_PATH, chatBody, chatText } from "../lib/bodies.ts";
+import { AUTH_HEADERS, CHAT_PATH, chatBody, chatText } from "../lib/bodies.ts";
 import { percentile } from "../lib/stats.ts";
 
 export interface CallersJob {
@@ -83,7 +83,11 @@ for (let i = 0; i < job.n; i++) {
   const req = request(`${job.url}${CHAT_PATH}`, {
     method: "POST",
     agent,
-    headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+    headers: {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      ...AUTH_HEADERS,
+    },
   });
   req.on("response", (res) => {
     const chunks: Buffer[] = [];

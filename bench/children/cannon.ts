@@ -9,7 +9,7 @@
  * Reads its job as JSON in argv[2]; sends {type: "result", ...} over IPC and exits.
  */
 import autocannon from "autocannon";
-import { chatBody } from "../lib/bodies.ts";
+import { AUTH_HEADERS, chatBody } from "../lib/bodies.ts";
 
 export interface CannonJob {
   url: string;
@@ -54,7 +54,7 @@ const result = await autocannon({
   requests: [
     {
       method: "POST",
-      headers: { "content-type": "application/json", ...job.headers },
+      headers: { "content-type": "application/json", ...AUTH_HEADERS, ...job.headers },
       setupRequest: (req) => ({ ...req, body: nextBody() }),
       onResponse: (_status, _body, _context, headers) => {
         if (headers?.["x-batch-cache"] === "hit") cacheHits += 1;

@@ -6,7 +6,7 @@
  * Reads its job as JSON in argv[2].
  */
 import { Agent, type ClientRequest, request } from "node:http";
-import { chatBody } from "../lib/bodies.ts";
+import { AUTH_HEADERS, chatBody } from "../lib/bodies.ts";
 
 export interface HoldJob {
   url: string;
@@ -65,7 +65,11 @@ for (let i = 0; i < job.n; i++) {
   const req = request(job.url, {
     method: "POST",
     agent,
-    headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+    headers: {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      ...AUTH_HEADERS,
+    },
   });
   req.on("response", (res) => {
     answered += 1;

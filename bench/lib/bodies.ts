@@ -1,3 +1,6 @@
+import { createHash } from "node:crypto";
+import { envKeyIdentity } from "@batch-gpt/contracts";
+
 /** The request bodies of the bench: small chat completions, distinct by a tag and an index. */
 export const MODEL = "gpt-4o-mini";
 export const CHAT_PATH = "/v1/chat/completions";
@@ -21,3 +24,15 @@ export function paddedChatBody(tag: string, i: number, bytes: number): string {
   const filler = FILLER.repeat(Math.ceil(pad / FILLER.length)).slice(0, pad);
   return JSON.stringify({ model: MODEL, messages: [{ role: "user", content: `${text} ${filler}` }] });
 }
+
+/**
+ * The bench runs with client keys and quotas on, as a deployment would: every request carries this
+ * client key (GATEWAY_API_KEYS of the bench's stacks), whose quotas are set far above the load.
+ */
+export const BENCH_KEY = "sk-bench-client-key";
+export const AUTH_HEADERS = { authorization: `Bearer ${BENCH_KEY}` } as const;
+/** The tenant of BENCH_KEY: what seeded history and records are stored under. */
+export const BENCH_TENANT = envKeyIdentity(
+  createHash("sha256").update(BENCH_KEY).digest("hex"),
+  "client",
+).tenant;

@@ -13,7 +13,7 @@
  *   call entries: they expire (CACHE_REDIS_TTL_SECONDS, ANSWER_REDIS_TTL_SECONDS, CALL_REDIS_TTL_SECONDS),
  *   and history is older than that.
  *
- * Keys come from the app's own `requestKey` (tenant "anonymous", as the gateway without client keys) and
+ * Keys come from the app's own `requestKey` (the bench client key's tenant) and
  * `redisKeys`; ids from `newRequestId` and friends. Written with insertMany of 1,000 per collection.
  */
 import {
@@ -33,13 +33,13 @@ import {
   requestKey,
 } from "@batch-gpt/contracts";
 import { createRedis } from "@batch-gpt/queue";
-import { chatBody, chatText, MODEL } from "./bodies.ts";
+import { BENCH_TENANT, chatBody, chatText, MODEL } from "./bodies.ts";
 import { openStackStore } from "./data.ts";
 import type { Services } from "./stack.ts";
 
 const CHUNK = 1000;
 const ENDPOINT = "/v1/chat/completions" as const;
-const TENANT = "anonymous";
+const TENANT = BENCH_TENANT;
 
 /** The emulator's answer to a chat body (the same fields; ids and times are made up). */
 function answerBody(text: string, i: number, created: number): string {

@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "@batch-gpt/local-services";
+import { BENCH_KEY } from "./bodies.ts";
 import { app, child } from "./paths.ts";
 import type { Child, Scope } from "./procs.ts";
 
@@ -87,6 +88,11 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
     MONGO_DATABASE: `bench_${id}`,
     BULL_PREFIX: `bench-${id}`,
     OPENAI_API_KEY: "sk-bench",
+    // Client keys and quotas on, as in a deployment (the quotas far above the load: their cost is
+    // measured, not their refusals).
+    GATEWAY_API_KEYS: BENCH_KEY,
+    DEFAULT_KEY_RPM: "1000000000",
+    DEFAULT_KEY_MAX_PENDING: "100000000",
     OPENAI_BASE_URL: `http://127.0.0.1:${emulatorPort}/v1`,
     LOG_LEVEL: "info",
     COLLATE_BATCHES_FOR_DURATION_IN_MS: String(BENCH_SETTINGS.windowMs),

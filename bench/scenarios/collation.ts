@@ -24,7 +24,7 @@ import {
   requestKey,
 } from "@batch-gpt/contracts";
 import { QueueRegistry } from "@batch-gpt/queue";
-import { freshTag, MODEL, paddedChatBody } from "../lib/bodies.ts";
+import { BENCH_TENANT, freshTag, MODEL, paddedChatBody } from "../lib/bodies.ts";
 import { completionsSeen, dropStackData, logEvents, openStackStore, parseLogLine } from "../lib/data.ts";
 import { memoryOf } from "../lib/procs.ts";
 import { BENCH_SETTINGS, startStack } from "../lib/stack.ts";
@@ -88,12 +88,12 @@ async function measure({ opts, services, scope, log }: ScenarioContext): Promise
       return {
         requestId: newRequestId(),
         attempt: 0,
-        owner: "anonymous",
+        owner: BENCH_TENANT,
         provider: "openai",
         endpoint: "/v1/chat/completions",
         model: MODEL,
         body,
-        key: requestKey("anonymous", "/v1/chat/completions", JSON.parse(body) as Record<string, unknown>),
+        key: requestKey(BENCH_TENANT, "/v1/chat/completions", JSON.parse(body) as Record<string, unknown>),
         traceId: `bench-collation-${i}`,
         createdAt: Date.now(),
         v: FORMAT_VERSION,

@@ -7,7 +7,7 @@
  * the apps write them, inserted 1,000 per command), into a database and queue prefix that every run's
  * seeded stack then uses; each run adds its own N requests to it. The empty-store stacks are fresh.
  */
-import { CHAT_PATH, freshTag } from "../lib/bodies.ts";
+import { AUTH_HEADERS, CHAT_PATH, freshTag } from "../lib/bodies.ts";
 import { dropStackData } from "../lib/data.ts";
 import { burst } from "../lib/load.ts";
 import { type SeedResult, seedHistory } from "../lib/seed.ts";
@@ -26,7 +26,7 @@ async function checkSeed(gatewayUrl: string, sample: SeedResult["sample"]): Prom
   const want = content(sample.answer);
   const hit = await fetch(`${gatewayUrl}${CHAT_PATH}`, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-batch-mode": "cache" },
+    headers: { "content-type": "application/json", "x-batch-mode": "cache", ...AUTH_HEADERS },
     body: sample.body,
   });
   const hitText = await hit.text();
@@ -35,7 +35,7 @@ async function checkSeed(gatewayUrl: string, sample: SeedResult["sample"]): Prom
       `the seeded history is not the apps' own: a seeded body got ${hit.status} ${hitText.slice(0, 200)}`,
     );
   }
-  const call = await fetch(`${gatewayUrl}${CHAT_PATH}/${sample.callId}`);
+  const call = await fetch(`${gatewayUrl}${CHAT_PATH}/${sample.callId}`, { headers: AUTH_HEADERS });
   const callText = await call.text();
   if (call.status !== 200 || content(callText) !== want) {
     throw new Error(

@@ -122,6 +122,8 @@ export interface CallDoc {
   owner: string;
   /** The key that made it, whose pending-requests quota it counts against until fetched. */
   keyId?: string;
+  /** The request's dedup key, freed when the request is found lost (absent on calls recorded before). */
+  key?: string;
   endpoint: Endpoint;
   createdAt: Date;
 }
@@ -152,6 +154,15 @@ export interface ApiKeyDoc {
   hint: string;
   createdAt: Date;
   revokedAt?: Date;
+}
+
+/**
+ * Who a key listed in GATEWAY_API_KEYS / GATEWAY_ADMIN_KEYS is: named after its SHA-256 (`digestHex`),
+ * so the name stays the same across restarts and never reveals the key.
+ */
+export function envKeyIdentity(digestHex: string, role: KeyRole): { keyId: string; tenant: string } {
+  const short = digestHex.slice(0, 12);
+  return { keyId: `env_${short}`, tenant: `${role === "admin" ? "admin" : "key"}-${short}` };
 }
 
 export const lineId = (requestId: string, attempt: number) => `${requestId}:${attempt}`;

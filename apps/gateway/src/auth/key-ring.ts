@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Logger } from "@batch-gpt/config";
-import type { ApiKeyDoc, KeyRole } from "@batch-gpt/contracts";
+import { type ApiKeyDoc, envKeyIdentity, type KeyRole } from "@batch-gpt/contracts";
 import type { ApiKeyStore } from "@batch-gpt/store";
 import type { Redis } from "ioredis";
 
@@ -87,8 +87,7 @@ export class KeyRing {
         const digest = hashKey(key);
         const hex = digest.toString("hex");
         const caller: Caller = {
-          keyId: `env_${hex.slice(0, 12)}`,
-          tenant: `${role === "admin" ? "admin" : "key"}-${hex.slice(0, 12)}`,
+          ...envKeyIdentity(hex, role),
           role,
           models: null,
           ...opts.defaults,
