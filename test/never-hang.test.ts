@@ -1,6 +1,6 @@
 import { redisKeys, requestKey } from "@batch-gpt/contracts";
 import { createRedis } from "@batch-gpt/queue";
-import { type Stack, startStack } from "@batch-gpt/testing";
+import { eventually, type Stack, startStack } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let stack: Stack;
@@ -41,5 +41,31 @@ describe("a request that exists nowhere any more", () => {
     const client = stack.clientFor(stack.gateways[0]!, { maxRetries: 2 });
     const answer = await client.chat.completions.create(chat("ghost two"));
     expect(answer.choices[0]?.message.content).toBe("echo: ghost two");
+  });
+
+  it("frees the key when an async caller finds its request lost, so the next identical call starts afresh", async () => {
+    await orphanClaim("ghost async");
+    const url = stack.gateways[0]!.url;
+    const submit = async () => {
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-batch-mode": "async" },
+        body: JSON.stringify(chat("ghost async")),
+      });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const lost = await fetch(`${url}/v1/requests/${await submit()}`);
+    expect(lost.status).toBe(503);
+    expect(await lost.json()).toMatchObject({ error: { code: "request_lost" } });
+    // Else every identical async call would attach to the ghost for as long as its key lives (days).
+    const id = await submit();
+    const answered = await eventually(async () => {
+      const res = await fetch(`${url}/v1/requests/${id}`);
+      return res.status === 200
+        ? ((await res.json()) as { choices: { message: { content: string } }[] })
+        : undefined;
+    });
+    expect(answered.choices[0]?.message.content).toBe("echo: ghost async");
   });
 });

@@ -132,7 +132,7 @@ export class Intake {
       });
     }
     // The call is recorded while its job is added (an add that fails answers 503 all the same).
-    const alongside = req.mode === "async" ? (id: string) => this.#recordCall(req, id) : undefined;
+    const alongside = req.mode === "async" ? (id: string) => this.#recordCall(req, id, key) : undefined;
     const queued = await this.#enqueue(req, key, alongside);
     if (req.useCache) this.#onCacheLookup(queued.kind === "cached");
     if (queued.kind === "cached") return queued;
@@ -201,6 +201,8 @@ export class Intake {
     const request = await this.#store.requests.get(call.requestId);
     if (!request && (await this.#locate(call.requestId)) === "nowhere") {
       answered(call);
+      // Free its key, as a held caller's loss does: identical calls start afresh, not attach to a ghost.
+      if (call.key) await this.#inflight.release(call.key, call.requestId).catch(() => {});
       throw lostRequest();
     }
     const created = Math.floor(call.createdAt.getTime() / 1000);
@@ -277,7 +279,11 @@ export class Intake {
   }
 
   /** An async call: an id of its own that points at the (possibly shared) pending request. */
-  async #recordCall(req: IntakeRequest, requestId: string): Promise<{ id: string; created: number }> {
+  async #recordCall(
+    req: IntakeRequest,
+    requestId: string,
+    key: string,
+  ): Promise<{ id: string; created: number }> {
     const id = req.callId ?? newCallId(CALL_ID_PREFIX[req.endpoint]);
     const createdAt = new Date();
     await this.#calls.record({
@@ -285,6 +291,7 @@ export class Intake {
       requestId,
       owner: req.tenant,
       keyId: req.keyId,
+      key,
       endpoint: req.endpoint,
       createdAt,
     });
