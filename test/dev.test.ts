@@ -129,6 +129,18 @@ describe("npm run dev (scripts/dev.ts)", () => {
     expect(stats.batchesCreated).toBeGreaterThanOrEqual(1);
     expect(stats.realtimeRequests).toBe(0);
 
+    // The banner says where each app's metrics are: the collator and the poller each on a port of its own.
+    const collatorMetrics = /collator (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(output)?.[1];
+    const pollerMetrics = /poller (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(output)?.[1];
+    expect(output).toContain(`gateway ${origin}/metrics`);
+    expect(collatorMetrics).toBeDefined();
+    expect(pollerMetrics).not.toBe(collatorMetrics);
+    for (const url of [`${origin}/metrics`, collatorMetrics!, pollerMetrics!]) {
+      const res = await fetch(url);
+      expect([url, res.status]).toEqual([url, 200]);
+      expect(await res.text()).toContain("process_cpu_user_seconds_total");
+    }
+
     const family = descendants(child.pid!);
     const commands = [...family.values()].join("\n");
     for (const app of ["openai-emulator", "gateway", "collator", "poller"]) {
