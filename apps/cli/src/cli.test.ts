@@ -77,7 +77,9 @@ describe("batch-gpt", () => {
     const flushed = await cli(["flush", "--model", "gpt-cli"]);
     expect(flushed).toMatchObject({ code: 0, stdout: "flush of gpt-cli sent to 1 collator\n" });
 
-    // Follows the batch until it is finished, then stops by itself.
+    // Follows the batch until it is finished, then stops by itself (the gateway's list of records is
+    // a few seconds behind: wait until it has the batch).
+    await eventually(async () => (await cli(["batches"])).stdout.includes("gpt-cli"));
     const watched = await cli(["batches", "--watch", "--interval", "1"]);
     expect(watched.code).toBe(0);
     expect(watched.stdout).toContain("nothing active");

@@ -2,9 +2,7 @@ import {
   type AdminBatchList,
   type AdminKeys,
   type AdminOverview,
-  BATCH_FILTERS,
   type BatchFilter,
-  type BatchSummary,
   batchViewOf,
   COLLATING_BATCH_STATES,
 } from "@batch-gpt/contracts";
@@ -13,6 +11,7 @@ import type { Store } from "@batch-gpt/store";
 import type { Redis } from "ioredis";
 import { adminBatch } from "./batch-view.ts";
 import { REPORT_STALE_MS } from "./reporter.ts";
+import type { BatchesRead } from "./snapshot.ts";
 
 export interface FigureSources {
   store: Store;
@@ -22,28 +21,10 @@ export interface FigureSources {
   prefix: string;
 }
 
-/**
- * Every batch record, read once (one query: on FerretDB v1 any query scans the collection, so counting
- * and paging happen here, not in more queries), with the count of each view.
- */
-export async function readBatches(store: Store): Promise<{
-  records: BatchSummary[];
-  counts: Record<BatchFilter, number>;
-}> {
-  const records = await store.batches.summaries();
-  const counts = Object.fromEntries(BATCH_FILTERS.map((f) => [f, 0])) as Record<BatchFilter, number>;
-  for (const record of records) {
-    counts.all++;
-    const view = batchViewOf(record);
-    if (view) counts[view]++;
-  }
-  return { records, counts };
-}
-
 /** One page of the records in `status`; only the page's collating records are read again (their line count). */
 export async function batchPage(
   store: Store,
-  read: Awaited<ReturnType<typeof readBatches>>,
+  read: BatchesRead,
   status: BatchFilter,
   offset: number,
   limit: number,

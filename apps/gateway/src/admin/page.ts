@@ -25,6 +25,7 @@ const esc = (value: unknown) =>
   );
 
 const number = (n: number) => n.toLocaleString("en-US");
+const plural = (n: number, one: string, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
 
 /** "45s", "3m 12s", "2h 05m", "3d 4h": ages and times to complete. */
 export function duration(ms: number): string {
@@ -77,7 +78,7 @@ function figures(o: AdminOverview): string {
   return `<section class="figures">
 <div class="card" data-figure="active"><h2>Active batches</h2><p class="big">${number(o.batches.active)}</p><p>${number(o.batches.all)} recorded in all</p></div>
 <div class="card" data-figure="queue"><h2>Waiting to be collated</h2><p class="big">${number(o.queue.total)}</p>${models}</div>
-<div class="card" data-figure="cache"><h2>Cache hit rate</h2><p class="big">${rate}</p><p>${number(o.cache.hits)} hits, ${number(o.cache.misses)} misses</p></div>
+<div class="card" data-figure="cache"><h2>Cache hit rate</h2><p class="big">${rate}</p><p>${plural(o.cache.hits, "hit")}, ${plural(o.cache.misses, "miss", "misses")}</p></div>
 <div class="card" data-figure="held"><h2>Held sync callers</h2><p class="big">${number(o.heldCallers.total)}</p><p>on ${o.heldCallers.gateways.length} gateway${o.heldCallers.gateways.length === 1 ? "" : "s"}</p></div>
 </section>`;
 }

@@ -14,8 +14,9 @@ import type { GatewayDeps, GatewayEnv } from "../deps.ts";
 import { readBody } from "../request-body.ts";
 import { shownId } from "../responses.ts";
 import { adminBatch } from "./batch-view.ts";
-import { batchPage, type FigureSources, overview, readBatches } from "./figures.ts";
+import { batchPage, type FigureSources, overview } from "./figures.ts";
 import { dashboardContent, dashboardPage } from "./page.ts";
+import { BatchSnapshot } from "./snapshot.ts";
 import { traceRequest } from "./trace.ts";
 
 /** Rows per page of the dashboard and the API's default page. */
@@ -35,11 +36,13 @@ export function adminRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     keys: adminKeys(deps.config.BULL_PREFIX),
     prefix: deps.config.BULL_PREFIX,
   };
+  const snapshot = new BatchSnapshot(store);
+  snapshot.warm();
 
   app.get("/", async (c) => {
     const status = parseStatus(c.req.query("status") ?? "active");
     const offset = parseCount(c.req.query("offset"), "offset", 0, 0);
-    const read = await readBatches(store);
+    const read = await snapshot.read();
     const [figures, list] = await Promise.all([
       overview(sources, read.counts),
       batchPage(store, read, status, offset, PAGE_SIZE),
@@ -50,7 +53,7 @@ export function adminRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   });
 
   app.get("/api/overview", async (c) => {
-    const { counts } = await readBatches(store);
+    const { counts } = await snapshot.read();
     return c.json(await overview(sources, counts));
   });
 
@@ -58,7 +61,7 @@ export function adminRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     const status = parseStatus(c.req.query("status") ?? "all");
     const limit = parseCount(c.req.query("limit"), "limit", 20, 1, 1000);
     const offset = parseCount(c.req.query("offset"), "offset", 0, 0);
-    return c.json(await batchPage(store, await readBatches(store), status, offset, limit));
+    return c.json(await batchPage(store, await snapshot.read(), status, offset, limit));
   });
 
   app.get("/api/batches/:id", async (c) => {
@@ -84,6 +87,7 @@ export function adminRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     }
     await cancelBatch(deps, record);
     const after = await store.batches.summary(record._id);
+    if (after) snapshot.replace(after);
     return c.json(adminBatch(after ?? record));
   });
 
