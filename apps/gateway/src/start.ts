@@ -168,7 +168,7 @@ export async function startGateway(
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
       keyRing.stop();
-      quotas.close();
+      await quotas.close();
       await admin.close();
       await subscriber.close();
       await calls.close();

@@ -59,10 +59,11 @@ interface QuotaCommands {
 
 /** A place among a key's pending requests, given back when its caller has been answered. */
 export interface PendingLease {
-  release(): void;
+  /** Resolves once the place is free (the caller's answer is sent after that, so its next request fits). */
+  release(): Promise<void>;
 }
 
-const NO_LEASE: PendingLease = { release() {} };
+const NO_LEASE: PendingLease = { release: async () => {} };
 
 /**
  * Per-key quotas, kept in Redis so they hold across every gateway: requests per minute, and requests
@@ -78,6 +79,9 @@ export class Quotas {
   readonly #held = new Map<string, Set<string>>();
   #timer: NodeJS.Timeout | undefined;
   #sequence = 0;
+  /** Places given back in this turn of the event loop, freed together. */
+  #freeing = new Map<string, string[]>();
+  #freed: Promise<void> | undefined;
 
   constructor(redis: Redis, keys: RedisKeys, opts: { leaseMs: number }) {
     const r = redis as Redis & Partial<QuotaCommands>;
@@ -110,7 +114,7 @@ export class Quotas {
     );
     if (refused) throw overQuota(refused === 1 ? "pending" : "rate", caller, waitMs);
     if (caller.maxPending === null) return NO_LEASE;
-    if (!opts.held) return { release: () => void this.free(caller.keyId, member) };
+    if (!opts.held) return { release: () => this.free(caller.keyId, member) };
     const held = this.#held.get(caller.keyId) ?? new Set<string>();
     this.#held.set(caller.keyId, held);
     held.add(member);
@@ -118,18 +122,38 @@ export class Quotas {
       release: () => {
         held.delete(member);
         if (held.size === 0) this.#held.delete(caller.keyId);
-        void this.free(caller.keyId, member);
+        return this.free(caller.keyId, member);
       },
     };
   }
 
-  /** Gives a place back (a finished async request's, or a held caller's). */
-  async free(keyId: string, member: string): Promise<void> {
-    await this.#redis.zrem(this.#keys.quotaPending(keyId), member).catch(() => {});
+  /**
+   * Gives a place back (a finished async request's, or a held caller's). The places given back in one
+   * turn of the event loop are freed together, one command per key: under load a release costs a
+   * fraction of a Redis command instead of one per request.
+   */
+  free(keyId: string, member: string): Promise<void> {
+    const members = this.#freeing.get(keyId);
+    if (members) members.push(member);
+    else this.#freeing.set(keyId, [member]);
+    this.#freed ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flushFreed());
+    return this.#freed;
   }
 
-  close(): void {
+  async #flushFreed(): Promise<void> {
+    this.#freed = undefined;
+    const freeing = this.#freeing;
+    this.#freeing = new Map();
+    await Promise.all(
+      [...freeing].map(([keyId, members]) =>
+        this.#redis.zrem(this.#keys.quotaPending(keyId), ...members).catch(() => {}),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#freed;
   }
 
   async #renew(): Promise<void> {

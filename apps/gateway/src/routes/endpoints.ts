@@ -28,12 +28,12 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     try {
       result = await intake.submit(req);
     } catch (err) {
-      lease.release();
+      await lease.release();
       throw err;
     }
     switch (result.kind) {
       case "cached":
-        lease.release();
+        await lease.release();
         return req.stream ? streamCached(c, req, result.body) : cachedResponse(c, result.body);
       case "accepted":
         c.header("x-batch-cache", "miss");
@@ -50,10 +50,12 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
 
   const retrieve = (endpoint: Endpoint | null) => async (c: Context<GatewayEnv>) => {
     const id = c.req.param("id") ?? "";
+    let freed: Promise<void> | undefined;
     const found = await intake.retrieve(id, c.get("caller").tenant, endpoint, (call) => {
       // Answered (or found lost): the call's place among its key's pending requests is free.
-      if (call.keyId) void quotas.free(call.keyId, call._id);
+      if (call.keyId) freed = quotas.free(call.keyId, call._id);
     });
+    await freed;
     if (found.kind === "finished") return outcomeResponse(c, found.outcome);
     return c.json(pendingObject(found.call, found.state), 202);
   };
