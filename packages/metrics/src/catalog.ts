@@ -148,8 +148,9 @@ export function deploymentMetrics(
       labelNames: ["state", "status"] as const,
       registers,
       async collect() {
+        const counts = await unlessDown(source.batches());
         this.reset();
-        for (const { state, status, count } of await source.batches()) this.set({ state, status }, count);
+        for (const { state, status, count } of counts) this.set({ state, status }, count);
       },
     }),
     queueJobs: new Gauge({
@@ -158,8 +159,9 @@ export function deploymentMetrics(
       labelNames: ["queue", "state"] as const,
       registers,
       async collect() {
+        const figures = await unlessDown(source.queues());
         this.reset();
-        for (const figure of await source.queues())
+        for (const figure of figures)
           for (const [state, count] of Object.entries(figure.counts))
             this.set({ queue: figure.queue, state }, count);
       },
@@ -170,8 +172,9 @@ export function deploymentMetrics(
       labelNames: ["queue"] as const,
       registers,
       async collect() {
-        for (const figure of await source.queues())
-          this.set({ queue: figure.queue }, (figure.oldestWaitingMs ?? 0) / 1000);
+        const figures = await unlessDown(source.queues());
+        this.reset();
+        for (const figure of figures) this.set({ queue: figure.queue }, (figure.oldestWaitingMs ?? 0) / 1000);
       },
     }),
     finishedJobs: new Gauge({
@@ -180,11 +183,21 @@ export function deploymentMetrics(
       labelNames: ["queue", "result"] as const,
       registers,
       async collect() {
-        for (const figure of await source.queues()) {
+        const figures = await unlessDown(source.queues());
+        this.reset();
+        for (const figure of figures) {
           this.set({ queue: figure.queue, result: "completed" }, figure.completed);
           this.set({ queue: figure.queue, result: "failed" }, figure.failed);
         }
       },
     }),
   };
+}
+
+/**
+ * The figures, or none while Redis or MongoDB does not answer: the scrape still succeeds with the
+ * process's own metrics (the series are absent, which alerting can see), rather than failing whole.
+ */
+function unlessDown<T>(figures: Promise<T[]>): Promise<T[]> {
+  return figures.catch(() => []);
 }
