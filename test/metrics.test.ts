@@ -1,3 +1,4 @@
+import { collateQueue } from "@batch-gpt/contracts";
 import { eventually, type Stack, scrapeMetrics, startStack } from "@batch-gpt/testing";
 import type OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -114,7 +115,7 @@ describe("metrics during an end-to-end run", () => {
 
   it("reports the age of the oldest job waiting to be collated", async () => {
     // No collator takes it: a job added straight to the queue waits.
-    const queue = stack.gateways[0]!.deps.queues.bullQueue({ name: "collate" } as never);
+    const queue = stack.gateways[0]!.deps.queues.bullQueue(collateQueue);
     await stack.collators[0]!.close();
     stack.collators.length = 0;
     await queue.add("collate", { requestId: "req_waiting" }, { jobId: "req_waiting" });
