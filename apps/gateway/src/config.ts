@@ -47,6 +47,12 @@ const schema = appSchema.extend({
   CACHE_TTL_SECONDS: intSetting(1).optional(),
   /** Request bodies above this get 413. Mongo's document limit is 16 MiB, so stay well below it. */
   MAX_BODY_BYTES: intSetting(1024, 15 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** Bodies nested deeper than this (objects and arrays) get 400. */
+  MAX_JSON_DEPTH: intSetting(2, 10_000).default(64),
+  /** Bodies with a longer string (decoded characters) get 400; OpenAI's limit is 10,485,760. */
+  MAX_STRING_CHARS: intSetting(1).default(10_485_760),
+  /** Chat bodies with more messages get 400 (OpenAI's limit is 2,048). */
+  MAX_MESSAGES: intSetting(1).default(2048),
   SSE_KEEPALIVE_MS: intSetting(100).default(15_000),
   /** How long an async call's id is kept in Redis (it is in MongoDB too, for good). */
   CALL_REDIS_TTL_SECONDS: intSetting(60).default(86_400),

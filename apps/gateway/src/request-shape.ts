@@ -16,7 +16,11 @@ export async function readIntakeRequest(
   deps: Pick<GatewayDeps, "config">,
 ): Promise<IntakeRequest> {
   const text = await readBody(c, deps.config.MAX_BODY_BYTES);
-  const body = parseRequestBody(endpoint, text);
+  const body = parseRequestBody(endpoint, text, {
+    maxDepth: deps.config.MAX_JSON_DEPTH,
+    maxStringChars: deps.config.MAX_STRING_CHARS,
+    maxMessages: deps.config.MAX_MESSAGES,
+  });
   const caller = c.get("caller");
   if (caller.models && !caller.models.has(body.model as string)) throw modelNotFound(body.model as string);
   const mode = servingMode(c.req.header("x-batch-mode"), deps.config.CLIENT_SERVING_MODE);

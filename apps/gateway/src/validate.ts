@@ -1,14 +1,30 @@
-import { type Endpoint, invalidRequest, REQUIRED_FIELDS } from "@batch-gpt/contracts";
+import { ApiError, type Endpoint, invalidRequest, REQUIRED_FIELDS } from "@batch-gpt/contracts";
+import { type JsonLimits, parseJsonBody } from "./json-body.ts";
+
+/** Limits on a body before anything else is looked at (MAX_JSON_DEPTH, MAX_STRING_CHARS, MAX_MESSAGES). */
+export interface BodyLimits extends JsonLimits {
+  maxMessages: number;
+}
+export const DEFAULT_BODY_LIMITS: BodyLimits = {
+  maxDepth: 64,
+  maxStringChars: 10_485_760,
+  maxMessages: 2048,
+};
 
 /**
  * Intake validation: what must hold before anything is queued. The body is otherwise passed on as the
  * client sent it: unknown fields stay, nothing is re-serialised through a narrow schema.
  */
-export function parseRequestBody(endpoint: Endpoint, raw: string): Record<string, unknown> {
+export function parseRequestBody(
+  endpoint: Endpoint,
+  raw: string,
+  limits: BodyLimits = DEFAULT_BODY_LIMITS,
+): Record<string, unknown> {
   let body: unknown;
   try {
-    body = JSON.parse(raw);
-  } catch {
+    body = parseJsonBody(raw, limits);
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
     throw invalidRequest(
       "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
     );
@@ -41,6 +57,20 @@ export function parseRequestBody(endpoint: Endpoint, raw: string): Record<string
       "Invalid 'messages': expected a non-empty array of messages.",
       "messages",
       "invalid_type",
+    );
+  }
+  if (Array.isArray(fields.messages) && fields.messages.length > limits.maxMessages) {
+    throw invalidRequest(
+      `Invalid 'messages': array too long. Expected an array with maximum length ${limits.maxMessages}, but got an array with length ${fields.messages.length} instead.`,
+      "messages",
+      "array_above_max_length",
+    );
+  }
+  // OpenAI refuses it; accepted, it would share a dedup key with the same body without it.
+  if (fields.stream_options !== undefined && fields.stream_options !== null && fields.stream !== true) {
+    throw invalidRequest(
+      "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      "stream_options",
     );
   }
   // OpenAI documents `stream` as "boolean or null"; null means not streamed.

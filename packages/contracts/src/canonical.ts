@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 
 /** JSON with object keys sorted at every depth, so equal requests hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  // A number kept as written (an integer beyond 2^53, see the gateway's json-body.ts) serialises as such.
+  if (value === null || typeof value !== "object" || isRawJson(value)) return JSON.stringify(value) ?? "null";
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   const entries = Object.entries(value as Record<string, unknown>)
     .filter(([, v]) => v !== undefined)
@@ -23,3 +24,5 @@ export function requestKey(scope: string, endpoint: string, body: Record<string,
     .update(canonicalJson({ scope, endpoint, body: content }))
     .digest("hex");
 }
+
+const isRawJson = (JSON as { isRawJSON?: (value: unknown) => boolean }).isRawJSON ?? (() => false);
