@@ -335,7 +335,10 @@ export class Collator {
    */
   async #retryLater(jobs: HeldJob[], err: unknown): Promise<void> {
     const pending = jobs.filter((held) => this.#held.has(held));
-    const last = pending.filter(({ job }) => job.attemptsMade + 1 >= this.#maxAttempts);
+    // A job queued without BullMQ retries (before they were set) would be dropped by BullMQ: answer it now.
+    const last = pending.filter(
+      ({ job }) => job.attemptsMade + 1 >= Math.min(this.#maxAttempts, job.opts.attempts ?? 1),
+    );
     const reason = err instanceof Error ? err.message : String(err);
     await this.#deadLetter(last, () =>
       errorAnswer(500, `The request could not be placed in a batch: ${reason}.`, {
