@@ -89,6 +89,7 @@ export function createEmulatorApp(opts: EmulatorOptions = {}): EmulatorApp {
     engine,
     faults,
     async close() {
+      faults.close();
       await engine.close();
       await state.close();
     },

@@ -67,6 +67,11 @@ export function statusError(status: number, model = "gpt-4o-mini", retryAfterSec
       return new ApiError(400, "Emulated failure: this request was rejected as invalid.", { headers });
     case 401:
       return new ApiError(401, "Incorrect API key provided.", { code: "invalid_api_key", headers });
+    case 403:
+      return new ApiError(403, "You are not allowed to perform this request with this key.", {
+        code: "permission_denied",
+        headers,
+      });
     case 404:
       return new ApiError(404, "The requested resource does not exist.", { headers });
     case 429:

@@ -66,7 +66,7 @@ export function batchesRouter(deps: Deps): Hono {
   const app = new Hono();
 
   app.post("/", async (c) => {
-    await faults.apply("batches.create");
+    const fault = await faults.apply("batches.create");
     const body = await readJsonObject(c);
     for (const p of ["input_file_id", "endpoint", "completion_window"]) {
       if (body[p] === undefined || body[p] === null) throw missingParameter(p);
@@ -100,7 +100,9 @@ export function batchesRouter(deps: Deps): Hono {
         "input_file_id",
       );
     }
-    return c.json(await engine.create({ inputFileId: file.id, endpoint, metadata }));
+    const batch = await engine.create({ inputFileId: file.id, endpoint, metadata });
+    if (fault?.after) await faults.inflict(fault);
+    return c.json(batch);
   });
 
   app.get("/", async (c) => {

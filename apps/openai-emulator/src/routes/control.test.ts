@@ -76,6 +76,54 @@ describe("fault injection and the control API", () => {
     expect(await bad.json()).toMatchObject({ error: { type: "invalid_request_error" } });
   });
 
+  it("an `after` fault lets batches.create take effect, then fails its reply", async () => {
+    const file = await h.upload([chatLine("a", "x")]);
+    await h.control("/faults", { target: "batches.create", status: 500, after: true });
+    const before = (await (await h.control("/stats")).json()) as { batchesCreated: number };
+    await expect(
+      h.client.batches.create({
+        input_file_id: file.id,
+        endpoint: "/v1/chat/completions",
+        completion_window: "24h",
+        metadata: { record: "lost-reply" },
+      }),
+    ).rejects.toMatchObject({ status: 500 });
+    const after = (await (await h.control("/stats")).json()) as {
+      batchesCreated: number;
+      batches: { metadata: Record<string, string> | null }[];
+    };
+    expect(after.batchesCreated).toBe(before.batchesCreated + 1);
+    expect(after.batches.filter((b) => b.metadata?.record === "lost-reply")).toHaveLength(1);
+    const refused = await h.control("/faults", { target: "batches.list", status: 500, after: true });
+    expect(refused.status).toBe(400);
+  });
+
+  it("answers the statuses that never change: 401, 403 and 404", async () => {
+    for (const status of [401, 403, 404]) {
+      await h.control("/faults", { target: "batches.retrieve", status });
+      await expect(h.client.batches.retrieve("batch_any")).rejects.toMatchObject({ status });
+    }
+  });
+
+  it("stalls a file's content after some bytes until the faults are cleared", async () => {
+    const file = await h.upload([chatLine("a", "x"), chatLine("b", "y")]);
+    await h.control("/faults", { target: "files.content", stallAfterBytes: 10 });
+    const response = await fetch(`${h.emu.url}/files/${file.id}/content`, {
+      headers: { authorization: "Bearer sk-test" },
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    let received = 0;
+    while (received < 10) received += (await reader.read()).value?.length ?? 0;
+    expect(received).toBe(10);
+    const next = reader.read();
+    const state = await Promise.race([next.then(() => "more"), h.control("/faults").then(() => "held")]);
+    expect(state).toBe("held");
+    await h.control("/faults", undefined, "DELETE");
+    await expect(next).rejects.toBeDefined();
+    expect(file.bytes).toBeGreaterThan(10);
+  });
+
   it("puts fail-marker lines in the error file with their status and body", async () => {
     const batch = await createBatch([
       chatLine("ok", "fine"),

@@ -26,7 +26,7 @@ export function filesRouter(deps: Deps): Hono {
   };
 
   app.post("/", async (c) => {
-    await faults.apply("files.create");
+    const fault = await faults.apply("files.create");
     const tmp = state.tmpPath(`upload-${hex(8)}`);
     const { fields, file } = await parseUpload(
       c.req.raw.headers,
@@ -66,6 +66,7 @@ export function filesRouter(deps: Deps): Hono {
       state.files.set(id, record);
       state.counters.filesUploaded += 1;
       await state.save();
+      if (fault?.after) await faults.inflict(fault);
       return c.json(record);
     } finally {
       await rm(tmp, { force: true });
@@ -100,10 +101,12 @@ export function filesRouter(deps: Deps): Hono {
   });
 
   app.get("/:id/content", async (c) => {
-    await faults.apply("files.content");
+    const fault = await faults.apply("files.content");
     const file = mustGet(c.req.param("id"));
     const stream = Readable.toWeb(createReadStream(state.filePath(file.id))) as unknown as ReadableStream;
-    return new Response(stream, {
+    const body =
+      fault?.stallAfterBytes === undefined ? stream : faults.stalled(stream, fault.stallAfterBytes);
+    return new Response(body, {
       headers: { "content-type": "application/octet-stream", "content-length": String(file.bytes) },
     });
   });
