@@ -20,6 +20,7 @@ describe("loadGatewayConfig", () => {
       MAX_MESSAGES: 2048,
       SSE_KEEPALIVE_MS: 15_000,
       WAITER_RECHECK_MS: 30_000,
+      MONGO_FAIL_FAST_MS: 1000,
       GATEWAY_API_KEYS: [],
       GATEWAY_ADMIN_KEYS: [],
       GATEWAY_UNSAFE_NO_AUTH: false,

@@ -56,6 +56,8 @@ const schema = appSchema.extend({
   SSE_KEEPALIVE_MS: intSetting(100).default(15_000),
   /** How long an async call's id is kept in Redis (it is in MongoDB too, for good). */
   CALL_REDIS_TTL_SECONDS: intSetting(60).default(86_400),
+  /** With MongoDB unreachable, a request that needs it fails (503) after this long instead of waiting. */
+  MONGO_FAIL_FAST_MS: intSetting(100).default(1000),
   /** How often held callers re-check the store, covering wake-ups lost while Redis reconnected. */
   WAITER_RECHECK_MS: intSetting(100).default(30_000),
 });

@@ -21,9 +21,44 @@ function toApiError(err: Error): ApiError {
       return new ApiError(413, err.message || "Request body too large.", { code: "request_too_large" });
     return new ApiError(err.status, err.message || "Bad request.");
   }
+  const dependency = unreachableDependency(err);
+  if (dependency) {
+    return new ApiError(503, `The gateway cannot reach its ${dependency} right now; please retry.`, {
+      type: "server_error",
+      code: "service_unavailable",
+      headers: { "retry-after": "1" },
+    });
+  }
   return new ApiError(500, "The server had an error while processing your request.", {
     type: "server_error",
   });
+}
+
+const MONGO_DOWN = new Set([
+  "MongoServerSelectionError",
+  "MongoNetworkError",
+  "MongoNetworkTimeoutError",
+  "MongoNotConnectedError",
+  "MongoTopologyClosedError",
+  "MongoPoolClearedError",
+]);
+
+/**
+ * Redis or MongoDB is down or unreachable: a 503 the caller may retry (the SDKs do), not a 500. ioredis
+ * gives up on a command after its reconnection attempts (`maxRetriesPerRequest`) or on a closed
+ * connection; the MongoDB driver after MONGO_FAIL_FAST_MS without a server.
+ */
+function unreachableDependency(err: Error): "store" | "queue" | null {
+  if (MONGO_DOWN.has(err.name)) return "store";
+  if (
+    err.name === "MaxRetriesPerRequestError" ||
+    /^Connection is closed|^Stream isn't writeable/.test(err.message)
+  ) {
+    return "queue";
+  }
+  const code = (err as { code?: string }).code;
+  if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE") return "queue";
+  return null;
 }
 
 export function notFoundHandler(c: Context): Response {

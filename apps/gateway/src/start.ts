@@ -46,7 +46,9 @@ export async function startGateway(
   log: Logger = createLogger("gateway"),
 ): Promise<RunningGateway> {
   const mongo = resolveMongo(config);
-  const store = await openStore(mongo.uri, mongo.dbName);
+  const store = await openStore(mongo.uri, mongo.dbName, {
+    serverSelectionTimeoutMS: config.MONGO_FAIL_FAST_MS,
+  });
   const keys = redisKeys(config.BULL_PREFIX);
   const queues = new QueueRegistry({ redisUrl: config.REDIS_URL, prefix: config.BULL_PREFIX, log });
   const client = createRedis(config.REDIS_URL, "client");

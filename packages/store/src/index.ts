@@ -5,7 +5,13 @@ import { CallStore } from "./calls.ts";
 import { DocumentTooLarge, documentBytes, MAX_DOCUMENT_BYTES } from "./documents.ts";
 import { Fences } from "./fences.ts";
 import { BatchLines, type LineInfo } from "./lines.ts";
-import { type Collections, connectMongo, isDuplicateKey, type MongoHandle } from "./mongo.ts";
+import {
+  type Collections,
+  type ConnectOptions,
+  connectMongo,
+  isDuplicateKey,
+  type MongoHandle,
+} from "./mongo.ts";
 import { RequestStore } from "./requests.ts";
 
 export interface Store {
@@ -21,8 +27,8 @@ export interface Store {
 }
 
 /** Connects to MongoDB and builds every store over it. */
-export async function openStore(uri: string, dbName: string): Promise<Store> {
-  const mongo = await connectMongo(uri, dbName);
+export async function openStore(uri: string, dbName: string, opts: ConnectOptions = {}): Promise<Store> {
+  const mongo = await connectMongo(uri, dbName, opts);
   const c = mongo.collections;
   const fences = new Fences(c);
   return {

@@ -61,9 +61,25 @@ export interface MongoHandle {
  */
 const DEFAULT_MAX_POOL_SIZE = 32;
 
-export async function connectMongo(uri: string, dbName: string): Promise<MongoHandle> {
+export interface ConnectOptions {
+  /**
+   * How long an operation waits for a reachable server before it fails. Workers wait out a restart
+   * (10 s); the gateway fails fast, so a caller gets a 503 at once rather than a hang.
+   */
+  serverSelectionTimeoutMS?: number;
+}
+
+export async function connectMongo(
+  uri: string,
+  dbName: string,
+  opts: ConnectOptions = {},
+): Promise<MongoHandle> {
   const pool = /[?&]maxPoolSize=/i.test(uri) ? {} : { maxPoolSize: DEFAULT_MAX_POOL_SIZE };
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, appName: "batch-gpt", ...pool });
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 10_000,
+    appName: "batch-gpt",
+    ...pool,
+  });
   await client.connect();
   const db = client.db(dbName);
   const info = await db.admin().command({ buildInfo: 1 });

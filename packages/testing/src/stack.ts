@@ -18,6 +18,8 @@ export interface StackOptions {
   /** Settings on top of the test defaults (short windows and intervals). */
   env?: Record<string, string>;
   batchDurationMs?: number;
+  /** Redis and the MongoDB-compatible server to use instead of the run's shared ones. */
+  services?: { redisUrl: string; mongoUri: string };
   /** The only keys the emulator takes (default: any). */
   emulatorApiKeys?: string[];
   gateways?: number;
@@ -63,7 +65,7 @@ export interface EmulatorStats {
  * Apps are started through their real composition roots with real Redis and Mongo connections.
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const { redisUrl, mongoUri } = services();
+  const { redisUrl, mongoUri } = opts.services ?? services();
   const emulator = await startEmulator({
     batchDurationMs: opts.batchDurationMs ?? 400,
     ...(opts.emulatorApiKeys ? { apiKeys: opts.emulatorApiKeys } : {}),
