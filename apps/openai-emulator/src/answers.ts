@@ -5,7 +5,15 @@
 import { DEFAULT_DIMENSIONS, embeddingVector, toBase64 } from "./embeddings.ts";
 import { ApiError, invalidRequest, missingParameter, statusError } from "./errors.ts";
 import { newId, nowSeconds } from "./ids.ts";
-import { allMessagesText, failMarker, lastUserText, promptText, responsesInputText, tokens } from "./text.ts";
+import {
+  allMessagesText,
+  failMarker,
+  hasInvalidLineMarker,
+  lastUserText,
+  promptText,
+  responsesInputText,
+  tokens,
+} from "./text.ts";
 
 export const ENDPOINTS = [
   "/v1/chat/completions",
@@ -33,6 +41,11 @@ export interface Answer {
 }
 
 type Body = Record<string, unknown>;
+
+/** What the `[[invalid-line]]` marker is refused with (realtime, and as its batch line's error). */
+export const INVALID_LINE_MESSAGE =
+  "The request is not valid: it carries the emulator's [[invalid-line]] marker.";
+export const invalidLine = () => invalidRequest(INVALID_LINE_MESSAGE, "body");
 
 function requireModel(body: Body): string {
   if (typeof body.model !== "string" || body.model === "") {
@@ -65,6 +78,7 @@ export function answer(endpoint: Endpoint, body: unknown, nowMs: number = Date.n
     const b = body as Body;
     const model = requireModel(b);
     validate(endpoint, b);
+    if (hasInvalidLineMarker(markerText(endpoint, b))) throw invalidLine();
     const marker = failMarker(markerText(endpoint, b));
     if (marker !== undefined) throw statusError(marker, model);
     const created = nowSeconds(nowMs);

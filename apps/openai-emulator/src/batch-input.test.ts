@@ -71,6 +71,15 @@ describe("batch validation failures", () => {
     ]);
   });
 
+  it("reports a line carrying the [[invalid-line]] marker, by its line", async () => {
+    const errors = await failWith([
+      chatLine("a", "x"),
+      chatLine("b", "bad [[invalid-line]]"),
+      chatLine("c", "z"),
+    ]);
+    expect(errors).toMatchObject([{ code: "invalid_request", param: "body", line: 2 }]);
+  });
+
   it("reports an empty file", async () => {
     const errors = await failWith([]);
     expect(errors).toMatchObject([{ code: "empty_file", line: null }]);

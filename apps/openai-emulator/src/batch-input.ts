@@ -4,7 +4,8 @@
  */
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { answer, type Endpoint, embeddingInputs } from "./answers.ts";
+import { answer, type Endpoint, embeddingInputs, INVALID_LINE_MESSAGE, markerText } from "./answers.ts";
+import { hasInvalidLineMarker } from "./text.ts";
 import type { BatchErrorItem } from "./types.ts";
 
 export const MAX_REQUESTS = 50_000;
@@ -159,6 +160,10 @@ export async function scanInput(path: string, endpoint: Endpoint): Promise<ScanR
         param: "body.stream",
         line,
       });
+      continue;
+    }
+    if (hasInvalidLineMarker(markerText(endpoint, body))) {
+      push({ code: "invalid_request", message: INVALID_LINE_MESSAGE, param: "body", line });
       continue;
     }
     if (endpoint === "/v1/embeddings") inputs += embeddingInputs(body.input).length;

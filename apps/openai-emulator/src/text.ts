@@ -18,6 +18,14 @@ export function failMarker(text: string): number | undefined {
   return status >= 400 && status <= 599 ? status : undefined;
 }
 
+/**
+ * `[[invalid-line]]`: a request OpenAI's batch validation refuses by line (as it does a body it cannot
+ * run): the batch fails naming that line. Realtime, the same body is a 400.
+ */
+export const INVALID_LINE_MARKER = "[[invalid-line]]";
+
+export const hasInvalidLineMarker = (text: string) => text.includes(INVALID_LINE_MARKER);
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
