@@ -70,16 +70,19 @@ describe("in-flight dedup", () => {
 
   it("treats a streamed and a plain request for the same content as one request", async () => {
     const before = (await stack.emulatorStats()).linesSubmitted;
-    const [plain, async] = await Promise.all([
+    // (`stream_options` is only valid with `stream: true`, as OpenAI has it: an async call cannot stream.)
+    const [plain, streamed] = await Promise.all([
       stack.client.chat.completions.create(body("stream or not")),
-      post(
-        "/v1/chat/completions",
-        { ...body("stream or not"), stream_options: { include_usage: true } },
-        { "x-batch-mode": "async" },
-      ),
+      stack.client.chat.completions.create({
+        ...body("stream or not"),
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
     ]);
     expect(plain.choices[0]?.message.content).toBe("echo: stream or not");
-    expect(async.res.status).toBe(202);
+    let text = "";
+    for await (const chunk of streamed) text += chunk.choices[0]?.delta?.content ?? "";
+    expect(text).toBe("echo: stream or not");
     expect((await stack.emulatorStats()).linesSubmitted).toBe(before + 1);
   });
 });
@@ -163,8 +166,9 @@ describe("intake validation", () => {
     expect(await unknown.json()).toMatchObject({ error: { message: "Invalid URL (POST /v1/nothing-here)" } });
   });
 
-  it("measures a body after decoding: 3 MB of invalid UTF-8 are 9 MB of text, over the 8 MiB limit", async () => {
-    // Each 0xFF byte decodes to U+FFFD, three bytes of UTF-8: what would be queued and sent is 9 MB.
+  it("refuses invalid UTF-8 (3 MB of 0xFF bytes, 9 MB once decoded leniently) before anything is queued", async () => {
+    // Decoded leniently, each 0xFF byte would become U+FFFD, three bytes of UTF-8: 9 MB queued and sent.
+    // It is refused outright: the text is not what the client meant, and not valid JSON text either.
     const head = Buffer.from('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"');
     const tail = Buffer.from('"}]}');
     const raw = Buffer.concat([head, Buffer.alloc(3 * 1024 * 1024, 0xff), tail]);
@@ -173,8 +177,8 @@ describe("intake validation", () => {
       headers: { "content-type": "application/json", "x-batch-mode": "async" },
       body: raw,
     });
-    expect(res.status).toBe(413);
-    expect(await res.json()).toMatchObject({ error: { code: "request_too_large" } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: "invalid_utf8" } });
   });
 
   it("answers a chunked body over the limit 413 without reading it all", async () => {

@@ -64,6 +64,10 @@ function scan(text: string, limits: JsonLimits): boolean {
       if (expectKey && keys) {
         const key = escaped ? decoded(text, i, end) : text.slice(i + 1, end);
         if (key === undefined) return bigIntegers;
+        if (key === "__proto__" || (open.length === 1 && (key === "constructor" || key === "prototype"))) {
+          // Never a field of OpenAI's; a key that can reach an object's prototype in code that copies it.
+          throw invalidRequest(`The request body may not use the key '${key}'.`, key, "forbidden_key");
+        }
         if (keys.has(key)) {
           throw invalidRequest(
             `The request body gives '${key.slice(0, 100)}' more than once in one object.`,
@@ -99,12 +103,34 @@ function scan(text: string, limits: JsonLimits): boolean {
       let j = i + 1;
       while (j < n && isNumberChar(text.charCodeAt(j))) j++;
       if (j - i >= 16) bigIntegers = true;
+      if (j - i >= 300 || hasExponent(text, i, j)) refuseInfinite(text.slice(i, j));
       i = j;
       continue;
     }
     i++;
   }
   return bigIntegers;
+}
+
+const hasExponent = (text: string, from: number, to: number) => {
+  for (let k = from; k < to; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 0x65 || c === 0x45) return true;
+  }
+  return false;
+};
+
+/**
+ * A number no JavaScript number can hold (`1e400`) would parse as Infinity and be sent on as written:
+ * the cache key and the provider would disagree on it. Integers keep their digits (see above).
+ */
+function refuseInfinite(token: string): void {
+  if (/^-?\d+$/.test(token) || Number.isFinite(Number(token))) return;
+  throw invalidRequest(
+    `The number ${token.slice(0, 40)} in the request body is out of range.`,
+    null,
+    "number_out_of_range",
+  );
 }
 
 const isNumberChar = (c: number) =>

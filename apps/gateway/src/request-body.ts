@@ -21,20 +21,30 @@ const tooLarge = (maxBytes: number) =>
     code: "request_too_large",
   });
 
-/**
- * The body as text, refused with 413 past `maxBytes` — as sent, and again once decoded (invalid UTF-8
- * becomes U+FFFD, three bytes each: 6 MB of 0xFF bytes are 18 MB of text).
- */
+const notUtf8 = () =>
+  new ApiError(400, "We could not parse the JSON body of your request: it is not valid UTF-8.", {
+    code: "invalid_utf8",
+  });
+
+// Fatal: invalid UTF-8 is refused, never turned into U+FFFD (which would change the text, and triple
+// its size: 6 MB of 0xFF bytes are 18 MB of text).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The body as text: refused with 413 past `maxBytes`, and with 400 when it is not valid UTF-8. */
 export async function readBody(c: Context<GatewayEnv>, maxBytes: number): Promise<string> {
   const declared = Number(c.req.header("content-length"));
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const { incoming } = nodeOf(c);
-  const text = incoming ? await readIncoming(incoming, maxBytes) : await c.req.text();
-  if (text.length > maxBytes || Buffer.byteLength(text) > maxBytes) throw tooLarge(maxBytes);
-  return text;
+  const bytes = incoming ? await readIncoming(incoming, maxBytes) : new Uint8Array(await c.req.arrayBuffer());
+  if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw notUtf8();
+  }
 }
 
-function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<string> {
+function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -51,7 +61,7 @@ function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<stri
     };
     const onEnd = () => {
       cleanup();
-      resolve(Buffer.concat(chunks, size).toString("utf8"));
+      resolve(Buffer.concat(chunks, size));
     };
     const onError = (err: Error) => {
       cleanup();

@@ -15,6 +15,8 @@ export async function readIntakeRequest(
   endpoint: Endpoint,
   deps: Pick<GatewayDeps, "config">,
 ): Promise<IntakeRequest> {
+  const type = c.req.header("content-type");
+  if (type !== undefined && !isJson(type)) throw unsupportedType(type);
   const text = await readBody(c, deps.config.MAX_BODY_BYTES);
   const body = parseRequestBody(endpoint, text, {
     maxDepth: deps.config.MAX_JSON_DEPTH,
@@ -48,6 +50,16 @@ export async function readIntakeRequest(
     useCache: !/no-cache/i.test(c.req.header("cache-control") ?? ""),
   };
 }
+
+/** `application/json` or a `+json` type, with any parameters (`; charset=utf-8`). */
+const isJson = (type: string) => /^\s*application\/([\w.-]+\+)?json\s*(;|$)/i.test(type);
+
+const unsupportedType = (type: string) =>
+  new ApiError(
+    415,
+    `Unsupported content type '${type.replace(/[^\x20-\x7e]/g, "?").slice(0, 80)}': send the body as application/json.`,
+    { type: "invalid_request_error", code: "unsupported_content_type" },
+  );
 
 /** The cache and dedup scope of every tenant with CACHE_SCOPE=shared. */
 const SHARED_SCOPE = "shared";

@@ -7,7 +7,7 @@ export function servingMode(header: string | undefined, fallback: ServingMode): 
   const mode = header.trim().toLowerCase();
   if ((SERVING_MODES as readonly string[]).includes(mode)) return mode as ServingMode;
   throw invalidRequest(
-    `Invalid x-batch-mode header '${header}': expected one of ${SERVING_MODES.join(", ")}.`,
+    `Invalid x-batch-mode header '${header.replace(/[^\x20-\x7e]/g, "?").slice(0, 40)}': expected one of ${SERVING_MODES.join(", ")}.`,
     "x-batch-mode",
   );
 }
