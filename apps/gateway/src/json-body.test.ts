@@ -3,9 +3,10 @@ import { describe, expect, it } from "vitest";
 import { parseJsonBody } from "./json-body.ts";
 
 const limits = { maxDepth: 4, maxStringChars: 10 };
-const codeOf = (text: string) => {
+const wide = { maxDepth: 64, maxStringChars: 1000 };
+const codeOf = (text: string, within = limits) => {
   try {
-    parseJsonBody(text, limits);
+    parseJsonBody(text, within);
     return null;
   } catch (error) {
     return error instanceof ApiError ? error.code : "parse";
@@ -35,5 +36,17 @@ describe("parseJsonBody", () => {
     const body = parseJsonBody(`{"big":-9007199254740993,"safe":9007199254740991,"x":1.5e300}`, limits);
     expect(JSON.stringify(body)).toBe(`{"big":-9007199254740993,"safe":9007199254740991,"x":1.5e+300}`);
     expect((body as { safe: unknown }).safe).toBe(9007199254740991);
+  });
+
+  it("refuses keys that reach a prototype, and numbers no JavaScript number holds", () => {
+    expect(codeOf(`{"__proto__":{}}`, wide)).toBe("forbidden_key");
+    expect(codeOf(`{"a":[{"__proto__":1}]}`, wide)).toBe("forbidden_key");
+    expect(codeOf(`{"a":{"\u005f_proto__":1}}`, wide)).toBe("forbidden_key");
+    expect(codeOf(`{"constructor":1}`, wide)).toBe("forbidden_key");
+    // A tool's JSON schema may well name a property "constructor".
+    expect(codeOf(`{"a":{"constructor":1,"prototype":2}}`, wide)).toBeNull();
+    expect(codeOf(`{"a":1e400}`, wide)).toBe("number_out_of_range");
+    expect(codeOf(`{"a":-1.5E+999}`, wide)).toBe("number_out_of_range");
+    expect(codeOf(`{"a":1e300,"b":1e-400,"c":${"9".repeat(400)}}`, wide)).toBeNull();
   });
 });
