@@ -150,7 +150,9 @@ export class Collator {
         setTimeout(() => this.#flush(current), this.#o.limits.windowMs),
       );
     }
-    group.add(held);
+    const replaced = group.add(held);
+    // Its lock lapsed and it was fetched again: the old handle's token no longer holds the job.
+    if (replaced) this.#held.delete(replaced);
     if (group.full(this.#o.limits)) this.#flush(group);
   }
 

@@ -21,6 +21,7 @@ describe("loadCollatorConfig", () => {
       COLLATE_MAX_ATTEMPTS: 8,
       COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: 5000,
       MAX_RESUBMITS: 3,
+      MAX_INNOCENT_RESUBMITS: 5,
       METRICS_PORT: 9101,
       METRICS_HOST: "127.0.0.1",
     });

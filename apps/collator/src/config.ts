@@ -19,6 +19,8 @@ const schema = appSchema.extend({
   COLLATE_MAX_ATTEMPTS: intSetting(1, 1000).default(8),
   COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: intSetting(10).default(5000),
   MAX_RESUBMITS: intSetting(0, 100).default(3),
+  /** As for the poller: resubmissions of lines whose batch failed only because of another line. */
+  MAX_INNOCENT_RESUBMITS: intSetting(0, 100).default(5),
   /** Port of this process's /metrics, /healthz and /readyz; 0 = any free port. */
   METRICS_PORT: intSetting(0, 65535).default(9101),
   /** Address they listen on: loopback only by default (they have no keys: who can reach them may read them). */

@@ -198,3 +198,25 @@ describe("Group", () => {
     });
   });
 });
+
+describe("Group: one line per request", () => {
+  it("takes a job fetched again (its lock lapsed) in place of its old handle", () => {
+    const group = new Group("g");
+    const first = held();
+    const other = held();
+    group.add(first);
+    group.add(other);
+    const again: HeldJob = { ...first, token: "new-lock" };
+    expect(group.fits(again, roomy)).toBe(true);
+    expect(group.add(again)).toBe(first);
+    expect(group.jobs).toEqual([again, other]);
+    expect(group.bytes).toBe(sizeOf(first) + sizeOf(other));
+  });
+
+  it("does not take another attempt of a request it holds", () => {
+    const group = new Group("g");
+    const first = held();
+    group.add(first);
+    expect(group.fits(held({ requestId: first.data.requestId, attempt: 1 }), roomy)).toBe(false);
+  });
+});

@@ -21,6 +21,8 @@ export const groupKey = (d: CollateJob) => `${d.provider}|${d.endpoint}|${d.mode
 export class Group {
   readonly key: string;
   readonly jobs: HeldJob[] = [];
+  /** Each request's job in the group: one request is one line of a batch file (`custom_id` is unique). */
+  readonly #byRequest = new Map<string, HeldJob>();
   bytes = 0;
   embeddingInputs = 0;
 
@@ -31,6 +33,9 @@ export class Group {
   /** Whether `held` fits without crossing a limit (an empty group takes anything). */
   fits(held: HeldJob, limits: Limits): boolean {
     if (this.jobs.length === 0) return true;
+    // Another attempt of the same request: never two lines with one custom_id in one file.
+    const twin = this.#byRequest.get(held.data.requestId);
+    if (twin && twin.data.attempt !== held.data.attempt) return false;
     if (this.jobs.length + 1 > limits.maxLines) return false;
     if (this.bytes + sizeOf(held) > limits.maxBytes) return false;
     if (held.data.endpoint === "/v1/embeddings") {
@@ -39,10 +44,23 @@ export class Group {
     return true;
   }
 
-  add(held: HeldJob): void {
+  /**
+   * Adds the job, or, when the group already holds the same job (fetched again after its lock lapsed:
+   * BullMQ handed it back to the queue), takes the new handle in its place and returns the old one,
+   * whose lock token is dead.
+   */
+  add(held: HeldJob): HeldJob | undefined {
+    const twin = this.#byRequest.get(held.data.requestId);
+    this.#byRequest.set(held.data.requestId, held);
+    const at = twin && twin.data.attempt === held.data.attempt ? this.jobs.indexOf(twin) : -1;
+    if (at >= 0) {
+      this.jobs[at] = held;
+      return twin;
+    }
     this.jobs.push(held);
     this.bytes += sizeOf(held);
     if (held.data.endpoint === "/v1/embeddings") this.embeddingInputs += inputsOf(held);
+    return undefined;
   }
 
   full(limits: Limits): boolean {

@@ -18,6 +18,7 @@ describe("loadPollerConfig", () => {
       POLL_CONCURRENCY: 8,
       POLL_MAX_ATTEMPTS: 300,
       MAX_RESUBMITS: 3,
+      MAX_INNOCENT_RESUBMITS: 5,
       TOKEN_LIMIT_RETRY_MS: 60_000,
       METRICS_PORT: 9102,
       METRICS_HOST: "127.0.0.1",

@@ -16,6 +16,11 @@ const schema = appSchema.extend({
   POLL_MAX_ATTEMPTS: intSetting(1).default(300),
   /** How many times a line left unfinished by an expired or cancelled batch is sent again. */
   MAX_RESUBMITS: intSetting(0, 100).default(3),
+  /**
+   * How many times a line is sent again because its batch failed validation naming other lines (the
+   * culprits fail alone); these do not count against MAX_RESUBMITS.
+   */
+  MAX_INNOCENT_RESUBMITS: intSetting(0, 100).default(5),
   /** Lines of a batch refused for OpenAI's enqueued-token limit are sent again after this long, doubling per attempt. */
   TOKEN_LIMIT_RETRY_MS: intSetting(0).default(60_000),
   /** Port of this process's /metrics, /healthz and /readyz; 0 = any free port. */

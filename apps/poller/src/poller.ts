@@ -252,7 +252,19 @@ function missingLineVerdict(
         retryAfterMs: tokenLimitRetryMs,
       };
     }
-    if (culprits.size > 0) return { kind: "unfinished", answer: errorAnswer(400, message, { code }) };
+    if (culprits.size > 0) {
+      // Another line's fault: sent again without it, counted apart (MAX_INNOCENT_RESUBMITS). Once
+      // those run out, the caller gets a server error: nothing was wrong with its request.
+      return {
+        kind: "unfinished",
+        innocent: true,
+        answer: errorAnswer(
+          500,
+          `The batch failed because of another request in it (${first?.message ?? "no reason given"}).`,
+          { type: "server_error", code: "batch_failed" },
+        ),
+      };
+    }
     return { kind: "answer", answer: errorAnswer(400, message, { code }) };
   }
   if (batch.status === "expired" || batch.status === "cancelled") {

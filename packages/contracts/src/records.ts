@@ -33,6 +33,11 @@ export interface RequestDoc {
   key: string;
   traceId: string;
   attempt: number;
+  /**
+   * How many of its attempts were sent again only because another line made their batch fail
+   * (MAX_INNOCENT_RESUBMITS bounds them; they do not count against MAX_RESUBMITS). Absent: none.
+   */
+  innocentResubmits?: number;
   createdAt: Date;
   updatedAt: Date;
 }

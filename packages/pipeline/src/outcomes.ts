@@ -27,6 +27,11 @@ export interface LineOutcome {
   answer: StoredAnswer;
   /** For "unfinished": wait this long before sending it again (e.g. while an enqueued-token limit drains). */
   retryAfterMs?: number;
+  /**
+   * For "unfinished": the line did nothing wrong (its batch failed for another line's sake), so sending
+   * it again counts against MAX_INNOCENT_RESUBMITS, not MAX_RESUBMITS.
+   */
+  innocent?: boolean;
 }
 
 /** The batch record the lines belong to, and its line manifest (`store.lines.read`). */
@@ -59,6 +64,7 @@ export class OutcomeRecorder {
   readonly #publisher: DonePublisher;
   readonly #queues: QueueRegistry;
   readonly #maxResubmits: number;
+  readonly #maxInnocentResubmits: number;
   readonly #log: Logger;
   readonly #metrics: LineMetrics | undefined;
   readonly #lanes = pLimit(LINE_CONCURRENCY);
@@ -70,6 +76,8 @@ export class OutcomeRecorder {
     publisher: DonePublisher;
     queues: QueueRegistry;
     maxResubmits: number;
+    /** Resubmissions of a line whose batch failed for another line's sake (counted apart). */
+    maxInnocentResubmits?: number;
     log: Logger;
     /** Counts lines by outcome and resubmissions. */
     metrics?: LineMetrics;
@@ -80,6 +88,7 @@ export class OutcomeRecorder {
     this.#publisher = opts.publisher;
     this.#queues = opts.queues;
     this.#maxResubmits = opts.maxResubmits;
+    this.#maxInnocentResubmits = opts.maxInnocentResubmits ?? 0;
     this.#log = opts.log;
     this.#metrics = opts.metrics;
   }
@@ -92,7 +101,9 @@ export class OutcomeRecorder {
     const single: LineOutcome[] = [];
     for (const outcome of outcomes) {
       const line = batch.lines.get(lineId(outcome.requestId, outcome.attempt));
-      const resend = outcome.kind === "unfinished" && outcome.attempt < this.#maxResubmits;
+      // A line past both bounds cannot go again; whether one below them may is read from its request.
+      const resend =
+        outcome.kind === "unfinished" && outcome.attempt < this.#maxResubmits + this.#maxInnocentResubmits;
       if (line && !resend) bulk.push({ outcome, line });
       else single.push(outcome);
     }
@@ -239,11 +250,18 @@ export class OutcomeRecorder {
       // finish again with the stored answer (each step keeps what is already there).
       return this.#finish(request, request.answer);
     }
-    if (outcome.kind === "unfinished" && request.attempt < this.#maxResubmits) {
-      await this.#resubmit(request, outcome.retryAfterMs ?? 0, reasonOf(outcome.answer));
+    if (outcome.kind === "unfinished" && this.#maySendAgain(request, outcome.innocent === true)) {
+      await this.#resubmit(request, outcome.retryAfterMs ?? 0, reasonOf(outcome.answer), outcome.innocent);
       return "resubmitted";
     }
     return this.#finish(request, outcome.answer);
+  }
+
+  /** Innocent resubmissions and the others have a bound each: neither spends the other's. */
+  #maySendAgain(request: RequestView, innocent: boolean): boolean {
+    const spared = request.innocentResubmits ?? 0;
+    if (innocent) return spared < this.#maxInnocentResubmits;
+    return request.attempt - spared < this.#maxResubmits;
   }
 
   /** Stores the outcome, caches a success, then lets identical requests go on. Safe to repeat. */
@@ -278,7 +296,7 @@ export class OutcomeRecorder {
    * first: if we crash before the record is updated, a repeat of this step re-adds the same job id
    * and the line fence drops the duplicate; the other order could leave a queued record with no job.
    */
-  async #resubmit(request: RequestView, delayMs: number, reason: string): Promise<void> {
+  async #resubmit(request: RequestView, delayMs: number, reason: string, innocent = false): Promise<void> {
     const attempt = request.attempt + 1;
     const job: CollateJob = {
       requestId: request._id,
@@ -296,10 +314,10 @@ export class OutcomeRecorder {
     await this.#queues.producer(collateQueue).add(job, { delay: delayMs });
     // Its identical requests keep attaching to it for as long as it may take again.
     await this.#inflight.renew(request.key, request._id);
-    await this.#store.requests.requeue(request._id, attempt);
+    await this.#store.requests.requeue(request._id, attempt, { innocent });
     this.#metrics?.resubmissions.inc({ reason });
     this.#log.info(
-      { requestId: request._id, attempt, delayMs, reason, traceId: request.traceId },
+      { requestId: request._id, attempt, delayMs, reason, innocent, traceId: request.traceId },
       "request resubmitted",
     );
   }

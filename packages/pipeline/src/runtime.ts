@@ -21,7 +21,7 @@ export interface WorkerRuntime {
 }
 
 export async function openWorkerRuntime(
-  config: AppSettings & { MAX_RESUBMITS: number },
+  config: AppSettings & { MAX_RESUBMITS: number; MAX_INNOCENT_RESUBMITS: number },
   log: Logger,
 ): Promise<WorkerRuntime> {
   const mongo = resolveMongo(config);
@@ -44,6 +44,7 @@ export async function openWorkerRuntime(
     }),
     queues,
     maxResubmits: config.MAX_RESUBMITS,
+    maxInnocentResubmits: config.MAX_INNOCENT_RESUBMITS,
     log,
     metrics: lineMetrics(metrics.registry),
   });

@@ -186,11 +186,15 @@ export class RequestStore {
    * Moves a request on to its next attempt. The one update in a request's life, and only for lines an
    * expired, cancelled or refused batch left unfinished; the collator that fences that attempt places it.
    */
-  async requeue(id: string, attempt: number): Promise<void> {
-    // Never backwards: a repeated resubmission of an older attempt must not undo a newer one.
+  async requeue(id: string, attempt: number, opts: { innocent?: boolean } = {}): Promise<void> {
+    // Never backwards: a repeated resubmission of an older attempt must not undo a newer one (nor
+    // count an innocent resubmission twice).
     await this.#c.requests.updateOne(
       { _id: id, attempt: { $lt: attempt } },
-      { $set: { attempt, updatedAt: new Date() } },
+      {
+        $set: { attempt, updatedAt: new Date() },
+        ...(opts.innocent ? { $inc: { innocentResubmits: 1 } } : {}),
+      },
     );
   }
 }
