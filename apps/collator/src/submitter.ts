@@ -1,9 +1,11 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { type Logger, reachedStep } from "@batch-gpt/config";
 import { type BatchRecord, FORMAT_VERSION, parseLineId, pollQueue } from "@batch-gpt/contracts";
 import type { OutcomeRecorder } from "@batch-gpt/pipeline";
 import {
   type BatchProvider,
   isPermanentFailure,
+  isTerminalBatchStatus,
   type ProviderBatch,
   type ProviderError,
   refusalAnswer,
@@ -14,6 +16,12 @@ import { type BatchLine, writeBatchFile } from "./jsonl.ts";
 
 /** Metadata key carrying our record id on the provider's batch: how recovery recognises its own. */
 const RECORD_METADATA_KEY = "batch_gpt_record";
+
+/** Creates of one record in one generation (each after a lookup found no batch) before recovery's turn. */
+const CREATE_ATTEMPTS = 3;
+
+/** How often a collator whose batch lost its record looks whether the record's holder settled on one. */
+const LOSER_CHECKS = 20;
 
 export interface SubmitterOptions {
   store: Store;
@@ -82,48 +90,83 @@ export class BatchSubmitter {
 
   async #create(record: BatchRecord, generation: number): Promise<void> {
     const { store, provider, log } = this.#o;
-    if (record.state === "creating") {
-      // A previous claimant may have created the batch and died before recording it: look first.
-      const found = await provider.findBatchByMetadata(RECORD_METADATA_KEY, record._id, record.createdAt);
+    if (record.state === "creating" || generation > 0) {
+      // A previous holder may have created the batch and stopped before recording it: look first.
+      const found = await this.#lookup(record);
       if (found) {
         log.info({ recordId: record._id, batchId: found.id }, "found the batch a previous collator created");
         return this.#submitted(record, found);
       }
     }
     // A collator that lost its claim (another took the record over) must not create the batch.
-    const current = await store.batches.get(record._id);
-    if (
-      !current ||
-      current.generation !== generation ||
-      current.state === "submitted" ||
-      current.state === "done"
-    )
-      return;
+    if (!(await this.#stillHolds(record._id, generation))) return;
     if (!(await store.batches.claimCreating(record._id, generation, this.#o.collatorId))) return;
     reachedStep("collate.creating");
     log.info({ recordId: record._id, generation }, "batch creating");
-    let batch: ProviderBatch;
-    try {
-      batch = await provider.createBatch({
-        inputFileId: record.inputFileId!,
-        endpoint: record.endpoint,
-        metadata: { [RECORD_METADATA_KEY]: record._id },
-      });
-    } catch (error) {
-      if (isPermanentFailure(error)) return this.#failAll(record, error, "create");
-      throw error; // Left in `creating`: recovery looks for the batch, then creates it if absent.
+    let batch: ProviderBatch | null = null;
+    for (let attempt = 1; !batch; attempt++) {
+      try {
+        batch = await provider.createBatch({
+          inputFileId: record.inputFileId!,
+          endpoint: record.endpoint,
+          metadata: { [RECORD_METADATA_KEY]: record._id },
+        });
+      } catch (error) {
+        if (isPermanentFailure(error)) return this.#failAll(record, error, "create");
+        // The reply may have been lost after the batch was made (a timeout, a reset, a 5xx): never
+        // create again before looking. A failed lookup leaves the record in `creating`, for recovery.
+        log.warn(
+          { recordId: record._id, attempt, err: error instanceof Error ? error.message : String(error) },
+          "batch create failed; looking for the batch before creating again",
+        );
+        batch = await this.#lookup(record);
+        if (batch) {
+          log.info({ recordId: record._id, batchId: batch.id }, "the batch was created; its reply was lost");
+          break;
+        }
+        if (attempt >= CREATE_ATTEMPTS) throw error; // Left in `creating`: recovery looks, then creates.
+        await sleep(500 * 2 ** (attempt - 1));
+        if (!(await this.#stillHolds(record._id, generation))) return;
+      }
     }
     reachedStep("collate.created");
     await this.#submitted(record, batch);
+  }
+
+  /** Whether the record is still this holder's to create: same generation, not yet submitted. */
+  async #stillHolds(recordId: string, generation: number): Promise<boolean> {
+    const current = await this.#o.store.batches.get(recordId);
+    return (
+      current !== null &&
+      current.generation === generation &&
+      current.state !== "submitted" &&
+      current.state !== "done"
+    );
+  }
+
+  /**
+   * The provider batch carrying this record, if any. Should there be several (a create sent twice by
+   * holders that overlapped), the one to keep is the oldest still alive; the others are cancelled
+   * once the record is settled (`#cancelDuplicates`).
+   */
+  async #lookup(record: BatchRecord): Promise<ProviderBatch | null> {
+    const found = await this.#o.provider.findBatchesByMetadata(
+      RECORD_METADATA_KEY,
+      record._id,
+      record.createdAt,
+    );
+    const alive = found.filter((b) => !["failed", "cancelling", "cancelled", "expired"].includes(b.status));
+    const byAge = (a: ProviderBatch, b: ProviderBatch) => a.created_at - b.created_at;
+    return alive.sort(byAge)[0] ?? found.sort(byAge)[0] ?? null;
   }
 
   async #submitted(record: BatchRecord, batch: ProviderBatch): Promise<void> {
     const { store, queues, log } = this.#o;
     // Lines need no update: their fences place them in this record, and its state says `submitted`.
     if (!(await store.batches.markSubmitted(record._id, batch))) {
-      // Only a record taken over meanwhile gets here; its new holder finds this batch by metadata.
+      // Only a record taken over meanwhile gets here: its new holder may adopt this batch or another.
       log.warn({ recordId: record._id, batchId: batch.id }, "batch created but its record had moved on");
-      return;
+      return this.#settleLoser(record._id, batch);
     }
     await queues
       .producer(pollQueue)
@@ -132,6 +175,52 @@ export class BatchSubmitter {
         { delay: this.#o.pollMinIntervalMs },
       );
     log.info({ recordId: record._id, batchId: batch.id, lines: record.lines.length }, "batch submitted");
+    await this.#cancelDuplicates(record, batch.id);
+  }
+
+  /**
+   * Any other provider batch carrying the record (a create sent twice) is cancelled: only the adopted
+   * one is followed and answered, and the others would run and be billed for nothing.
+   */
+  async #cancelDuplicates(record: BatchRecord, adoptedId: string): Promise<void> {
+    let found: ProviderBatch[];
+    try {
+      found = await this.#o.provider.findBatchesByMetadata(RECORD_METADATA_KEY, record._id, record.createdAt);
+    } catch (err) {
+      this.#o.log.warn({ err, recordId: record._id }, "could not look for duplicate batches");
+      return;
+    }
+    for (const duplicate of found) {
+      if (duplicate.id !== adoptedId) await this.#cancel(record._id, duplicate);
+    }
+  }
+
+  /**
+   * This collator's batch lost its record to a newer holder. Once that holder settles on a batch,
+   * this one is cancelled unless it is the one adopted; a holder that never settles leaves it to the
+   * next holder's lookup, which adopts one batch and cancels the rest.
+   */
+  async #settleLoser(recordId: string, batch: ProviderBatch): Promise<void> {
+    for (let check = 0; check < LOSER_CHECKS; check++) {
+      const current = await this.#o.store.batches.get(recordId);
+      if (!current || current.providerBatchId === batch.id) return;
+      if (current.providerBatchId || current.state === "done") return this.#cancel(recordId, batch);
+      await sleep(this.#o.heartbeatMs);
+    }
+    this.#o.log.warn(
+      { recordId, batchId: batch.id },
+      "the record's new holder has not settled on a batch; it will find this one",
+    );
+  }
+
+  async #cancel(recordId: string, batch: ProviderBatch): Promise<void> {
+    if (isTerminalBatchStatus(batch.status) || batch.status === "cancelling") return;
+    try {
+      await this.#o.provider.cancelBatch(batch.id);
+      this.#o.log.warn({ recordId, batchId: batch.id }, "duplicate batch of the record cancelled");
+    } catch (err) {
+      this.#o.log.error({ err, recordId, batchId: batch.id }, "could not cancel a duplicate batch");
+    }
   }
 
   /** The provider refused the batch for good: every line fails with its error, nobody waits forever. */

@@ -58,6 +58,7 @@ export async function startGateway(
   const provider = new OpenAIProvider({
     apiKey: config.OPENAI_API_KEY,
     baseURL: config.OPENAI_BASE_URL,
+    timeoutMs: config.PROVIDER_TIMEOUT_MS,
     metrics: providerMetrics(metrics.registry),
   });
   const locate = locator(queues, store);

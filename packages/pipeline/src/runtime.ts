@@ -51,6 +51,7 @@ export async function openWorkerRuntime(
   const provider = new OpenAIProvider({
     apiKey: config.OPENAI_API_KEY,
     baseURL: config.OPENAI_BASE_URL,
+    timeoutMs: config.PROVIDER_TIMEOUT_MS,
     metrics: providerMetrics(metrics.registry),
   });
   return {

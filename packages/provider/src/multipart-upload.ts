@@ -14,6 +14,8 @@ export function streamMultipartUpload(opts: {
   path: string;
   filename: string;
   fields: Record<string, string>;
+  /** The request fails when no byte moves either way for this long (sending the file, or awaiting the reply). */
+  idleTimeoutMs: number;
 }): Promise<unknown> {
   const boundary = `----batchgpt${randomBytes(12).toString("hex")}`;
   const fieldParts = Object.entries(opts.fields).map(
@@ -52,10 +54,15 @@ export function streamMultipartUpload(opts: {
           if (status >= 200 && status < 300) resolve(body);
           else reject(ProviderError.fromResponse(status, body, `file upload failed with ${status}`));
         });
-        res.on("error", reject);
+        res.on("error", (err) => reject(new ProviderError(`file upload failed: ${err.message}`)));
+        res.on("aborted", () => reject(new ProviderError("file upload failed: the reply was cut short")));
       },
     );
     req.on("error", (err) => reject(new ProviderError(`file upload failed: ${err.message}`)));
+    // Socket inactivity: a provider (or proxy) that takes the connection and then says nothing.
+    req.setTimeout(opts.idleTimeoutMs, () =>
+      req.destroy(new Error(`no data moved for ${opts.idleTimeoutMs} ms`)),
+    );
     req.write(head);
     const file = createReadStream(opts.path);
     file.on("error", (err) => req.destroy(err));

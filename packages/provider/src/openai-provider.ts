@@ -10,7 +10,14 @@ export interface OpenAIProviderOptions {
   apiKey: string;
   /** e.g. https://api.openai.com/v1, or the emulator's /v1 */
   baseURL: string;
+  /** Retries of calls that are safe to repeat (never `batches.create`: see `createBatch`). */
   maxRetries?: number;
+  /**
+   * How long a call may go without an answer (PROVIDER_TIMEOUT_MS): an API call's reply, and a file's
+   * upload or download while no byte moves. A provider that accepts the connection and never answers
+   * fails the call instead of holding its batch for ever.
+   */
+  timeoutMs?: number;
   /** Counts failed calls (`batchgpt_provider_errors_total`). */
   metrics?: ProviderMetrics;
 }
@@ -18,18 +25,23 @@ export interface OpenAIProviderOptions {
 /** The API calls we make, as `batchgpt_provider_errors_total` labels them. */
 type ProviderCall = "upload" | "create" | "retrieve" | "cancel" | "list" | "file_content";
 
+export const DEFAULT_PROVIDER_TIMEOUT_MS = 120_000;
+
 /** OpenAI's Files and Batches APIs through the official SDK, except the upload, which we stream. */
 export class OpenAIProvider implements BatchProvider {
   readonly name = "openai";
   readonly #client: OpenAI;
   readonly #opts: OpenAIProviderOptions;
+  readonly #timeoutMs: number;
 
   constructor(opts: OpenAIProviderOptions) {
     this.#opts = opts;
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS;
     this.#client = new OpenAI({
       apiKey: opts.apiKey,
       baseURL: opts.baseURL,
       maxRetries: opts.maxRetries ?? 2,
+      timeout: this.#timeoutMs,
     });
   }
 
@@ -43,6 +55,7 @@ export class OpenAIProvider implements BatchProvider {
           path,
           filename,
           fields: { purpose: "batch" },
+          idleTimeoutMs: this.#timeoutMs,
         })) as { id: string };
         return { id: body.id };
       } catch (error) {
@@ -53,14 +66,22 @@ export class OpenAIProvider implements BatchProvider {
     }
   }
 
+  /**
+   * Sent once, never retried here: a create whose reply was lost (a timeout, a reset, a 5xx after the
+   * batch was made) may have made a batch that runs and is billed. The caller looks it up by its
+   * metadata before it creates again.
+   */
   async createBatch(input: { inputFileId: string; endpoint: Endpoint; metadata: Record<string, string> }) {
     return this.#batch("create", () =>
-      this.#client.batches.create({
-        input_file_id: input.inputFileId,
-        endpoint: input.endpoint,
-        completion_window: "24h",
-        metadata: input.metadata,
-      }),
+      this.#client.batches.create(
+        {
+          input_file_id: input.inputFileId,
+          endpoint: input.endpoint,
+          completion_window: "24h",
+          metadata: input.metadata,
+        },
+        { maxRetries: 0 },
+      ),
     );
   }
 
@@ -73,13 +94,18 @@ export class OpenAIProvider implements BatchProvider {
   }
 
   async findBatchByMetadata(key: string, value: string, notBefore: Date): Promise<ProviderBatch | null> {
+    return (await this.findBatchesByMetadata(key, value, notBefore))[0] ?? null;
+  }
+
+  async findBatchesByMetadata(key: string, value: string, notBefore: Date): Promise<ProviderBatch[]> {
     const floor = Math.floor(notBefore.getTime() / 1000) - 60;
     return this.#call("list", async () => {
+      const found: ProviderBatch[] = [];
       for await (const batch of this.#client.batches.list({ limit: 100 })) {
-        if (batch.metadata?.[key] === value) return batch as unknown as ProviderBatch;
-        if (batch.created_at < floor) return null;
+        if (batch.created_at < floor) break;
+        if (batch.metadata?.[key] === value) found.push(JSON.parse(JSON.stringify(batch)) as ProviderBatch);
       }
-      return null;
+      return found;
     });
   }
 
@@ -89,22 +115,59 @@ export class OpenAIProvider implements BatchProvider {
    * it is handed, whatever the consumer's pace).
    */
   async *readFileLines(fileId: string): AsyncIterable<string> {
-    const response = await this.#call("file_content", () => this.#client.files.content(fileId));
+    // The SDK's timeout ends with the reply's headers: a body that stalls is cut by our own watch.
+    const abort = new AbortController();
+    const response = await this.#call("file_content", () =>
+      this.#client.files.content(fileId, { signal: abort.signal }),
+    );
     if (!response.body) return;
     const decoder = new TextDecoder();
     let rest = "";
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      rest += decoder.decode(chunk, { stream: true });
-      let start = 0;
-      for (let end = rest.indexOf("\n"); end >= 0; end = rest.indexOf("\n", start)) {
-        const line = rest.slice(start, end);
-        start = end + 1;
-        if (line.trim()) yield line.endsWith("\r") ? line.slice(0, -1) : line;
+    const chunks = (response.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await this.#within(chunks.next(), abort, `the download of ${fileId} stalled`);
+        if (next.done) break;
+        rest += decoder.decode(next.value, { stream: true });
+        let start = 0;
+        for (let end = rest.indexOf("\n"); end >= 0; end = rest.indexOf("\n", start)) {
+          const line = rest.slice(start, end);
+          start = end + 1;
+          if (line.trim()) yield line.endsWith("\r") ? line.slice(0, -1) : line;
+        }
+        rest = rest.slice(start);
       }
-      rest = rest.slice(start);
+    } catch (error) {
+      this.#failed("file_content", error);
+      throw error;
+    } finally {
+      // A reader that stops early (or a failure) must not leave the download open.
+      abort.abort();
     }
     rest += decoder.decode();
     if (rest.trim()) yield rest;
+  }
+
+  /**
+   * `step`, unless no byte came for the timeout: then the download is aborted and the read fails as a
+   * network failure (retryable). Measured per chunk, so a long but moving download is never cut.
+   */
+  async #within<T>(step: Promise<T>, abort: AbortController, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(new ProviderError(`${what}: no data for ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+    });
+    try {
+      return await Promise.race([step, stalled]);
+    } catch (error) {
+      if (error instanceof ProviderError) throw error;
+      throw new ProviderError(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The SDK's Batch, as the plain JSON object we store and serve. */

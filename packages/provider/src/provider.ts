@@ -37,6 +37,8 @@ export interface BatchProvider {
   cancelBatch(id: string): Promise<ProviderBatch>;
   /** Newest first, stopping once batches are older than `notBefore`: recovery's "did I create it?" */
   findBatchByMetadata(key: string, value: string, notBefore: Date): Promise<ProviderBatch | null>;
+  /** Every batch carrying that metadata, newest first: more than one means a record was created twice. */
+  findBatchesByMetadata(key: string, value: string, notBefore: Date): Promise<ProviderBatch[]>;
   /** The lines of a result file, one at a time. */
   readFileLines(fileId: string): AsyncIterable<string>;
 }

@@ -15,6 +15,7 @@ export function settingsRefusal(load: (env: Env) => unknown, env: Env): string {
 /** The defaults every app's settings share (connections, provider, hot path), given the two required ones. */
 export const COMMON_DEFAULTS = {
   OPENAI_BASE_URL: "https://api.openai.com/v1",
+  PROVIDER_TIMEOUT_MS: 120_000,
   MONGO_PORT: 27017,
   MONGO_USER: "admin",
   MONGO_PASSWORD: "password",
