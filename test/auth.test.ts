@@ -111,6 +111,50 @@ describe("keys and roles", () => {
   });
 });
 
+describe("signing in to the dashboards from a browser", () => {
+  const form = (key: string) =>
+    fetch(`${gateway(0).url}/admin/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ key }),
+    });
+
+  it("sends a browser without a key to sign in, and refuses a client key there", async () => {
+    const page = await fetch(`${gateway(0).url}/admin`, {
+      redirect: "manual",
+      headers: { accept: "text/html" },
+    });
+    expect(page.status).toBe(302);
+    expect(page.headers.get("location")).toBe("/admin/login");
+    expect((await fetch(`${gateway(0).url}/admin/login`)).status).toBe(200);
+    const refused = await form(TEAM_A);
+    expect(refused.status).toBe(303);
+    expect(refused.headers.get("location")).toBe("/admin/login?failed");
+    expect(refused.headers.get("set-cookie")).toBeNull();
+  });
+
+  it("keeps an admin key in an HttpOnly cookie for /admin only", async () => {
+    const signedIn = await form(ADMIN);
+    expect(signedIn.headers.get("location")).toBe("/admin");
+    const cookie = signedIn.headers.get("set-cookie") ?? "";
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Strict/i);
+    expect(cookie).toMatch(/Path=\/admin/);
+    const pair = cookie.split(";")[0] as string;
+    expect((await http("/admin/api/keys", undefined, { headers: { cookie: pair } })).status).toBe(200);
+    // The cookie is no key anywhere else.
+    expect((await http("/v1/batches", undefined, { headers: { cookie: pair } })).status).toBe(401);
+    // A change riding on it must come from the dashboard's own origin.
+    const crossSite = await http("/admin/api/keys", undefined, {
+      method: "POST",
+      headers: { cookie: pair, origin: "https://evil.example" },
+      body: JSON.stringify({ name: "from-elsewhere" }),
+    });
+    expect(crossSite.status).toBe(403);
+  });
+});
+
 describe("tenants", () => {
   it("keeps an async call to its own tenant: another tenant gets the same 404 as an unknown id", async () => {
     const created = await sdk(TEAM_A).post<{ id: string }>("/chat/completions", {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { adminRoutes } from "./admin/routes.ts";
 import { authenticate } from "./auth/access.ts";
+import { adminSessionRoutes } from "./auth/admin-session.ts";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
 import { errorHandler, notFoundHandler } from "./errors.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
@@ -25,6 +26,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.route(QUEUE_BOARD_PATH, queueBoardRoutes(deps));
   app.route("/admin", adminRoutes(deps));
   app.route("/admin/api", adminKeyRoutes(deps));
+  app.route("/admin", adminSessionRoutes(deps.keyRing));
   app.onError(errorHandler(deps.log));
   app.notFound(notFoundHandler);
   return app;

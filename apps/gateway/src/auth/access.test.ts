@@ -3,10 +3,13 @@ import { accessOf, bearerKey } from "./access.ts";
 
 describe("accessOf", () => {
   const closed = { metricsOpen: false };
-  it("leaves the health probes open and nothing else", () => {
+  it("leaves the health probes and the sign-in page open, and nothing else", () => {
     expect(accessOf("/healthz", closed)).toBe("open");
     expect(accessOf("/readyz", closed)).toBe("open");
     expect(accessOf("/healthz/x", closed)).toBe("admin");
+    // Signing in to the dashboards takes the key in its form.
+    expect(accessOf("/admin/login", closed)).toBe("open");
+    expect(accessOf("/admin/logout", closed)).toBe("admin");
   });
   it("lets any key use OpenAI's endpoints but the batches API", () => {
     expect(accessOf("/v1/chat/completions", closed)).toBe("client");

@@ -1,6 +1,7 @@
 import { ApiError } from "@batch-gpt/contracts";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { GatewayEnv } from "../deps.ts";
+import { adminCookieKey } from "./admin-session.ts";
 import { type Caller, type KeyRing, LOCAL_CALLER } from "./key-ring.ts";
 
 /** Who may call a route: anyone, any valid key, or an admin key only. */
@@ -12,7 +13,7 @@ export type Access = "open" | "client" | "admin";
  * operator API, dashboards, metrics — takes an admin key. A new route is admin-only unless listed here.
  */
 export function accessOf(path: string, opts: { metricsOpen: boolean }): Access {
-  if (path === "/healthz" || path === "/readyz") return "open";
+  if (path === "/healthz" || path === "/readyz" || path === "/admin/login") return "open";
   if (path === "/metrics" && opts.metricsOpen) return "open";
   if (path === "/v1/batches" || path.startsWith("/v1/batches/")) return "admin";
   if (path.startsWith("/v1/")) return "client";
@@ -44,22 +45,60 @@ const notAdmin = () =>
     code: "insufficient_permissions",
   });
 
-/** Authenticates every request before any route runs, and sets `caller` for the routes. */
+/**
+ * Authenticates every request before any route runs, and sets `caller` for the routes. On /admin routes
+ * a browser signed in at /admin/login sends its admin key in a cookie instead (admin-session.ts); a
+ * browser asking for a page without one is sent to sign in.
+ */
 export function authenticate(ring: KeyRing, opts: { metricsOpen: boolean }): MiddlewareHandler<GatewayEnv> {
   return async (c, next) => {
     const access = accessOf(c.req.path, opts);
-    if (access !== "open") c.set("caller", callerFor(ring, access, c.req.header("authorization")));
+    if (access === "open") return next();
+    if (ring.open) {
+      c.set("caller", LOCAL_CALLER);
+      return next();
+    }
+    const bearer = bearerKey(c.req.header("authorization"));
+    const cookie = bearer || !isAdminPath(c.req.path) ? undefined : adminCookieKey(c);
+    if (!bearer && !cookie && wantsPage(c)) return c.redirect("/admin/login", 302);
+    if (cookie && !sameOrigin(c)) throw crossSite();
+    c.set("caller", callerFor(ring, access, bearer ?? cookie));
     await next();
   };
 }
 
-function callerFor(
-  ring: KeyRing,
-  access: Exclude<Access, "open">,
-  authorization: string | undefined,
-): Caller {
-  if (ring.open) return LOCAL_CALLER;
-  const key = bearerKey(authorization);
+const isAdminPath = (path: string) => path === "/admin" || path.startsWith("/admin/");
+
+/** A browser loading an /admin page (not the API behind it). */
+const wantsPage = (c: Context<GatewayEnv>) =>
+  c.req.method === "GET" &&
+  isAdminPath(c.req.path) &&
+  !c.req.path.startsWith("/admin/api/") &&
+  (c.req.header("accept") ?? "").includes("text/html");
+
+/**
+ * A request riding on the cookie that changes something must come from the dashboard's own origin.
+ * The SameSite=Strict cookie already keeps other sites' requests from carrying it; this also holds
+ * for browsers that send an Origin on a same-site but cross-origin request.
+ */
+function sameOrigin(c: Context<GatewayEnv>): boolean {
+  if (c.req.method === "GET" || c.req.method === "HEAD") return true;
+  const origin = c.req.header("origin");
+  if (!origin) return true;
+  try {
+    return new URL(origin).host === c.req.header("host");
+  } catch {
+    return false;
+  }
+}
+
+const crossSite = () =>
+  new ApiError(403, "A dashboard action must come from the dashboard's own page.", {
+    type: "invalid_request_error",
+    code: "cross_site_request",
+  });
+
+function callerFor(ring: KeyRing, access: Exclude<Access, "open">, key: string | null | undefined): Caller {
   if (!key) throw missingKey();
   const caller = ring.lookup(key);
   if (!caller) throw wrongKey();
