@@ -51,6 +51,8 @@ export class AdminReporter {
     if (hits) batch.hincrby(this.#keys.counters, "cache_hits", hits);
     if (misses) batch.hincrby(this.#keys.counters, "cache_misses", misses);
     batch.hset(this.#keys.heldCallers, this.#gatewayId, `${this.#held()} ${Date.now()}`);
+    // Kept alive by the gateways' reports: once none is left, the key goes too (readers drop stale fields).
+    batch.pexpire(this.#keys.heldCallers, 10 * REPORT_STALE_MS);
     try {
       await batch.exec();
     } catch (err) {
