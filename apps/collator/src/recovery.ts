@@ -1,6 +1,6 @@
 import type { Logger } from "@batch-gpt/config";
-import { COLLATING_BATCH_STATES, fenceIds } from "@batch-gpt/contracts";
-import type { Store } from "@batch-gpt/store";
+import { fenceIds } from "@batch-gpt/contracts";
+import type { ClaimView, Store } from "@batch-gpt/store";
 import type { BatchSubmitter } from "./submitter.ts";
 
 /**
@@ -29,27 +29,33 @@ export class Recovery {
     this.#staleMs = opts.staleMs;
   }
 
+  /** Reads only the stale records, a page at a time, without their lines (a record may hold 50,000). */
   async sweep(): Promise<number> {
-    const stale = Date.now() - this.#staleMs;
-    const records = await this.#store.batches.unfinished(COLLATING_BATCH_STATES);
+    const stale = new Date(Date.now() - this.#staleMs);
     let taken = 0;
-    for (const record of records) {
-      if (record.heartbeatAt.getTime() > stale) continue;
-      const generation = await this.#store.batches.takeOver(record, this.#collatorId);
-      if (generation === null) continue;
-      taken++;
-      this.#log.warn(
-        { recordId: record._id, state: record.state, generation },
-        "taking over a stale batch record",
-      );
-      try {
-        if (record.state === "preparing") await this.#settleLines(record._id, record.lines);
-        await this.#submitter.advance(record._id, generation);
-      } catch (err) {
-        this.#log.error({ err, recordId: record._id }, "recovery of batch record failed; will retry");
-      }
+    for await (const page of this.#store.batches.staleCollating(stale)) {
+      for (const record of page) if (await this.#recover(record)) taken++;
     }
     return taken;
+  }
+
+  /** Takes `record` over and carries it on; false when another collator claimed it first. */
+  async #recover(record: ClaimView): Promise<boolean> {
+    const generation = await this.#store.batches.takeOver(record, this.#collatorId);
+    if (generation === null) return false;
+    this.#log.warn(
+      { recordId: record._id, state: record.state, generation },
+      "taking over a stale batch record",
+    );
+    try {
+      if (record.state === "preparing") {
+        await this.#settleLines(record._id, await this.#store.batches.linesOf(record._id));
+      }
+      await this.#submitter.advance(record._id, generation);
+    } catch (err) {
+      this.#log.error({ err, recordId: record._id }, "recovery of batch record failed; will retry");
+    }
+    return true;
   }
 
   /**

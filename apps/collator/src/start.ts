@@ -25,6 +25,7 @@ export async function startCollator(
   const collatorId = `collator-${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const runtime = await openWorkerRuntime(config, log);
   const { store, queues } = runtime;
+  await store.ensureIndexes("collator");
   const probes = await serveProbes({
     host: config.METRICS_HOST,
     port: config.METRICS_PORT,

@@ -20,7 +20,7 @@ export function batchObject(
  */
 export async function cancelBatch(
   deps: { store: Store; provider: BatchProvider },
-  record: BatchRecord,
+  record: Pick<BatchRecord, "_id" | "providerBatch" | "providerBatchId" | "status">,
 ): Promise<BatchObject> {
   const stored = batchObject(record);
   if (isTerminalBatchStatus(stored.status)) throw cannotCancel(stored.status);

@@ -49,6 +49,8 @@ export async function startGateway(
   const store = await openStore(mongo.uri, mongo.dbName, {
     serverSelectionTimeoutMS: config.MONGO_FAIL_FAST_MS,
   });
+  // Its queries that go by more than `_id` (the batches API, the dashboard) each have their index.
+  await store.ensureIndexes("gateway");
   const keys = redisKeys(config.BULL_PREFIX);
   const queues = new QueueRegistry({ redisUrl: config.REDIS_URL, prefix: config.BULL_PREFIX, log });
   const client = createRedis(config.REDIS_URL, "client");

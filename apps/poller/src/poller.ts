@@ -59,14 +59,20 @@ export class Poller {
     });
   }
 
-  /** Gives every submitted, unfinished batch a poll job (an existing job id makes this a no-op). */
+  /**
+   * Gives every submitted, unfinished batch a poll job (an existing job id makes this a no-op). Reads
+   * their ids only, a page at a time.
+   */
   async sweep(): Promise<number> {
-    const records = await this.#o.store.batches.unfinished(["submitted"]);
     const polls = this.#o.queues.producer(pollQueue);
-    for (const record of records) {
-      await polls.add({ recordId: record._id, intervalMs: this.#o.minIntervalMs, v: FORMAT_VERSION });
+    let count = 0;
+    for await (const page of this.#o.store.batches.idsIn(["submitted"])) {
+      for (const record of page) {
+        await polls.add({ recordId: record._id, intervalMs: this.#o.minIntervalMs, v: FORMAT_VERSION });
+      }
+      count += page.length;
     }
-    return records.length;
+    return count;
   }
 
   /**

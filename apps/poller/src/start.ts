@@ -17,6 +17,7 @@ export async function startPoller(
   log: Logger = createLogger("poller"),
 ): Promise<RunningPoller> {
   const runtime = await openWorkerRuntime(config, log);
+  await runtime.store.ensureIndexes("poller");
   const probes = await serveProbes({
     host: config.METRICS_HOST,
     port: config.METRICS_PORT,

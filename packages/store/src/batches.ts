@@ -8,7 +8,7 @@ import {
   COLLATING_BATCH_STATES,
   fenceIds,
 } from "@batch-gpt/contracts";
-import type { UpdateFilter } from "mongodb";
+import type { Filter, UpdateFilter } from "mongodb";
 import type { Fences } from "./fences.ts";
 import type { Collections } from "./mongo.ts";
 
@@ -26,6 +26,24 @@ export interface BatchListQuery {
  * this much crosses the wire and is parsed.
  */
 const SUMMARY_PROJECTION = { lines: 0, history: 0 } as const;
+
+/** What `GET /v1/batches` shows of a record: the provider's Batch object and what it is sorted by. */
+const LIST_PROJECTION = {
+  _id: 1,
+  providerBatchId: 1,
+  providerBatch: 1,
+  status: 1,
+  providerCreatedAt: 1,
+  createdAt: 1,
+} as const;
+export type ListedBatch = Pick<BatchRecord, keyof typeof LIST_PROJECTION>;
+
+/** What recovery needs to judge and claim a record (its lines are read only once it takes one over). */
+const CLAIM_PROJECTION = { _id: 1, state: 1, generation: 1, heartbeatAt: 1, createdAt: 1 } as const;
+export type ClaimView = Pick<BatchRecord, keyof typeof CLAIM_PROJECTION>;
+
+/** Records read per query by the sweeps: memory stays bounded however many records there are. */
+const SWEEP_PAGE = 200;
 
 /** A provider's Batch object: stored whole (as JSON text); these fields are also read. */
 interface ProviderBatchSeen {
@@ -76,7 +94,10 @@ export class BatchStore {
   }
 
   /** Recovery's claim on a stale record: wins the next generation's fence, then takes the record. */
-  async takeOver(record: BatchRecord, collatorId: string): Promise<number | null> {
+  async takeOver(
+    record: Pick<BatchRecord, "_id" | "generation">,
+    collatorId: string,
+  ): Promise<number | null> {
     const generation = record.generation + 1;
     if (!(await this.#fences.claim(fenceIds.generation(record._id, generation), collatorId))) return null;
     const taken = await this.#write("takeOver", record._id, {
@@ -116,7 +137,10 @@ export class BatchStore {
   }
 
   /** submitted → same: a provider status; appended to the history only when it changed. */
-  async recordStatus(record: BatchRecord, batch: ProviderBatchSeen): Promise<boolean> {
+  async recordStatus(
+    record: Pick<BatchRecord, "_id" | "status">,
+    batch: ProviderBatchSeen,
+  ): Promise<boolean> {
     const changed = record.status !== batch.status;
     return this.#update("status", record._id, {
       $set: { providerBatch: JSON.stringify(batch), status: batch.status, updatedAt: new Date() },
@@ -159,14 +183,56 @@ export class BatchStore {
     return result.matchedCount > 0;
   }
 
-  /** Records not yet `done` in `states`, oldest first: what recovery and the poll sweep look at. */
-  unfinished(
-    states: readonly BatchState[] = [...COLLATING_BATCH_STATES, "submitted"],
-  ): Promise<BatchRecord[]> {
-    return this.#c.batches
-      .find({ state: { $in: [...states] } })
-      .sort({ createdAt: 1 })
-      .toArray();
+  /**
+   * Records still collating whose collator last reported before `heartbeatBefore`, oldest first, a page
+   * at a time, without their lines: what recovery looks at.
+   */
+  staleCollating(heartbeatBefore: Date): AsyncGenerator<ClaimView[]> {
+    return this.#pages(
+      { state: { $in: [...COLLATING_BATCH_STATES] }, heartbeatAt: { $lte: heartbeatBefore } },
+      CLAIM_PROJECTION,
+    );
+  }
+
+  /** The ids of the records in `states`, oldest first, a page at a time: what the poll sweep looks at. */
+  idsIn(states: readonly BatchState[]): AsyncGenerator<Pick<BatchRecord, "_id" | "createdAt">[]> {
+    return this.#pages({ state: { $in: [...states] } }, { _id: 1, createdAt: 1 } as const);
+  }
+
+  /** A record's line list alone (recovery of a record it took over in `preparing`). */
+  async linesOf(id: string): Promise<string[]> {
+    const found = await this.#c.batches.findOne({ _id: id }, { projection: { lines: 1 } });
+    return found?.lines ?? [];
+  }
+
+  /**
+   * Pages of the records `filter` selects, oldest first (createdAt, then _id), with `projection`'s
+   * fields only: each page starts after the last one's key, so no query reads more than a page.
+   */
+  async *#pages<P extends Partial<Record<keyof BatchRecord, 1>> & { _id: 1; createdAt: 1 }>(
+    filter: Filter<BatchRecord>,
+    projection: P,
+  ): AsyncGenerator<Pick<BatchRecord, Extract<keyof P, keyof BatchRecord>>[]> {
+    let last: { createdAt: Date; _id: string } | null = null;
+    for (;;) {
+      const after: Filter<BatchRecord> = last
+        ? {
+            $or: [
+              { createdAt: { $gt: last.createdAt } },
+              { createdAt: last.createdAt, _id: { $gt: last._id } },
+            ],
+          }
+        : {};
+      const page = (await this.#c.batches
+        .find({ ...filter, ...after }, { projection })
+        .sort({ createdAt: 1, _id: 1 })
+        .limit(SWEEP_PAGE)
+        .toArray()) as Pick<BatchRecord, Extract<keyof P, keyof BatchRecord>>[];
+      if (page.length > 0) yield page;
+      if (page.length < SWEEP_PAGE) return;
+      const end = page.at(-1) as unknown as { createdAt: Date; _id: string };
+      last = { createdAt: end.createdAt, _id: end._id };
+    }
   }
 
   /**
@@ -205,26 +271,56 @@ export class BatchStore {
     }
   }
 
-  findByProviderId(providerBatchId: string): Promise<BatchRecord | null> {
-    return this.#c.batches.findOne({ providerBatchId });
+  /** One record by the provider's batch id, without its line list (the batches API never shows it). */
+  async findByProviderId(providerBatchId: string): Promise<BatchSummary | null> {
+    return (await this.#c.batches.findOne(
+      { providerBatchId },
+      { projection: SUMMARY_PROJECTION },
+    )) as BatchSummary | null;
   }
 
-  /** Submitted batches, newest first, OpenAI-style cursor pagination on the provider id. */
-  async list(query: BatchListQuery): Promise<{ records: BatchRecord[]; hasMore: boolean }> {
-    const filter: Record<string, unknown> = { providerBatchId: { $ne: null } };
+  /**
+   * Submitted batches, newest first, OpenAI-style cursor pagination on the provider id: one page (and
+   * one record more, to tell whether there is more) is read, with only the fields the list shows.
+   */
+  async list(query: BatchListQuery): Promise<{ records: ListedBatch[]; hasMore: boolean }> {
+    const filter: Filter<BatchRecord> = { providerBatchId: { $ne: null } };
     if (query.status === "completed") filter.status = "completed";
     else if (query.status === "not_completed") filter.status = { $ne: "completed" };
     else if (query.status) filter.status = query.status;
+    if (query.after) {
+      const cursor = await this.#c.batches.findOne(
+        { providerBatchId: query.after },
+        { projection: { _id: 1, providerCreatedAt: 1, createdAt: 1 } },
+      );
+      // An unknown cursor is an empty page, not the first page again (a paginator would loop forever).
+      if (!cursor) return { records: [], hasMore: false };
+      filter.$or = after(cursor);
+    }
     // Newest first by the provider's creation time, as OpenAI lists them (records from before that
     // field existed come after, by our own creation time).
-    const all = await this.#c.batches
-      .find(filter)
-      .sort({ providerCreatedAt: -1, createdAt: -1, _id: -1 })
-      .toArray();
-    const start = query.after ? all.findIndex((r) => r.providerBatchId === query.after) + 1 : 0;
-    // An unknown cursor is an empty page, not the first page again (a paginator would loop forever).
-    if (query.after && start === 0) return { records: [], hasMore: false };
-    const page = all.slice(start, start + query.limit);
-    return { records: page, hasMore: start + query.limit < all.length };
+    const page = (await this.#c.batches
+      .find(filter, { projection: LIST_PROJECTION })
+      .sort(LIST_ORDER)
+      .limit(query.limit + 1)
+      .toArray()) as ListedBatch[];
+    return { records: page.slice(0, query.limit), hasMore: page.length > query.limit };
   }
+}
+
+/** The batches API's order: the provider's creation time (absent last), ours, then the id; newest first. */
+const LIST_ORDER = { providerCreatedAt: -1, createdAt: -1, _id: -1 } as const;
+
+/**
+ * The records that come after `cursor` in `LIST_ORDER`. A record without the provider's creation time
+ * sorts after every record with one (null is the smallest value in a descending sort).
+ */
+function after(cursor: Pick<BatchRecord, "_id" | "providerCreatedAt" | "createdAt">): Filter<BatchRecord>[] {
+  const created = cursor.providerCreatedAt ?? null;
+  const tie: Filter<BatchRecord>[] = [
+    { providerCreatedAt: created, createdAt: { $lt: cursor.createdAt } },
+    { providerCreatedAt: created, createdAt: cursor.createdAt, _id: { $lt: cursor._id } },
+  ];
+  if (created === null) return tie;
+  return [{ providerCreatedAt: { $lt: created } }, { providerCreatedAt: null }, ...tie];
 }

@@ -1,9 +1,10 @@
 import { ApiKeyStore } from "./api-keys.ts";
-import { type BatchListQuery, BatchStore } from "./batches.ts";
+import { type BatchListQuery, BatchStore, type ClaimView, type ListedBatch } from "./batches.ts";
 import { CacheStore } from "./cache.ts";
 import { CallStore } from "./calls.ts";
 import { DocumentTooLarge, documentBytes, MAX_DOCUMENT_BYTES } from "./documents.ts";
 import { Fences } from "./fences.ts";
+import { ensureIndexes, INDEXES, type IndexedApp } from "./indexes.ts";
 import { BatchLines, type LineInfo } from "./lines.ts";
 import {
   type Collections,
@@ -23,6 +24,8 @@ export interface Store {
   fences: Fences;
   lines: BatchLines;
   apiKeys: ApiKeyStore;
+  /** Creates the indexes `app`'s queries need (idempotent: every app runs it at start). */
+  ensureIndexes(app: IndexedApp): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,6 +43,7 @@ export async function openStore(uri: string, dbName: string, opts: ConnectOption
     fences,
     lines: new BatchLines(c),
     apiKeys: new ApiKeyStore(c),
+    ensureIndexes: (app) => ensureIndexes(c, app),
     close: () => mongo.close(),
   };
 }
@@ -52,12 +56,16 @@ export {
   BatchStore,
   CacheStore,
   CallStore,
+  type ClaimView,
   type Collections,
   DocumentTooLarge,
   documentBytes,
   Fences,
+  INDEXES,
+  type IndexedApp,
   isDuplicateKey,
   type LineInfo,
+  type ListedBatch,
   MAX_DOCUMENT_BYTES,
   RequestStore,
 };

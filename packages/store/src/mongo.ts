@@ -67,6 +67,8 @@ export interface ConnectOptions {
    * (10 s); the gateway fails fast, so a caller gets a 503 at once rather than a hang.
    */
   serverSelectionTimeoutMS?: number;
+  /** The driver emits every command's start and reply (`commandSucceeded`…): what tests count reads by. */
+  monitorCommands?: boolean;
 }
 
 export async function connectMongo(
@@ -78,6 +80,7 @@ export async function connectMongo(
   const client = new MongoClient(uri, {
     serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 10_000,
     appName: "batch-gpt",
+    ...(opts.monitorCommands ? { monitorCommands: true } : {}),
     ...pool,
   });
   await client.connect();

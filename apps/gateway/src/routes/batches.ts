@@ -1,4 +1,4 @@
-import { ApiError, type BatchRecord, invalidRequest, isPlainId } from "@batch-gpt/contracts";
+import { ApiError, type BatchSummary, invalidRequest, isPlainId } from "@batch-gpt/contracts";
 import { Hono } from "hono";
 import { batchObject, cancelBatch } from "../batch-cancel.ts";
 import type { GatewayDeps, GatewayEnv } from "../deps.ts";
@@ -41,7 +41,7 @@ export function batchRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     return c.json(await cancelBatch(deps, record));
   });
 
-  async function findBatch(id: string): Promise<BatchRecord> {
+  async function findBatch(id: string): Promise<BatchSummary> {
     const record = isPlainId(id) ? await store.batches.findByProviderId(id) : null;
     if (!record?.providerBatch) {
       throw new ApiError(404, `No batch found with id '${shownId(id)}'.`, { param: "batch_id", code: null });
