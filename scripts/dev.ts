@@ -16,7 +16,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort, type LocalServer, startMongo, startRedis } from "../packages/local-services/src/index.ts";
+import {
+  freePort,
+  type LocalServer,
+  PidFiles,
+  startMongo,
+  startRedis,
+} from "../packages/local-services/src/index.ts";
 import { type AppChild, describeExit, prefixed, spawnAppChild } from "./dev-child.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -57,6 +63,8 @@ interface Part {
 const env = process.env;
 const dataDir = resolve(env.DEV_DATA_DIR || join(ROOT, ".data", "dev"));
 const lockFile = join(dataDir, "dev.pid");
+/** What this dev runs, by pid file: what a killed dev left is found and stopped by the next one. */
+const pidFiles = new PidFiles(join(dataDir, "pids"));
 /** What is running, in start order; stopped in reverse. */
 const parts: Part[] = [];
 let stopping: Promise<void> | null = null;
@@ -77,6 +85,8 @@ function shutdown(code: number, why: string): Promise<void> {
 }
 
 function addChild(app: AppChild): AppChild {
+  pidFiles.record(app.name, app.child.pid);
+  void app.exited.then(() => pidFiles.forget(app.name));
   parts.push({
     name: app.name,
     async stop() {
@@ -92,7 +102,14 @@ function addChild(app: AppChild): AppChild {
 }
 
 function addServer(server: LocalServer): LocalServer {
-  parts.push({ name: server.kind, stop: () => server.stop() });
+  pidFiles.record(server.kind, server.pid);
+  parts.push({
+    name: server.kind,
+    async stop() {
+      await server.stop();
+      pidFiles.forget(server.kind);
+    },
+  });
   return server;
 }
 
@@ -205,8 +222,23 @@ function pointsAt(url: string, port: number): boolean {
 
 const appScript = (name: string) => join(ROOT, "apps", name, "src", "main.ts");
 
+/**
+ * A dev killed without a chance to stop its parts (SIGKILL, an out-of-memory kill) has watchdogs that
+ * stop them; should those have been killed too, its pid files still name them. Whatever of them still
+ * runs is stopped here, before anything starts on the data folder: a second FerretDB or Redis over the
+ * same files, or an old gateway holding the port, must never be.
+ */
+async function stopLeftovers(): Promise<void> {
+  for (const left of await pidFiles.stopLeftovers()) {
+    say(
+      `stopped ${left.name} (pid ${left.pid}) left running by an earlier dev${left.killed ? " (killed)" : ""}`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   takeLock();
+  await stopLeftovers();
   const lines: string[] = [];
   // The gateway's port is the one users configure: refuse a taken one before starting anything.
   const gatewayPort = await choosePort("gateway", "PORT", DEFAULT_GATEWAY_PORT, "0.0.0.0", false);

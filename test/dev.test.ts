@@ -4,57 +4,14 @@
  * SIGTERM stops everything and leaves no process behind.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@batch-gpt/local-services";
 import { openStore } from "@batch-gpt/store";
-import { eventually, ROOT, services, uniqueName } from "@batch-gpt/testing";
+import { descendants, eventually, isAlive, ROOT, services, uniqueName } from "@batch-gpt/testing";
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
-
-interface ProcInfo {
-  ppid: number;
-  state: string;
-  cmdline: string;
-}
-
-/** Every live process: parent pid, state and command line, from /proc. */
-function processTable(): Map<number, ProcInfo> {
-  const table = new Map<number, ProcInfo>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const [state = "", ppid = "0"] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
-      table.set(Number(entry), { ppid: Number(ppid), state, cmdline });
-    } catch {
-      // exited while we looked
-    }
-  }
-  return table;
-}
-
-function descendants(root: number): Map<number, string> {
-  const table = processTable();
-  const found = new Map<number, string>();
-  const queue = [root];
-  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
-    for (const [child, info] of table) {
-      if (info.ppid === pid && !found.has(child)) {
-        found.set(child, info.cmdline);
-        queue.push(child);
-      }
-    }
-  }
-  return found;
-}
-
-const isAlive = (pid: number) => {
-  const info = processTable().get(pid);
-  return info !== undefined && info.state !== "Z";
-};
 
 let dev: ChildProcess | undefined;
 let output = "";

@@ -63,21 +63,33 @@ export async function waitForPort(
   throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms; see ${logFile}`);
 }
 
+/** How long a watched process has between SIGTERM and SIGKILL once its parent is gone. */
+const WATCHDOG_GRACE_S = 5;
+
 /**
- * A tiny shell loop that kills `pid` once this process is gone, even by SIGKILL (nothing in Node runs
- * then). It leads its own process group, so `stop()` ends it together with its `sleep`.
+ * A tiny shell watchdog that stops `pid`'s process group once this process is gone, even by SIGKILL
+ * (nothing in Node runs then): SIGTERM, then SIGKILL after a grace period (a process whose shutdown
+ * hangs, say on a server that died at the same moment, would otherwise stay for ever). It learns of the
+ * death from its stdin, a pipe whose only writer is this process: the kernel closes it when this
+ * process exits, whoever reaps it. Polling the parent's pid would not do: a parent nobody reaps (a
+ * container's init that never waits) stays a zombie, and a zombie still "exists" to `kill -0`. The
+ * watched process must lead its own group (spawned `detached`). The watchdog leads its own group too,
+ * so a signal to its parent's group does not reach it, and `stop()` ends it together with its `sleep`.
  */
 export function killWhenParentDies(pid: number | undefined): { stop(): void } {
   if (pid === undefined) return { stop() {} };
-  const watchdog = spawn(
-    "sh",
-    [
-      "-c",
-      `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; kill ${pid} 2>/dev/null`,
-    ],
-    { stdio: "ignore", detached: true },
-  );
+  const group = `-${pid}`;
+  const script = [
+    "read -r _ignored",
+    `kill -TERM ${group} 2>/dev/null || exit 0`,
+    `i=0; while [ $i -lt ${WATCHDOG_GRACE_S * 10} ] && kill -0 ${group} 2>/dev/null; do sleep 0.1; i=$((i+1)); done`,
+    `kill -KILL ${group} 2>/dev/null`,
+  ].join("\n");
+  const watchdog = spawn("sh", ["-c", script], { stdio: ["pipe", "ignore", "ignore"], detached: true });
   watchdog.unref();
+  // The pipe must neither keep this process alive nor fail it once the watchdog is gone.
+  watchdog.stdin?.on("error", () => {});
+  (watchdog.stdin as unknown as { unref?(): void } | null)?.unref?.();
   return {
     stop() {
       if (watchdog.pid === undefined) return;
@@ -86,6 +98,7 @@ export function killWhenParentDies(pid: number | undefined): { stop(): void } {
       } catch {
         // already gone
       }
+      watchdog.stdin?.destroy();
     },
   };
 }

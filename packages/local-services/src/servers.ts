@@ -7,6 +7,8 @@ import { type RunningProcess, startProcess, waitForPort } from "./process.ts";
 export interface LocalServer {
   readonly url: string;
   readonly kind: string;
+  /** Its process (which leads its own process group). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -31,7 +33,7 @@ async function launch(
   const logFile = join(dataDir, `${kind}.log`);
   const proc: RunningProcess = startProcess(command, args(chosen), logFile);
   await waitForPort(chosen, proc, kind, logFile);
-  return { url: url(chosen), kind, stop: () => proc.stop() };
+  return { url: url(chosen), kind, pid: proc.child.pid, stop: () => proc.stop() };
 }
 
 /** redis-server on loopback. `persist` keeps an append-only file in dataDir (dev); tests run without. */

@@ -1,4 +1,5 @@
 export { sampleOf, scrapeMetrics } from "./metrics.ts";
+export { descendants, isAlive, type ProcInfo, processTable } from "./processes.ts";
 export { openTestStore, services, uniqueName } from "./services.ts";
 export { COMMON_DEFAULTS, settingsRefusal } from "./settings.ts";
 export {
