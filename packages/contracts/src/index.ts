@@ -7,3 +7,4 @@ export * from "./keys.ts";
 export * from "./lifecycle.ts";
 export * from "./queues.ts";
 export * from "./records.ts";
+export * from "./retention.ts";

@@ -38,6 +38,8 @@ export interface RequestDoc {
    * (MAX_INNOCENT_RESUBMITS bounds them; they do not count against MAX_RESUBMITS). Absent: none.
    */
   innocentResubmits?: number;
+  /** When `body` was blanked (retention, or an operator's erase); absent while it is kept. */
+  bodyErasedAt?: Date;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -54,6 +56,10 @@ export interface OutcomeDoc extends Outcome {
   /** Token usage of the answer, kept for cost accounting. */
   usage: string | null;
   at: Date;
+  /** When its request's body was blanked (retention or an erase): what the body sweep looks for. */
+  bodyErasedAt?: Date;
+  /** When `answer` was replaced by `expiredAnswer` / `erasedAnswer`; absent while it is kept. */
+  answerErasedAt?: Date;
 }
 
 /** A request with its derived state (see `deriveRequestState`): the view every reader gets. */

@@ -14,6 +14,7 @@ import {
   type MongoHandle,
 } from "./mongo.ts";
 import { RequestStore } from "./requests.ts";
+import { type Erasure, RETENTION_PAGE, type Removed, Retention } from "./retention.ts";
 
 export interface Store {
   mongo: MongoHandle;
@@ -24,6 +25,8 @@ export interface Store {
   fences: Fences;
   lines: BatchLines;
   apiKeys: ApiKeyStore;
+  /** Retention windows and operators' erasures. */
+  retention: Retention;
   /** Creates the indexes `app`'s queries need (idempotent: every app runs it at start). */
   ensureIndexes(app: IndexedApp): Promise<void>;
   close(): Promise<void>;
@@ -43,6 +46,7 @@ export async function openStore(uri: string, dbName: string, opts: ConnectOption
     fences,
     lines: new BatchLines(c),
     apiKeys: new ApiKeyStore(c),
+    retention: new Retention(c),
     ensureIndexes: (app) => ensureIndexes(c, app),
     close: () => mongo.close(),
   };
@@ -60,6 +64,7 @@ export {
   type Collections,
   DocumentTooLarge,
   documentBytes,
+  type Erasure,
   Fences,
   INDEXES,
   type IndexedApp,
@@ -67,5 +72,8 @@ export {
   type LineInfo,
   type ListedBatch,
   MAX_DOCUMENT_BYTES,
+  RETENTION_PAGE,
+  type Removed,
   RequestStore,
+  Retention,
 };
