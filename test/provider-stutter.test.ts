@@ -1,4 +1,7 @@
-import { eventually, type Stack, spawnApp, startStack } from "@batch-gpt/testing";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { apiError, eventually, type Stack, spawnApp, startStack } from "@batch-gpt/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 // The provider stutters: replies lost after the work was done, calls that never end, answers that
@@ -6,10 +9,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 // gets one answer.
 
 let stack: Stack;
+/** This file's batch files, apart from every other test's. */
+const fileDir = mkdtempSync(join(tmpdir(), "stutter-files-"));
 beforeAll(async () => {
-  stack = await startStack({ env: { PROVIDER_TIMEOUT_MS: "1500" } });
+  stack = await startStack({ env: { PROVIDER_TIMEOUT_MS: "1500", BATCH_FILE_DIR: fileDir } });
 });
-afterAll(() => stack?.close());
+afterAll(async () => {
+  await stack?.close();
+  rmSync(fileDir, { recursive: true, force: true });
+});
 beforeEach(async () => {
   await stack.control("faults", undefined, "DELETE");
 });
@@ -101,5 +109,91 @@ describe("a collator paused (not dead) past the stale time", () => {
       process.kill(doomed.child.pid!, "SIGCONT");
       await doomed.stop();
     }
+  });
+});
+
+describe("every provider call has a bounded time", () => {
+  it("an upload the provider takes and never answers is cut and sent again; its file is removed", async () => {
+    await stack.control("faults", { target: "files.create", delayMs: 600_000 });
+    const answer = await ask("upload never answered", "gpt-silent-upload");
+    expect(answer.choices[0]?.message.content).toBe("echo: upload never answered");
+    expect(readdirSync(fileDir)).toEqual([]);
+  });
+
+  it("a result download that stalls mid-body is cut and read again", async () => {
+    await stack.control("faults", { target: "files.content", stallAfterBytes: 10 });
+    const answer = await ask("stalled download", "gpt-stalled-download");
+    expect(answer.choices[0]?.message.content).toBe("echo: stalled download");
+  });
+});
+
+describe("a provider answer that will never change", () => {
+  it("a batch the provider no longer knows (404) fails its callers at once and is counted", async () => {
+    await stack.control("faults", { target: "batches.retrieve", status: 404, times: 1000 });
+    const error = await apiError(ask("forgotten batch", "gpt-forgotten"));
+    expect(error.status).toBe(502);
+    expect(error.error).toMatchObject({ code: "batch_untracked" });
+    const metrics = await (await fetch(`${stack.pollers[0]!.probes.url}/metrics`)).text();
+    expect(metrics).toMatch(/batchgpt_provider_errors_total\{call="retrieve",status="404"\} [1-9]/);
+  });
+
+  it("a key the provider refuses (401) fails the callers with the operator's error, naming no key", async () => {
+    await stack.control("faults", { target: "batches.retrieve", status: 401, times: 1000 });
+    const error = await apiError(ask("refused key", "gpt-refused-key"));
+    expect(error.status).toBe(502);
+    expect(error.message).toMatch(/refused the gateway's credentials/);
+  });
+});
+
+describe("batch files are removed on every path", () => {
+  let files: Stack;
+  const dir = mkdtempSync(join(tmpdir(), "stutter-orphans-"));
+  beforeAll(async () => {
+    files = await startStack({ collators: 0, env: { BATCH_FILE_DIR: dir, PROVIDER_TIMEOUT_MS: "60000" } });
+  });
+  afterAll(async () => {
+    await files?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const askAsync = async (content: string) => {
+    const response = await fetch(`${files.gateways[0]!.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-batch-mode": "async" },
+      body: JSON.stringify({ model: "gpt-orphan-files", messages: [{ role: "user", content }] }),
+    });
+    expect(response.status).toBe(202);
+    return ((await response.json()) as { id: string }).id;
+  };
+  const answered = (id: string) =>
+    eventually(
+      async () => (await fetch(`${files.gateways[0]!.url}/v1/requests/${id}`)).status === 200,
+      60_000,
+      `the answer of ${id}`,
+    );
+
+  it("a killed collator's file is removed by the next collator; a stopping one removes its own", async () => {
+    // Killed mid-upload: no cleanup runs; the next collator to start removes what it left.
+    await files.control("faults", { target: "files.create", delayMs: 600_000 });
+    const doomed = spawnApp("collator", files.env);
+    const first = await askAsync("killed mid-upload");
+    await eventually(() => readdirSync(dir).length > 0, 30_000, "the batch file");
+    doomed.child.kill("SIGKILL");
+    await doomed.exited;
+    expect(readdirSync(dir)).toHaveLength(1);
+    const survivor = await files.startCollator();
+    expect(readdirSync(dir)).toEqual([]);
+    await answered(first);
+
+    // Stopped mid-upload: the upload is abandoned, its file removed, the record left for recovery.
+    await files.control("faults", { target: "files.create", delayMs: 600_000 });
+    const second = await askAsync("stopped mid-upload");
+    await eventually(() => readdirSync(dir).length > 0, 30_000, "the batch file");
+    await survivor.close();
+    files.collators.splice(files.collators.indexOf(survivor), 1);
+    expect(readdirSync(dir)).toEqual([]);
+    await files.control("faults", undefined, "DELETE");
+    await files.startCollator();
+    await answered(second);
   });
 });

@@ -13,6 +13,8 @@ const schema = appSchema.extend({
   COLLATOR_STALE_RECORD_MS: intSetting(1000).default(120_000),
   /** How often to look for stale batch records. */
   COLLATOR_RECOVERY_INTERVAL_MS: intSetting(100).default(30_000),
+  /** Where batch files are written before their upload (up to 200 MB each); unset = the system's temp folder. */
+  BATCH_FILE_DIR: z.string().min(1).optional(),
   /** Held jobs are locked this long and renewed; a dead collator's jobs return to the queue after it. */
   COLLATOR_JOB_LOCK_MS: intSetting(1000).default(30_000),
   /** Tries of a request whose batch could not be recorded (backing off) before its callers get an error. */

@@ -1,8 +1,9 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type BatchLine, lineBytes, writeBatchFile } from "./jsonl.ts";
+import { type BatchLine, lineBytes, removeOrphanBatchFiles, writeBatchFile } from "./jsonl.ts";
 
 type Written = Awaited<ReturnType<typeof writeBatchFile>>;
 const written: Written[] = [];
@@ -145,5 +146,39 @@ describe("lineBytes", () => {
     const file = await write("envelope", lines);
     const estimated = lines.reduce((sum, l) => sum + lineBytes(l.customId, l.endpoint, l.body), 0);
     expect(estimated).toBe(file.bytes);
+  });
+});
+
+describe("batch files left behind", () => {
+  it("a write that fails removes what it wrote", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "jsonl-fail-"));
+    try {
+      async function* failing(): AsyncIterable<BatchLine> {
+        yield chat("a", "first");
+        throw new Error("request b has no stored body");
+      }
+      await expect(writeBatchFile("rec", failing(), dir)).rejects.toThrow(/no stored body/);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("removes the folders of processes no longer running, and keeps those of running ones", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "jsonl-orphans-"));
+    try {
+      // This process has just started (it calls this at start): a folder with its id is a previous one's.
+      const previous = await writeBatchFile("previous", [chat("a", "x")], dir);
+      mkdirSync(join(dir, `batch-gpt-${process.ppid}-running`));
+      // No process runs with the largest pid the kernel hands out plus one.
+      mkdirSync(join(dir, "batch-gpt-4194305-dead"));
+      mkdirSync(join(dir, "other-folder"));
+      expect((await removeOrphanBatchFiles(dir)).sort()).toEqual(
+        ["batch-gpt-4194305-dead", basename(dirname(previous.path))].sort(),
+      );
+      expect(readdirSync(dir).sort()).toEqual([`batch-gpt-${process.ppid}-running`, "other-folder"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Endpoint } from "@batch-gpt/contracts";
@@ -12,30 +12,68 @@ export interface BatchLine {
   body: string;
 }
 
+/** Folder names of batch files carry their process id: leftovers of a dead process can be told apart. */
+const DIR_PREFIX = "batch-gpt-";
+const ownDirPrefix = () => `${DIR_PREFIX}${process.pid}-`;
+
 /**
- * Writes a batch input file to a temporary directory, one line at a time, so memory is bounded by
- * a line rather than by the batch. Returns the path and a cleanup.
+ * Writes a batch input file to a temporary folder (in `dir`, default the system's), one line at a time,
+ * so memory is bounded by a line rather than by the batch. Returns the path and a cleanup; a write
+ * that fails removes what it wrote.
  */
 export async function writeBatchFile(
   name: string,
   lines: AsyncIterable<BatchLine> | Iterable<BatchLine>,
+  dir: string = tmpdir(),
 ): Promise<{ path: string; bytes: number; count: number; cleanup(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), "batch-gpt-"));
-  const path = join(dir, `${name}.jsonl`);
+  const folder = await mkdtemp(join(dir, ownDirPrefix()));
+  const cleanup = () => rm(folder, { recursive: true, force: true });
+  const path = join(folder, `${name}.jsonl`);
   const out = createWriteStream(path);
   let bytes = 0;
   let count = 0;
-  for await (const line of lines) {
-    // A raw newline in valid JSON can only be whitespace between tokens, so folding it keeps the body
-    // identical in meaning while keeping the line one line.
-    const text = lineText(line.customId, line.endpoint, line.body.replace(/[\r\n]+/g, " "));
-    bytes += Buffer.byteLength(text);
-    count++;
-    if (!out.write(text)) await once(out, "drain");
+  try {
+    for await (const line of lines) {
+      // A raw newline in valid JSON can only be whitespace between tokens, so folding it keeps the body
+      // identical in meaning while keeping the line one line.
+      const text = lineText(line.customId, line.endpoint, line.body.replace(/[\r\n]+/g, " "));
+      bytes += Buffer.byteLength(text);
+      count++;
+      if (!out.write(text)) await once(out, "drain");
+    }
+    out.end();
+    await once(out, "finish");
+  } catch (error) {
+    out.destroy();
+    await cleanup();
+    throw error;
   }
-  out.end();
-  await once(out, "finish");
-  return { path, bytes, count, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { path, bytes, count, cleanup };
+}
+
+/**
+ * Removes the batch files that processes no longer running left in `dir` (a SIGKILL skips every
+ * cleanup). A folder of this process's id is a previous process's too: this one has written none yet.
+ */
+export async function removeOrphanBatchFiles(dir: string = tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    const pid = new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(entry)?.[1];
+    if (pid === undefined || (Number(pid) !== process.pid && isRunning(Number(pid)))) continue;
+    await rm(join(dir, entry), { recursive: true, force: true });
+    removed.push(entry);
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** One line of the file: the JSONL envelope around the body. */

@@ -6,8 +6,12 @@ import { openWorkerRuntime } from "@batch-gpt/pipeline";
 import { createRedis, onFlush } from "@batch-gpt/queue";
 import { Collator } from "./collator.ts";
 import type { CollatorConfig } from "./config.ts";
+import { removeOrphanBatchFiles } from "./jsonl.ts";
 import { Recovery } from "./recovery.ts";
 import { BatchSubmitter } from "./submitter.ts";
+
+/** How long a stopping collator lets its uploads under way finish (the shutdown deadline is 20 s). */
+const UPLOAD_SHUTDOWN_GRACE_MS = 10_000;
 
 export interface RunningCollator {
   collatorId: string;
@@ -33,6 +37,9 @@ export async function startCollator(
     ready: runtime.ready,
     log,
   });
+  // Batch files a killed collator left behind (no cleanup runs after a SIGKILL).
+  const orphans = await removeOrphanBatchFiles(config.BATCH_FILE_DIR);
+  if (orphans.length > 0) log.info({ removed: orphans.length }, "removed batch files of stopped collators");
   const submitter = new BatchSubmitter({
     store,
     provider: runtime.provider,
@@ -42,6 +49,7 @@ export async function startCollator(
     collatorId,
     pollMinIntervalMs: config.COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS,
     heartbeatMs: Math.max(200, Math.floor(config.COLLATOR_STALE_RECORD_MS / 4)),
+    fileDir: config.BATCH_FILE_DIR,
   });
   const collator = new Collator({
     store,
@@ -92,7 +100,11 @@ export async function startCollator(
       // Stop intake of new work first: flush held groups, then let the recovery sweep finish.
       clearInterval(timer);
       await signals.quit().catch(() => {});
+      // An upload may take minutes: past a grace (well within the shutdown deadline) it is abandoned,
+      // its file removed, and its record left for recovery to carry on.
+      const abandon = setTimeout(() => submitter.stop(), UPLOAD_SHUTDOWN_GRACE_MS);
       await collator.close();
+      clearTimeout(abandon);
       await sweeping;
       await runtime.close();
       await probes.close();

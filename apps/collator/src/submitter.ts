@@ -32,6 +32,8 @@ export interface SubmitterOptions {
   collatorId: string;
   pollMinIntervalMs: number;
   heartbeatMs: number;
+  /** Where batch files are written (BATCH_FILE_DIR); unset = the system's temp folder. */
+  fileDir?: string | undefined;
 }
 
 /**
@@ -40,9 +42,16 @@ export interface SubmitterOptions {
  */
 export class BatchSubmitter {
   readonly #o: SubmitterOptions;
+  /** Aborted at shutdown: an upload under way is abandoned (its file removed), recovery carries it on. */
+  readonly #stopping = new AbortController();
 
   constructor(opts: SubmitterOptions) {
     this.#o = opts;
+  }
+
+  /** Abandons the uploads under way; their records stay for recovery to take over. */
+  stop(): void {
+    this.#stopping.abort();
   }
 
   /** `bodies` (request id → body) spares store reads when the caller still holds the jobs. */
@@ -69,9 +78,13 @@ export class BatchSubmitter {
   }
 
   async #upload(record: BatchRecord, bodies?: Map<string, string>): Promise<string | null> {
-    const file = await writeBatchFile(record._id, this.#lines(record, bodies));
+    const file = await writeBatchFile(record._id, this.#lines(record, bodies), this.#o.fileDir);
     try {
-      const { id } = await this.#o.provider.uploadBatchFile(file.path, `${record._id}.jsonl`);
+      const { id } = await this.#o.provider.uploadBatchFile(
+        file.path,
+        `${record._id}.jsonl`,
+        this.#stopping.signal,
+      );
       this.#o.log.info(
         { recordId: record._id, fileId: id, lines: file.count, bytes: file.bytes },
         "batch file uploaded",

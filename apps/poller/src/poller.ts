@@ -8,7 +8,13 @@ import {
   pollQueue,
 } from "@batch-gpt/contracts";
 import type { LineOutcome, OutcomeRecorder } from "@batch-gpt/pipeline";
-import { type BatchProvider, isTerminalBatchStatus, type ProviderBatch } from "@batch-gpt/provider";
+import {
+  type BatchProvider,
+  isPermanentFailure,
+  isTerminalBatchStatus,
+  type ProviderBatch,
+  untrackedAnswer,
+} from "@batch-gpt/provider";
 import {
   DelayedError,
   type Job,
@@ -85,7 +91,10 @@ export class Poller {
       await this.#process(job, token);
     } catch (err) {
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
-      if (job.attemptsMade + 1 < (this.#o.maxAttempts ?? Number.POSITIVE_INFINITY)) throw err;
+      // A provider answer that will never change (the batch unknown to this key, the key refused):
+      // retried, it would only keep the callers waiting and the operator unaware.
+      const final = isPermanentFailure(err);
+      if (!final && job.attemptsMade + 1 < (this.#o.maxAttempts ?? Number.POSITIVE_INFINITY)) throw err;
       await this.#giveUp(job.data.recordId, err);
     }
   }
@@ -95,12 +104,12 @@ export class Poller {
     const record = await store.batches.get(recordId);
     if (record?.state !== "submitted") return;
     const reason = err instanceof Error ? err.message : String(err);
-    log.error({ recordId, batchId: record.providerBatchId, err: reason }, "batch abandoned: its lines fail");
-    const answer = errorAnswer(
-      502,
-      `The batch holding this request could not be followed at the provider: ${reason}.`,
-      { type: "server_error", code: "batch_untracked" },
+    const status = (err as { status?: unknown }).status;
+    log.error(
+      { recordId, batchId: record.providerBatchId, status, err: reason },
+      "batch abandoned: its lines fail",
     );
+    const answer = untrackedAnswer(err);
     const delivery = {
       recordId,
       endpoint: record.endpoint,

@@ -99,6 +99,27 @@ export function refusalAnswer(error: ProviderError, step: "upload" | "create"): 
 }
 
 /**
+ * The answer of every unfinished line of a batch that can no longer be followed at the provider: its
+ * checks kept failing, or the provider said something that will never change (404 after a key
+ * rotation, 401/403). A refused key is the operator's to fix, and is said so without naming it.
+ */
+export function untrackedAnswer(error: unknown): StoredAnswer {
+  if (error instanceof ProviderError && refusedCredentials(error)) {
+    const refused = credentialsRefused();
+    return errorAnswer(refused.status, refused.message, { type: refused.type, code: "batch_untracked" });
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return errorAnswer(
+    502,
+    `The batch holding this request could not be followed at the provider: ${reason}.`,
+    {
+      type: "server_error",
+      code: "batch_untracked",
+    },
+  );
+}
+
+/**
  * The provider refused the gateway's own key (401/403). That is the operator's problem, not the
  * caller's: callers get a 502 naming no key, never a 401 that would make them doubt their own key.
  */

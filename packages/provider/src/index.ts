@@ -4,6 +4,7 @@ export {
   ProviderError,
   refusalAnswer,
   relayedError,
+  untrackedAnswer,
 } from "./errors.ts";
 export { OpenAIProvider, type OpenAIProviderOptions } from "./openai-provider.ts";
 export {

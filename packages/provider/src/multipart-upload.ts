@@ -16,6 +16,8 @@ export function streamMultipartUpload(opts: {
   fields: Record<string, string>;
   /** The request fails when no byte moves either way for this long (sending the file, or awaiting the reply). */
   idleTimeoutMs: number;
+  /** Abandons the upload (the process is stopping). */
+  signal?: AbortSignal;
 }): Promise<unknown> {
   const boundary = `----batchgpt${randomBytes(12).toString("hex")}`;
   const fieldParts = Object.entries(opts.fields).map(
@@ -35,6 +37,7 @@ export function streamMultipartUpload(opts: {
       url,
       {
         method: "POST",
+        ...(opts.signal ? { signal: opts.signal } : {}),
         headers: {
           Authorization: `Bearer ${opts.apiKey}`,
           "Content-Type": `multipart/form-data; boundary=${boundary}`,
@@ -67,6 +70,8 @@ export function streamMultipartUpload(opts: {
     const file = createReadStream(opts.path);
     file.on("error", (err) => req.destroy(err));
     file.on("end", () => req.end(tail));
+    // A request that ends early (timeout, abort, refusal) lets go of the file too.
+    req.on("close", () => file.destroy());
     file.pipe(req, { end: false });
   });
 }

@@ -45,7 +45,7 @@ export class OpenAIProvider implements BatchProvider {
     });
   }
 
-  async uploadBatchFile(path: string, filename: string): Promise<{ id: string }> {
+  async uploadBatchFile(path: string, filename: string, signal?: AbortSignal): Promise<{ id: string }> {
     const attempts = (this.#opts.maxRetries ?? 2) + 1;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -56,12 +56,14 @@ export class OpenAIProvider implements BatchProvider {
           filename,
           fields: { purpose: "batch" },
           idleTimeoutMs: this.#timeoutMs,
+          ...(signal ? { signal } : {}),
         })) as { id: string };
         return { id: body.id };
       } catch (error) {
         this.#failed("upload", error);
-        if (attempt >= attempts || isPermanentFailure(error)) throw error;
-        await sleep(500 * 2 ** (attempt - 1));
+        if (attempt >= attempts || isPermanentFailure(error) || signal?.aborted) throw error;
+        await sleep(500 * 2 ** (attempt - 1), undefined, signal ? { signal } : {}).catch(() => {});
+        if (signal?.aborted) throw error;
       }
     }
   }

@@ -26,8 +26,8 @@ export const isTerminalBatchStatus = (status: string) =>
  */
 export interface BatchProvider {
   readonly name: string;
-  /** Streams a JSONL file from disk; memory stays bounded however large the file. */
-  uploadBatchFile(path: string, filename: string): Promise<{ id: string }>;
+  /** Streams a JSONL file from disk; memory stays bounded however large the file. `signal` abandons it. */
+  uploadBatchFile(path: string, filename: string, signal?: AbortSignal): Promise<{ id: string }>;
   createBatch(input: {
     inputFileId: string;
     endpoint: Endpoint;
