@@ -24,7 +24,7 @@ import {
 } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import { parseResultLine } from "./results.ts";
-import { nextCheckDelay } from "./schedule.ts";
+import { delayUntilLikelyDone, nextCheckDelay, progressOf } from "./schedule.ts";
 
 export interface PollerOptions {
   store: Store;
@@ -149,8 +149,17 @@ export class Poller {
     reachedStep("poll.checked");
     if (!isTerminalBatchStatus(batch.status)) {
       const next = nextCheckDelay(batch.status, parsed.data.intervalMs, this.#o);
-      await job.updateData({ ...parsed.data, intervalMs: next });
-      await job.moveToDelayed(Date.now() + next, token);
+      const now = Date.now();
+      const progress = progressOf(batch.request_counts, now);
+      const delay = progress
+        ? delayUntilLikelyDone(parsed.data.progress, progress, next, this.#o.minIntervalMs)
+        : next;
+      await job.updateData({
+        ...parsed.data,
+        intervalMs: next,
+        ...(progress ? { progress: { done: progress.done, atMs: progress.atMs } } : {}),
+      });
+      await job.moveToDelayed(now + delay, token);
       throw new DelayedError();
     }
     await this.#settle(record, batch);

@@ -12,3 +12,41 @@ export function nextCheckDelay(
   if (status === "finalizing") return limits.minIntervalMs;
   return Math.min(limits.maxIntervalMs, Math.max(limits.minIntervalMs, previousMs * 2));
 }
+
+/** What a check saw of a running batch's progress. */
+export interface Progress {
+  /** Lines done (completed or failed) of `total`. */
+  done: number;
+  total: number;
+  /** When it was seen. */
+  atMs: number;
+}
+
+/**
+ * When a running batch will be done, judged by how fast its lines were done between two checks: the
+ * delay before the next check is the sooner of the doubling schedule and that moment (never under the
+ * minimum), so a batch is seen complete soon after it is, not up to a whole doubled interval later. The
+ * provider's counts move as lines run (OpenAI's and the emulator's do); without two readings with
+ * progress between them, the schedule alone decides.
+ */
+export function delayUntilLikelyDone(
+  previous: Pick<Progress, "done" | "atMs"> | undefined,
+  now: Progress,
+  scheduledMs: number,
+  minIntervalMs: number,
+): number {
+  if (!previous || now.total <= 0 || now.done <= previous.done || now.atMs <= previous.atMs)
+    return scheduledMs;
+  const perMs = (now.done - previous.done) / (now.atMs - previous.atMs);
+  const remainingMs = (now.total - now.done) / perMs;
+  return Math.min(scheduledMs, Math.max(minIntervalMs, Math.ceil(remainingMs)));
+}
+
+/** The progress a provider's batch object shows, if it counts its lines. */
+export function progressOf(
+  counts: { total: number; completed: number; failed: number } | null | undefined,
+  atMs: number,
+): Progress | undefined {
+  if (!counts || !(counts.total > 0)) return undefined;
+  return { done: counts.completed + counts.failed, total: counts.total, atMs };
+}

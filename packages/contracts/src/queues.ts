@@ -113,6 +113,8 @@ const pollJobSchema = z.object({
   recordId: z.string(),
   /** Delay before the next check; doubles up to the configured maximum. */
   intervalMs: z.number().int().min(0),
+  /** The batch's progress at the last check (lines done, when): how fast it runs, so when it will end. */
+  progress: z.object({ done: z.number().int().min(0), atMs: z.number() }).optional(),
   /** Format version (FORMAT_VERSION); absent on jobs queued before it existed. */
   v: z.number().int().optional(),
 });
