@@ -103,7 +103,13 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
     ...opts.env,
   };
   // Only these settings: whatever else is in the bench's environment must not change the figures.
-  const appEnv = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env };
+  const appEnv = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "",
+    // For profiling the apps under the bench's load (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+    ...(process.env.BENCH_APP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_APP_NODE_OPTIONS } : {}),
+    ...env,
+  };
   const poller = scope.node(`poller${suffix}`, app("poller"), { env: appEnv });
   const collator = scope.node(`collator${suffix}`, app("collator"), { env: appEnv });
   const gateways: Child[] = [];
