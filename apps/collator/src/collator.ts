@@ -10,7 +10,7 @@ import {
   type StoredAnswer,
 } from "@batch-gpt/contracts";
 import type { OutcomeRecorder } from "@batch-gpt/pipeline";
-import { type QueueRegistry, UnrecoverableError, type Worker } from "@batch-gpt/queue";
+import { type Admission, type QueueRegistry, UnrecoverableError, type Worker } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import { Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
 import type { BatchSubmitter } from "./submitter.ts";
@@ -35,6 +35,15 @@ export interface CollatorOptions {
   maxAttempts?: number;
   /** CACHE_MARKER_TTL_SECONDS in ms: entries older than this may have lost their Redis marker. */
   markerTtlMs?: number;
+  /** Told of the jobs it takes, so the gateways' admission control counts them out of the queue. */
+  admission?: Admission;
+  /**
+   * COLLATOR_MAX_HELD_BYTES: request bodies held at most (in groups, and in flushes not yet recorded);
+   * at the limit it flushes its largest group, and fetches again once there is room.
+   */
+  maxHeldBytes?: number;
+  /** COLLATOR_MAX_FLUSHES: flushes under way at once (each holds its bodies until its upload is done). */
+  maxFlushes?: number;
 }
 
 /**
@@ -51,6 +60,12 @@ export class Collator {
   readonly #flushing = new Set<Promise<void>>();
   /** Every job fetched and not yet completed: their locks are extended until then. */
   readonly #held = new Set<HeldJob>();
+  /** The bodies' characters in `#held` (what COLLATOR_MAX_HELD_BYTES bounds). */
+  #heldBytes = 0;
+  /** Resolved (and replaced) whenever a flush ends or held jobs are let go: a full collator waits on it. */
+  #roomMade = Promise.withResolvers<void>();
+  /** Job ids taken since the last report to admission control (sent in one command). */
+  #taken: string[] = [];
   readonly #lockMs: number;
   readonly #maxAttempts: number;
   /** Until then no cache entry can lack its marker (none is older than its life); Infinity: some may. */
@@ -85,8 +100,10 @@ export class Collator {
     while (this.#running) {
       let got: boolean;
       try {
+        await this.#room();
+        if (!this.#running) return;
         got = await this.#fetchOne(true);
-        while (got && this.#running) {
+        while (got && this.#running && (await this.#room())) {
           const burst = await Promise.all(Array.from({ length: DRAIN_FETCHES }, () => this.#fetchOne(false)));
           got = burst.every(Boolean);
         }
@@ -98,11 +115,71 @@ export class Collator {
     }
   }
 
+  /**
+   * Waits until the collator may hold more: fewer bodies than COLLATOR_MAX_HELD_BYTES, fewer flushes than
+   * COLLATOR_MAX_FLUSHES. At the first limit it flushes its largest group itself (if a flush may start);
+   * otherwise the jobs wait in Redis. True once there is room, false when stopping.
+   */
+  async #room(): Promise<boolean> {
+    const maxHeld = this.#o.maxHeldBytes ?? Number.POSITIVE_INFINITY;
+    const maxFlushes = this.#o.maxFlushes ?? Number.POSITIVE_INFINITY;
+    while (this.#running) {
+      const full = this.#heldBytes >= maxHeld;
+      if (!full && this.#flushing.size < maxFlushes) return true;
+      const groups = [...this.#groups.values()];
+      // Bodies of flushes still recording are let go when they are: wait for those before flushing more.
+      const recording = this.#heldBytes - groups.reduce((sum, g) => sum + g.bodyChars, 0);
+      if (full && recording <= 0 && this.#flushing.size < maxFlushes) {
+        const largest = groups.sort((a, b) => b.bodyChars - a.bodyChars)[0];
+        if (largest) {
+          this.#flush(largest);
+          continue;
+        }
+      }
+      // A flush ending or jobs let go make room; the timeout only guards against a missed signal.
+      await Promise.race([this.#roomMade.promise, new Promise((r) => setTimeout(r, 1000))]);
+    }
+    return false;
+  }
+
+  #madeRoom(): void {
+    this.#roomMade.resolve();
+    this.#roomMade = Promise.withResolvers<void>();
+  }
+
+  #hold(held: HeldJob): void {
+    this.#held.add(held);
+    this.#heldBytes += held.data.body.length;
+  }
+
+  /** Lets go of a held job; false when it was not held (any more). */
+  #letGo(held: HeldJob): boolean {
+    if (!this.#held.delete(held)) return false;
+    this.#heldBytes -= held.data.body.length;
+    this.#madeRoom();
+    return true;
+  }
+
+  /** Tells admission control (in one command per burst of fetches) which jobs left the queue. */
+  #reportTaken(jobId: string): void {
+    const admission = this.#o.admission;
+    if (!admission) return;
+    this.#taken.push(jobId);
+    if (this.#taken.length > 1) return;
+    setImmediate(() => {
+      const ids = this.#taken;
+      this.#taken = [];
+      // If it is lost, the reconcile drops their entries once their jobs are gone.
+      admission.taken(ids).catch((err) => this.#o.log.warn({ err: String(err) }, "admission report failed"));
+    });
+  }
+
   /** Fetches one job into a group; false when there was none. */
   async #fetchOne(block: boolean): Promise<boolean> {
     const token = `${this.#o.collatorId}:${this.#tokens++}`;
     const job = await this.#worker.getNextJob(token, { block });
     if (!job) return false;
+    if (job.id) this.#reportTaken(job.id);
     if (!this.#running) {
       // Fetched while closing, after the held groups were flushed: give it straight back.
       await job.moveToWait(token).catch(() => {});
@@ -127,7 +204,7 @@ export class Collator {
     }
     reachedStep("collate.claimed");
     const held: HeldJob = { job, token, data: parsed.data };
-    this.#held.add(held);
+    this.#hold(held);
     this.#add(held);
     return true;
   }
@@ -152,7 +229,7 @@ export class Collator {
     }
     const replaced = group.add(held);
     // Its lock lapsed and it was fetched again: the old handle's token no longer holds the job.
-    if (replaced) this.#held.delete(replaced);
+    if (replaced) this.#letGo(replaced);
     if (group.full(this.#o.limits)) this.#flush(group);
   }
 
@@ -178,7 +255,10 @@ export class Collator {
         this.#o.log.error({ err, group: group.key }, "flush failed; jobs return to the queue");
         await this.#retryLater(group.jobs, err);
       })
-      .finally(() => this.#flushing.delete(work));
+      .finally(() => {
+        this.#flushing.delete(work);
+        this.#madeRoom();
+      });
     this.#flushing.add(work);
   }
 
@@ -268,7 +348,7 @@ export class Collator {
           }),
         ),
       );
-      for (const held of chunk) this.#held.delete(held);
+      for (const held of chunk) this.#letGo(held);
     }
   }
 
@@ -351,7 +431,7 @@ export class Collator {
     const error = err instanceof Error ? err : new Error(reason);
     await Promise.all(
       pending
-        .filter((held) => this.#held.delete(held))
+        .filter((held) => this.#letGo(held))
         .map(({ job, token }) => job.moveToFailed(error, token, false).catch(() => {})),
     );
   }
@@ -365,7 +445,7 @@ export class Collator {
     const gone = new UnrecoverableError("failed alone; its callers were answered");
     await Promise.all(
       jobs
-        .filter((held) => this.#held.delete(held))
+        .filter((held) => this.#letGo(held))
         .map(({ job, token }) => job.moveToFailed(gone, token, false).catch(() => {})),
     );
   }
@@ -387,6 +467,7 @@ export class Collator {
   /** Flushes what is held (so nothing waits for a restart), then stops fetching. */
   async close(): Promise<void> {
     this.#running = false;
+    this.#madeRoom();
     for (const group of [...this.#groups.values()]) this.#flush(group);
     await Promise.allSettled([...this.#flushing]);
     clearInterval(this.#lockTimer);

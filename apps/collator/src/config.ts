@@ -17,6 +17,13 @@ const schema = appSchema.extend({
   BATCH_FILE_DIR: z.string().min(1).optional(),
   /** Held jobs are locked this long and renewed; a dead collator's jobs return to the queue after it. */
   COLLATOR_JOB_LOCK_MS: intSetting(1000).default(30_000),
+  /**
+   * Request bodies it holds at most (characters), in groups and flushes not yet recorded: at the limit
+   * it flushes its largest group, and the rest of the queue waits in Redis.
+   */
+  COLLATOR_MAX_HELD_BYTES: intSetting(1024).default(256 * 1024 * 1024),
+  /** Flushes under way at once (each holds its bodies until its upload is done); then fetching waits. */
+  COLLATOR_MAX_FLUSHES: intSetting(1, 100).default(4),
   /** Tries of a request whose batch could not be recorded (backing off) before its callers get an error. */
   COLLATE_MAX_ATTEMPTS: intSetting(1, 1000).default(8),
   COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: intSetting(10).default(5000),

@@ -24,6 +24,8 @@ export class Group {
   /** Each request's job in the group: one request is one line of a batch file (`custom_id` is unique). */
   readonly #byRequest = new Map<string, HeldJob>();
   bytes = 0;
+  /** Characters of the bodies it holds: what the collator's memory bound counts. */
+  bodyChars = 0;
   embeddingInputs = 0;
 
   constructor(key: string) {
@@ -59,6 +61,7 @@ export class Group {
     }
     this.jobs.push(held);
     this.bytes += sizeOf(held);
+    this.bodyChars += held.data.body.length;
     if (held.data.endpoint === "/v1/embeddings") this.embeddingInputs += inputsOf(held);
     return undefined;
   }

@@ -1,9 +1,9 @@
 import { hostname } from "node:os";
 import { createLogger, type Logger } from "@batch-gpt/config";
-import { adminKeys } from "@batch-gpt/contracts";
+import { adminKeys, collateQueue, redisKeys } from "@batch-gpt/contracts";
 import { type ProbeServer, serveProbes } from "@batch-gpt/metrics";
 import { openWorkerRuntime } from "@batch-gpt/pipeline";
-import { createRedis, onFlush } from "@batch-gpt/queue";
+import { Admission, createRedis, onFlush } from "@batch-gpt/queue";
 import { Collator } from "./collator.ts";
 import type { CollatorConfig } from "./config.ts";
 import { removeOrphanBatchFiles } from "./jsonl.ts";
@@ -51,6 +51,14 @@ export async function startCollator(
     heartbeatMs: Math.max(200, Math.floor(config.COLLATOR_STALE_RECORD_MS / 4)),
     fileDir: config.BATCH_FILE_DIR,
   });
+  // Admission control's counts of queued requests: jobs it takes leave them.
+  const admissionRedis = createRedis(config.REDIS_URL, "client");
+  admissionRedis.on("error", (err) => log.error({ err: err.message }, "redis admission error"));
+  const admission = new Admission(
+    admissionRedis,
+    redisKeys(config.BULL_PREFIX),
+    `${config.BULL_PREFIX}:${collateQueue.name}:`,
+  );
   const collator = new Collator({
     store,
     queues,
@@ -61,6 +69,9 @@ export async function startCollator(
     maxAttempts: config.COLLATE_MAX_ATTEMPTS,
     markerTtlMs: config.CACHE_MARKER_TTL_SECONDS * 1000,
     outcomes: runtime.outcomes,
+    admission,
+    maxHeldBytes: config.COLLATOR_MAX_HELD_BYTES,
+    maxFlushes: config.COLLATOR_MAX_FLUSHES,
     limits: {
       windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS,
       maxLines: config.COLLATE_MAX_LINES,
@@ -82,7 +93,12 @@ export async function startCollator(
   await onFlush(signals, adminKeys(config.BULL_PREFIX), ({ model }) => {
     log.info({ model, groups: collator.flushNow(model) }, "flushed on request");
   });
-  const sweep = () => recovery.sweep().catch((err) => log.error({ err }, "recovery sweep failed"));
+  const sweep = () =>
+    Promise.all([
+      recovery.sweep().catch((err) => log.error({ err }, "recovery sweep failed")),
+      // Entries of requests whose job is gone (a gateway died between admitting and queueing it).
+      admission.reconcile().catch((err) => log.error({ err }, "admission reconcile failed")),
+    ]);
   let sweeping: Promise<unknown> = sweep();
   const timer = setInterval(() => {
     sweeping = sweep();
@@ -107,6 +123,7 @@ export async function startCollator(
       clearTimeout(abandon);
       await sweeping;
       await runtime.close();
+      await admissionRedis.quit().catch(() => {});
       await probes.close();
     },
   };

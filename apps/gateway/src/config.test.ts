@@ -15,6 +15,8 @@ describe("loadGatewayConfig", () => {
       PORT: 8080,
       CLIENT_SERVING_MODE: "sync",
       MAX_BODY_BYTES: 8 * 1024 * 1024,
+      MAX_QUEUED_REQUESTS: 100_000,
+      MAX_QUEUED_BYTES: 1024 * 1024 * 1024,
       MAX_JSON_DEPTH: 64,
       MAX_STRING_CHARS: 10_485_760,
       MAX_MESSAGES: 2048,

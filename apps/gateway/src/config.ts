@@ -47,6 +47,13 @@ const schema = appSchema.extend({
   CACHE_TTL_SECONDS: intSetting(1).optional(),
   /** Request bodies above this get 413. Mongo's document limit is 16 MiB, so stay well below it. */
   MAX_BODY_BYTES: intSetting(1024, 15 * 1024 * 1024).default(8 * 1024 * 1024),
+  /**
+   * Admission control: new requests waiting for a collator, across every gateway (counted in Redis);
+   * past it a new request gets 429 at once. Jobs carry their bodies and Redis runs with noeviction.
+   */
+  MAX_QUEUED_REQUESTS: intSetting(1).default(100_000),
+  /** The same bound on their bodies' bytes (one request is taken whatever its size when none waits). */
+  MAX_QUEUED_BYTES: intSetting(1024).default(1024 * 1024 * 1024),
   /** Bodies nested deeper than this (objects and arrays) get 400. */
   MAX_JSON_DEPTH: intSetting(2, 10_000).default(64),
   /** Bodies with a longer string (decoded characters) get 400; OpenAI's limit is 10,485,760. */

@@ -13,7 +13,13 @@ import {
   type RequestState,
   requestKey,
 } from "@batch-gpt/contracts";
-import type { CacheTier, Inflight, QueueRegistry, RecentAnswers } from "@batch-gpt/queue";
+import {
+  type CacheTier,
+  type Inflight,
+  QUEUE_FULL,
+  type QueueRegistry,
+  type RecentAnswers,
+} from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import type { CallRegistry } from "./calls.ts";
 import type { ServingMode } from "./config.ts";
@@ -227,14 +233,16 @@ export class Intake {
     | { kind: "queued"; requestId: string; attached: boolean; alongside: T | undefined }
   > {
     const requestId = newRequestId();
-    // Claimed in the same round trip as the cache marker is looked at.
-    let leader = await this.#inflight.claimUnlessCached(key, requestId, req.useCache);
+    // Claimed in the same round trip as the cache marker is looked at and the queue's room is taken.
+    const bytes = Buffer.byteLength(req.raw);
+    let leader = await this.#inflight.claimUnlessCached(key, requestId, req.useCache, bytes);
     if (leader === null) {
       const stored = await this.#fromStore(key);
       if (stored !== null) return { kind: "cached", body: stored };
       // The marker outlived its entry (CACHE_TTL_SECONDS): claim after all.
-      leader = await this.#inflight.claim(key, requestId);
+      leader = await this.#inflight.claim(key, requestId, bytes);
     }
+    if (leader === QUEUE_FULL) throw queueFull();
     if (leader !== requestId) {
       this.#onQueued(req, leader, true);
       return { kind: "queued", requestId: leader, attached: true, alongside: await alongside?.(leader) };
@@ -298,3 +306,18 @@ export class Intake {
     return { id, created: Math.floor(createdAt.getTime() / 1000) };
   }
 }
+
+/** How long a caller refused for a full queue is told to wait: about a collation window and a flush. */
+const QUEUE_FULL_RETRY_SECONDS = 5;
+
+/** The queue holds MAX_QUEUED_REQUESTS or MAX_QUEUED_BYTES already: OpenAI's 429, at once. */
+const queueFull = () =>
+  new ApiError(
+    429,
+    `Too many requests are waiting to be batched right now. Please try again in ${QUEUE_FULL_RETRY_SECONDS}s.`,
+    {
+      type: "requests",
+      code: "queue_full",
+      headers: { "retry-after": String(QUEUE_FULL_RETRY_SECONDS) },
+    },
+  );

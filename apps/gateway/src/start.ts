@@ -55,7 +55,10 @@ export async function startGateway(
   const queues = new QueueRegistry({ redisUrl: config.REDIS_URL, prefix: config.BULL_PREFIX, log });
   const client = createRedis(config.REDIS_URL, "client");
   client.on("error", (err) => log.error({ err: err.message }, "redis client error"));
-  const inflight = new Inflight(client, keys);
+  const inflight = new Inflight(client, keys, {
+    maxQueuedRequests: config.MAX_QUEUED_REQUESTS,
+    maxQueuedBytes: config.MAX_QUEUED_BYTES,
+  });
   const metrics = new AppMetrics();
   const provider = new OpenAIProvider({
     apiKey: config.OPENAI_API_KEY,

@@ -36,6 +36,13 @@ export function redisKeys(prefix: string) {
      */
     quotaRate: (keyId: string) => `${prefix}:quota:{${keyId}}:rate`,
     quotaPending: (keyId: string) => `${prefix}:quota:{${keyId}}:pending`,
+    /**
+     * Admission control (MAX_QUEUED_REQUESTS, MAX_QUEUED_BYTES): request id → "<body bytes>:<admitted at,
+     * epoch ms>" for every new request whose job waits for a collator, and the sum of their bytes. Entered
+     * by the gateway's claim script, left when a collator takes the job (or the job is found gone).
+     */
+    admitted: `${prefix}:admission:jobs`,
+    admittedBytes: `${prefix}:admission:bytes`,
     /** Pub/sub channel announcing "request <id> reached a terminal state". */
     doneChannel: `${prefix}:done`,
   };

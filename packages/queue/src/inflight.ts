@@ -4,15 +4,33 @@ import type { Redis } from "ioredis";
 // Attach-or-claim in one round trip: the first request with a key leads it; later identical ones
 // get the leader's id back and wait on that request instead of becoming a second batch line. With
 // ARGV[3] = '1' it first looks at the key's cached marker (KEYS[2]): nil means "the cache has it".
+// A new leader is admitted too, in the same round trip: with ARGV[5] bytes of body, it enters the
+// admitted jobs (KEYS[3], a hash) and their byte count (KEYS[4]) unless that would pass ARGV[6]
+// requests or ARGV[7] bytes (an empty queue takes any one request): then '!full', and nothing claimed.
+// ARGV[5] = 0: a claim that queues no job of its own (nothing admitted).
 const CLAIM = `
 if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return false end
 local current = redis.call('GET', KEYS[1])
 if current then return current end
+local bytes = tonumber(ARGV[5])
+if bytes > 0 then
+  if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[6]) then return '!full' end
+  local queued = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if queued > 0 and queued + bytes > tonumber(ARGV[7]) then return '!full' end
+  redis.call('HSET', KEYS[3], ARGV[1], bytes .. ':' .. ARGV[4])
+  redis.call('INCRBY', KEYS[4], bytes)
+end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return ARGV[1]`;
 
-// Release only our own claim: a newer attempt may own the key already.
+// Release only our own claim: a newer attempt may own the key already. A request still admitted
+// (its job was never added) leaves the admitted jobs (KEYS[2], KEYS[3]).
 const RELEASE = `
+local entry = redis.call('HGET', KEYS[2], ARGV[1])
+if entry then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('DECRBY', KEYS[3], tonumber(string.match(entry, '^(%d+)')))
+end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
@@ -28,16 +46,25 @@ const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
+/** What `claim` answers instead of a leader when the queue is full (never a request id). */
+export const QUEUE_FULL = "!full";
+
 /** The scripts as commands of the connection: sent by their SHA (EVALSHA), not their text, each call. */
 interface ScriptCommands {
   batchGptClaim(
     inflight: string,
     cached: string,
+    admitted: string,
+    admittedBytes: string,
     requestId: string,
     ttlSeconds: number,
     unlessCached: string,
+    nowMs: number,
+    bodyBytes: number,
+    maxRequests: number,
+    maxBytes: number,
   ): Promise<string | null>;
-  batchGptRelease(key: string, requestId: string): Promise<number>;
+  batchGptRelease(key: string, admitted: string, admittedBytes: string, requestId: string): Promise<number>;
   batchGptSettle(
     inflight: string,
     cached: string,
@@ -51,8 +78,8 @@ interface ScriptCommands {
 function withScripts(redis: Redis): Redis & ScriptCommands {
   const r = redis as Redis & Partial<ScriptCommands>;
   if (!r.batchGptClaim) {
-    redis.defineCommand("batchGptClaim", { numberOfKeys: 2, lua: CLAIM });
-    redis.defineCommand("batchGptRelease", { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand("batchGptClaim", { numberOfKeys: 4, lua: CLAIM });
+    redis.defineCommand("batchGptRelease", { numberOfKeys: 3, lua: RELEASE });
     redis.defineCommand("batchGptSettle", { numberOfKeys: 2, lua: SETTLE });
     redis.defineCommand("batchGptRenew", { numberOfKeys: 1, lua: RENEW });
   }
@@ -70,30 +97,59 @@ export class Inflight {
   readonly #keys: RedisKeys;
   readonly #ttlSeconds: number;
   readonly #markerTtlSeconds: number;
+  readonly #maxQueuedRequests: number;
+  readonly #maxQueuedBytes: number;
 
-  constructor(redis: Redis, keys: RedisKeys, opts: { ttlSeconds?: number; markerTtlSeconds?: number } = {}) {
+  constructor(
+    redis: Redis,
+    keys: RedisKeys,
+    opts: {
+      ttlSeconds?: number;
+      markerTtlSeconds?: number;
+      /** MAX_QUEUED_REQUESTS and MAX_QUEUED_BYTES: new requests past them are refused (`QUEUE_FULL`). */
+      maxQueuedRequests?: number;
+      maxQueuedBytes?: number;
+    } = {},
+  ) {
     this.#redis = withScripts(redis);
     this.#keys = keys;
     this.#ttlSeconds = opts.ttlSeconds ?? 4 * 24 * 3600;
     this.#markerTtlSeconds = opts.markerTtlSeconds ?? 30 * 24 * 3600;
+    this.#maxQueuedRequests = opts.maxQueuedRequests ?? Number.MAX_SAFE_INTEGER;
+    this.#maxQueuedBytes = opts.maxQueuedBytes ?? Number.MAX_SAFE_INTEGER;
   }
 
-  /** Returns the id of the request leading `key` (the one identical requests attach to): `requestId` when this call claimed it. */
-  async claim(key: string, requestId: string): Promise<string> {
-    return (await this.claimUnlessCached(key, requestId, false)) as string;
+  /**
+   * Returns the id of the request leading `key` (the one identical requests attach to): `requestId`
+   * when this call claimed it (and admitted its `bodyBytes`), or `QUEUE_FULL` when a new request would
+   * pass the queue's bounds.
+   */
+  async claim(key: string, requestId: string, bodyBytes = 0): Promise<string> {
+    return (await this.claimUnlessCached(key, requestId, false, bodyBytes)) as string;
   }
 
   /**
    * `claim`, but null (and nothing claimed) when `checkCache` and the key's answer is in the cache:
    * one round trip where looking at the marker first would take two.
    */
-  claimUnlessCached(key: string, requestId: string, checkCache: boolean): Promise<string | null> {
+  claimUnlessCached(
+    key: string,
+    requestId: string,
+    checkCache: boolean,
+    bodyBytes = 0,
+  ): Promise<string | null> {
     return this.#redis.batchGptClaim(
       this.#keys.inflight(key),
       this.#keys.cached(key),
+      this.#keys.admitted,
+      this.#keys.admittedBytes,
       requestId,
       this.#ttlSeconds,
       checkCache ? "1" : "0",
+      Date.now(),
+      bodyBytes,
+      this.#maxQueuedRequests,
+      this.#maxQueuedBytes,
     );
   }
 
@@ -141,6 +197,11 @@ export class Inflight {
   }
 
   async release(key: string, requestId: string): Promise<void> {
-    await this.#redis.batchGptRelease(this.#keys.inflight(key), requestId);
+    await this.#redis.batchGptRelease(
+      this.#keys.inflight(key),
+      this.#keys.admitted,
+      this.#keys.admittedBytes,
+      requestId,
+    );
   }
 }
