@@ -20,6 +20,7 @@ describe("loadPollerConfig", () => {
       MAX_RESUBMITS: 3,
       MAX_INNOCENT_RESUBMITS: 5,
       TOKEN_LIMIT_RETRY_MS: 60_000,
+      RETENTION_SWEEP_INTERVAL_MS: 3_600_000,
       METRICS_PORT: 9102,
       METRICS_HOST: "127.0.0.1",
     });
@@ -44,6 +45,37 @@ describe("loadPollerConfig", () => {
       POLL_CONCURRENCY: 1,
       MAX_RESUBMITS: 0,
       TOKEN_LIMIT_RETRY_MS: 0,
+    });
+  });
+
+  it("keeps everything for ever unless a retention window is set", () => {
+    const config = loadPollerConfig(REQUIRED);
+    for (const name of [
+      "RETAIN_REQUEST_BODIES_DAYS",
+      "RETAIN_ANSWERS_DAYS",
+      "RETAIN_BATCHES_DAYS",
+      "RETAIN_CALLS_DAYS",
+      "CACHE_TTL_SECONDS",
+    ] as const) {
+      expect(config[name]).toBeUndefined();
+    }
+    expect(
+      loadPollerConfig({
+        ...REQUIRED,
+        RETAIN_REQUEST_BODIES_DAYS: "7",
+        RETAIN_ANSWERS_DAYS: "30",
+        RETAIN_BATCHES_DAYS: "90",
+        RETAIN_CALLS_DAYS: "2",
+        CACHE_TTL_SECONDS: "3600",
+        RETENTION_SWEEP_INTERVAL_MS: "100",
+      }),
+    ).toMatchObject({
+      RETAIN_REQUEST_BODIES_DAYS: 7,
+      RETAIN_ANSWERS_DAYS: 30,
+      RETAIN_BATCHES_DAYS: 90,
+      RETAIN_CALLS_DAYS: 2,
+      CACHE_TTL_SECONDS: 3600,
+      RETENTION_SWEEP_INTERVAL_MS: 100,
     });
   });
 
@@ -78,6 +110,9 @@ describe("loadPollerConfig", () => {
       ["MAX_RESUBMITS", "-1"],
       ["TOKEN_LIMIT_RETRY_MS", "-1"],
       ["TOKEN_LIMIT_RETRY_MS", "1m"],
+      ["RETAIN_ANSWERS_DAYS", "0"],
+      ["RETAIN_REQUEST_BODIES_DAYS", "1.5"],
+      ["RETENTION_SWEEP_INTERVAL_MS", "99"],
     ];
     for (const [name, value] of cases) {
       const message = refusal({ ...REQUIRED, [name]: value });

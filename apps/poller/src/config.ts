@@ -23,6 +23,20 @@ const schema = appSchema.extend({
   MAX_INNOCENT_RESUBMITS: intSetting(0, 100).default(5),
   /** Lines of a batch refused for OpenAI's enqueued-token limit are sent again after this long, doubling per attempt. */
   TOKEN_LIMIT_RETRY_MS: intSetting(0).default(60_000),
+  // Retention (retention.ts): each window unset = kept for ever. Only finished requests and `done`
+  // batch records are ever touched.
+  /** A finished request's body is blanked this many days after it finished (its record stays). */
+  RETAIN_REQUEST_BODIES_DAYS: intSetting(1, 36_500).optional(),
+  /** A finished request's answer is replaced by a 404 `answer_expired` error this many days after it finished. */
+  RETAIN_ANSWERS_DAYS: intSetting(1, 36_500).optional(),
+  /** A `done` batch record (and its line manifest) is deleted this many days after it was last written. */
+  RETAIN_BATCHES_DAYS: intSetting(1, 36_500).optional(),
+  /** An async call record is deleted this many days after the call, once its request has finished. */
+  RETAIN_CALLS_DAYS: intSetting(1, 36_500).optional(),
+  /** As the gateway's: cache entries older than this answer no one, and the sweep deletes them. */
+  CACHE_TTL_SECONDS: intSetting(1).optional(),
+  /** How often the retention sweep runs (only when a window above is set). */
+  RETENTION_SWEEP_INTERVAL_MS: intSetting(100).default(3_600_000),
   /** Port of this process's /metrics, /healthz and /readyz; 0 = any free port. */
   METRICS_PORT: intSetting(0, 65535).default(9102),
   /** Address they listen on: loopback only by default (they have no keys: who can reach them may read them). */

@@ -3,6 +3,7 @@ import { type ProbeServer, serveProbes } from "@batch-gpt/metrics";
 import { openWorkerRuntime } from "@batch-gpt/pipeline";
 import type { PollerConfig } from "./config.ts";
 import { Poller } from "./poller.ts";
+import { startRetention } from "./retention.ts";
 
 export interface RunningPoller {
   poller: Poller;
@@ -43,12 +44,14 @@ export async function startPoller(
   const sweep = () => poller.sweep().catch((err) => log.error({ err }, "poll sweep failed"));
   await sweep();
   const timer = setInterval(sweep, config.POLL_SWEEP_INTERVAL_MS);
+  const retention = await startRetention(runtime, config, log);
   log.info({ metrics: `${probes.url}/metrics` }, "poller started");
   return {
     poller,
     probes,
     async close() {
       clearInterval(timer);
+      await retention.stop();
       await poller.close();
       await runtime.close();
       await probes.close();

@@ -1,2 +1,3 @@
 export { type DeliveryBatch, type LineOutcome, OutcomeRecorder } from "./outcomes.ts";
+export { RetentionSweeper, type RetentionWindows, type SweepTally } from "./retention-sweeper.ts";
 export { openWorkerRuntime, type WorkerRuntime } from "./runtime.ts";

@@ -1,5 +1,5 @@
 import { type AppSettings, type Logger, resolveMongo } from "@batch-gpt/config";
-import { redisKeys } from "@batch-gpt/contracts";
+import { type RedisKeys, redisKeys } from "@batch-gpt/contracts";
 import { AppMetrics, lineMetrics, providerMetrics, type ReadyChecks } from "@batch-gpt/metrics";
 import { type BatchProvider, OpenAIProvider } from "@batch-gpt/provider";
 import { CacheTier, createRedis, DonePublisher, Inflight, QueueRegistry } from "@batch-gpt/queue";
@@ -12,6 +12,9 @@ export interface WorkerRuntime {
   queues: QueueRegistry;
   provider: BatchProvider;
   outcomes: OutcomeRecorder;
+  /** The process's Redis connection (besides the queues') and its key names. */
+  redis: ReturnType<typeof createRedis>;
+  keys: RedisKeys;
   /** The process's metrics: lines by outcome, resubmissions, provider errors (the app adds its own). */
   metrics: AppMetrics;
   /** Whether Redis and MongoDB answer (`/readyz`). */
@@ -59,6 +62,8 @@ export async function openWorkerRuntime(
     queues,
     provider,
     outcomes,
+    redis,
+    keys,
     metrics,
     async ready() {
       const [redisCheck, mongoCheck] = await Promise.all([

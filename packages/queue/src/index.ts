@@ -6,4 +6,5 @@ export { onFlush, publishFlush } from "./flush-signal.ts";
 export { Inflight, QUEUE_FULL } from "./inflight.ts";
 export { type Announcement, DonePublisher, DoneSubscriber, type Peeked, RecentAnswers } from "./notifier.ts";
 export { createRedis } from "./redis.ts";
+export { forgetCopies } from "./redis-copies.ts";
 export { type Producer, QueueRegistry } from "./registry.ts";

@@ -2,6 +2,7 @@ import { ApiKeyStore } from "./api-keys.ts";
 import { type BatchListQuery, BatchStore, type ClaimView, type ListedBatch } from "./batches.ts";
 import { CacheStore } from "./cache.ts";
 import { CallStore } from "./calls.ts";
+import { type Clock, DbClock, hostClock } from "./clock.ts";
 import { DocumentTooLarge, documentBytes, MAX_DOCUMENT_BYTES } from "./documents.ts";
 import { Fences } from "./fences.ts";
 import { ensureIndexes, INDEXES, type IndexedApp } from "./indexes.ts";
@@ -14,7 +15,7 @@ import {
   type MongoHandle,
 } from "./mongo.ts";
 import { RequestStore } from "./requests.ts";
-import { type Erasure, RETENTION_PAGE, type Removed, Retention } from "./retention.ts";
+import { type Erasure, type Page, RETENTION_PAGE, type Removed, Retention } from "./retention.ts";
 
 export interface Store {
   mongo: MongoHandle;
@@ -40,7 +41,10 @@ export async function openStore(uri: string, dbName: string, opts: ConnectOption
   return {
     mongo,
     requests: new RequestStore(c),
-    batches: new BatchStore(c, fences, { guardInFilter: !mongo.filtersOnlyById }),
+    batches: new BatchStore(c, fences, {
+      guardInFilter: !mongo.filtersOnlyById,
+      clock: new DbClock(mongo.db),
+    }),
     cache: new CacheStore(c),
     calls: new CallStore(c),
     fences,
@@ -61,6 +65,8 @@ export {
   CacheStore,
   CallStore,
   type ClaimView,
+  type Clock,
+  DbClock,
   type Collections,
   DocumentTooLarge,
   documentBytes,
@@ -71,7 +77,9 @@ export {
   isDuplicateKey,
   type LineInfo,
   type ListedBatch,
+  hostClock,
   MAX_DOCUMENT_BYTES,
+  type Page,
   RETENTION_PAGE,
   type Removed,
   RequestStore,
