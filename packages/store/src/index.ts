@@ -2,7 +2,6 @@ import { ApiKeyStore } from "./api-keys.ts";
 import { type BatchListQuery, BatchStore, type ClaimView, type ListedBatch } from "./batches.ts";
 import { CacheStore } from "./cache.ts";
 import { CallStore } from "./calls.ts";
-import { type Clock, DbClock, hostClock } from "./clock.ts";
 import { DocumentTooLarge, documentBytes, MAX_DOCUMENT_BYTES } from "./documents.ts";
 import { Fences } from "./fences.ts";
 import { ensureIndexes, INDEXES, type IndexedApp } from "./indexes.ts";
@@ -41,10 +40,7 @@ export async function openStore(uri: string, dbName: string, opts: ConnectOption
   return {
     mongo,
     requests: new RequestStore(c),
-    batches: new BatchStore(c, fences, {
-      guardInFilter: !mongo.filtersOnlyById,
-      clock: new DbClock(mongo.db),
-    }),
+    batches: new BatchStore(c, fences, { guardInFilter: !mongo.filtersOnlyById }),
     cache: new CacheStore(c),
     calls: new CallStore(c),
     fences,
@@ -65,8 +61,6 @@ export {
   CacheStore,
   CallStore,
   type ClaimView,
-  type Clock,
-  DbClock,
   type Collections,
   DocumentTooLarge,
   documentBytes,
@@ -77,7 +71,6 @@ export {
   isDuplicateKey,
   type LineInfo,
   type ListedBatch,
-  hostClock,
   MAX_DOCUMENT_BYTES,
   type Page,
   RETENTION_PAGE,
