@@ -5,12 +5,13 @@
 #   run.sh test         lint, typecheck, every test (services started by the test setup), the quick bench
 #   run.sh check        lint and typecheck only
 #   run.sh bench        the benchmarks (bench/run.ts; flags: --help)
+#   run.sh soak         the soak: load, kills and faults, then an audit (bench/soak.ts; flags: --help)
 #   run.sh app <name>   one app in the foreground; never starts servers
 #   run.sh cli ARGS     the operator CLI (`pnpm batch-gpt ARGS`); no setup step, so it answers at once
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools-env.sh"
 cd "$ROOT"
-cmd="${1:?usage: run.sh dev|test|check|bench|app <name>}"
+cmd="${1:?usage: run.sh dev|test|check|bench|soak|app <name>}"
 shift || true
 
 check() {
@@ -31,6 +32,7 @@ case "$cmd" in
     ;;
   check) bash scripts/setup.sh base; check ;;
   bench) bash scripts/setup.sh services; exec node bench/run.ts "$@" ;;
+  soak) bash scripts/setup.sh services; exec node bench/soak.ts "$@" ;;
   app)
     name="${1:?usage: run.sh app <gateway|collator|poller|openai-emulator>}"
     bash scripts/setup.sh base
