@@ -5,6 +5,7 @@ import { authenticate } from "./auth/access.ts";
 import { adminSessionRoutes } from "./auth/admin-session.ts";
 import type { GatewayDeps, GatewayEnv } from "./deps.ts";
 import { errorHandler, notFoundHandler } from "./errors.ts";
+import { adminEraseRoutes } from "./routes/admin-erase.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { endpointRoutes } from "./routes/endpoints.ts";
@@ -26,6 +27,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   app.route(QUEUE_BOARD_PATH, queueBoardRoutes(deps));
   app.route("/admin", adminRoutes(deps));
   app.route("/admin/api", adminKeyRoutes(deps));
+  app.route("/admin/api", adminEraseRoutes(deps));
   app.route("/admin", adminSessionRoutes(deps.keyRing));
   app.onError(errorHandler(deps.log));
   app.notFound(notFoundHandler);
