@@ -151,7 +151,7 @@ async function main(): Promise<number> {
   );
   await cluster.start(opts);
   say(`stack up: gateways ${cluster.gatewayUrls.join(", ")}; logs in ${relative(process.cwd(), logDir)}`);
-  const chaos = new Chaos(cluster, random, say);
+  const chaos = new Chaos(cluster, random, say, opts.lostReplies);
   const killing = chaos.kills(opts.killEveryS);
   const faulting = chaos.faults(opts.faultEveryS);
   const redisRestart = chaos.redisRestart(opts.loadS * 0.4, 1500);

@@ -9,8 +9,11 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, services } from "@batch-gpt/testing";
+import { createRedis } from "@batch-gpt/queue";
+import { eventually, ROOT, services, startStack } from "@batch-gpt/testing";
+import OpenAI, { toFile } from "openai";
 import { afterAll, describe, expect, it } from "vitest";
+import { auditProvider, auditRedis, auditStore } from "../bench/soak/audit.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "batch-gpt-soak-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,4 +69,57 @@ describe("pnpm soak --quick", () => {
         Object.values(summary.store.notExecuted as Record<string, number>).reduce((a, b) => a + b, 0),
     );
   }, 120_000);
+});
+
+describe("the soak's audit", () => {
+  it("finds a line the provider ran twice, a request it never ran, and a key that lives for ever", async () => {
+    const stack = await startStack();
+    const redis = createRedis(services().redisUrl, "client");
+    try {
+      const content = "soak dup-1: what comes after 5?";
+      await stack.client.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content }],
+      });
+      let audit = await auditProvider(stack.emulator.origin);
+      expect([audit.linesExecuted, audit.billedTwice]).toEqual([1, []]);
+      const [requestId] = [...audit.executedIds];
+      const prefix = stack.env.BULL_PREFIX!;
+      expect((await auditRedis(services().redisUrl, prefix)).unbounded).toEqual([]);
+
+      // The same line in a second batch, as a collator creating a record's batch twice would send it.
+      const provider = new OpenAI({ baseURL: stack.emulator.url, apiKey: "sk-soak", maxRetries: 0 });
+      const line = JSON.stringify({
+        custom_id: requestId,
+        method: "POST",
+        url: "/v1/chat/completions",
+        body: { model: "gpt-4o-mini", messages: [{ role: "user", content }] },
+      });
+      const file = await provider.files.create({
+        file: await toFile(Buffer.from(`${line}\n`), "again.jsonl"),
+        purpose: "batch",
+      });
+      const batch = await provider.batches.create({
+        input_file_id: file.id,
+        endpoint: "/v1/chat/completions",
+        completion_window: "24h",
+      });
+      await eventually(
+        async () => (await provider.batches.retrieve(batch.id)).status === "completed",
+        30_000,
+      );
+      audit = await auditProvider(stack.emulator.origin);
+      expect(audit.billedTwice).toEqual([requestId]);
+      expect(audit.bodiesBilledTwice).toEqual(["dup-1"]);
+
+      // A request the store holds that the provider never ran is reported with its outcome.
+      const store = await auditStore(services().mongoUri, stack.env.MONGO_DATABASE!, new Set());
+      expect(store.notExecuted).toEqual({ "answered without a line": 1 });
+      await redis.set(`${prefix}:stray`, "1");
+      expect((await auditRedis(services().redisUrl, prefix)).unbounded).toEqual([`${prefix}:stray`]);
+    } finally {
+      redis.disconnect();
+      await stack.close();
+    }
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * What goes wrong during the soak: collators and pollers SIGKILLed at random and replaced a moment later,
  * Redis restarted once, and the emulator answering 429, 500 or slowly (and now and then expiring or
- * cancelling a batch) at random. Every event is counted for the summary.
+ * cancelling a batch, or losing the reply of a call that took effect) at random. Every event is counted for the summary.
  */
 import type { Cluster, Worker } from "./cluster.ts";
 
@@ -26,9 +26,11 @@ export class Chaos {
   readonly #say: (text: string) => void;
   readonly #stopped = new AbortController();
   readonly #pending = new Set<Promise<unknown>>();
+  readonly #lostReplies: boolean;
 
-  constructor(cluster: Cluster, random: () => number, say: (text: string) => void) {
+  constructor(cluster: Cluster, random: () => number, say: (text: string) => void, lostReplies: boolean) {
     this.#cluster = cluster;
+    this.#lostReplies = lostReplies;
     this.#random = random;
     this.#say = say;
   }
@@ -86,19 +88,24 @@ export class Chaos {
       let kind: string;
       let path = "/_emulator/faults";
       let spec: Record<string, unknown>;
-      if (roll < 0.35) {
+      if (roll < 0.3) {
         kind = "429";
         spec = { target, status: 429, retryAfterSeconds: 1, times: 1 + Math.floor(this.#random() * 2) };
-      } else if (roll < 0.7) {
+      } else if (roll < 0.6) {
         kind = "500";
         spec = { target, status: 500, times: 1 + Math.floor(this.#random() * 2) };
-      } else if (roll < 0.92) {
+      } else if (roll < 0.8) {
         kind = "slow";
         spec = {
           target,
           delayMs: 500 + Math.floor(this.#random() * 2500),
           times: 1 + Math.floor(this.#random() * 3),
         };
+      } else if (roll < 0.9 && this.#lostReplies) {
+        // The call takes effect, its reply is lost (a proxy's 500): a file stored or a batch created
+        // that the caller does not know of. It must not lead to a line run twice.
+        kind = "lost-reply";
+        spec = { target: this.#pick(["files.create", "batches.create"]), status: 500, after: true };
       } else {
         // A batch that expires or is cancelled with half its lines done: the rest must be sent again.
         kind = roll < 0.96 ? "expire" : "cancel";

@@ -21,9 +21,11 @@ export interface SoakOptions {
   out: string;
   /** A random seed, so a run can be repeated. */
   seed: number;
+  /** Faults that lose the reply of a call that took effect (a file stored, a batch created). */
+  lostReplies: boolean;
 }
 
-const FULL: Omit<SoakOptions, "out" | "seed"> = {
+const FULL: Omit<SoakOptions, "out" | "seed" | "lostReplies"> = {
   requests: 3000,
   loadS: 240,
   drainS: 180,
@@ -49,12 +51,13 @@ const QUICK: typeof FULL = {
 
 export const USAGE = `pnpm soak [--quick] [--requests N] [--load-seconds S] [--drain-seconds S] [--gateways N]
           [--collators N] [--pollers N] [--kill-every S] [--fault-every S] [--concurrency N]
-          [--out FILE] [--seed N]
+          [--out FILE] [--seed N] [--no-lost-replies]
 
 Pushes requests of all four endpoints and every mode through the whole system (real processes on
 loopback) while it kills collators and pollers, restarts Redis once and has the emulator fail or slow
 down at random; then audits that every caller was answered exactly once and no line was billed twice.
 --quick: ${QUICK.requests} requests over ${QUICK.loadS} s (what the CI test runs). Default: ${FULL.requests} over ${FULL.loadS} s.
+--no-lost-replies: leave out the faults where a call takes effect and its reply is lost.
 The summary is printed and written to --out (default .data/soak/summary.json). Exit code 1 when the
 audit finds a lost, duplicated or wrong answer, an orphan, or a key without a bounded life.
 `;
@@ -76,6 +79,7 @@ export function parseSoakOptions(argv: string[]): SoakOptions | "help" {
       concurrency: { type: "string" },
       out: { type: "string" },
       seed: { type: "string" },
+      "no-lost-replies": { type: "boolean" },
     },
     strict: true,
   });
@@ -105,6 +109,7 @@ export function parseSoakOptions(argv: string[]): SoakOptions | "help" {
     concurrency: int("concurrency", values.concurrency, base.concurrency, 1),
     out: values.out ?? "",
     seed: int("seed", values.seed, Math.floor(Math.random() * 1e9), 0),
+    lostReplies: !values["no-lost-replies"],
   };
 }
 
