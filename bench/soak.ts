@@ -136,8 +136,7 @@ async function settle(ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const redis = await auditRedis(cluster.redisUrl, cluster.prefix);
-    const provider = await auditProvider(cluster.emulatorUrl);
-    const store = await auditStore(cluster.mongoUri, cluster.database, provider.executedIds);
+    const store = await auditStore(cluster.mongoUri, cluster.database, new Set());
     const rest = Object.keys(redis.jobsLeft).length === 0 && redis.admitted.requests === 0;
     if (rest && store.unfinishedRecords.length === 0 && store.withoutOutcome.length === 0) return;
     await new Promise((r) => setTimeout(r, 1000));

@@ -73,7 +73,17 @@ export class Chaos {
         (async () => {
           await victim.exited;
           await new Promise((r) => setTimeout(r, after));
-          await this.#cluster.startWorker(kind);
+          // A replacement started while Redis restarts may stop at once: it is started again.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await this.#cluster.startWorker(kind);
+              break;
+            } catch (err) {
+              if (attempt >= 5) throw err;
+              this.#say(`chaos: a new ${kind} did not start (${(err as Error).message}); again`);
+              await new Promise((r) => setTimeout(r, 1000));
+            }
+          }
           this.counts.restarts[kind] += 1;
         })(),
       );
