@@ -52,7 +52,7 @@ describe("batch-gpt", () => {
   it("lists its commands; an unknown command or flag is a usage error", async () => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
-    for (const command of ["status", "batches", "cancel", "flush", "requests"]) {
+    for (const command of ["status", "batches", "cancel", "flush", "requests", "erase"]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
     }
     const unknown = await cli(["frobnicate"]);
