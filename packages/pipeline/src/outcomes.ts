@@ -218,6 +218,8 @@ export class OutcomeRecorder {
     const uncached = await this.#store.cache.putMany(
       succeeded.map(({ line, outcome }) => ({
         _id: line.key,
+        // The outcome stored just above holds the answer: the entry points at it.
+        answerOf: line.requestId,
         endpoint: batch.endpoint,
         model: batch.model,
         owner: line.owner,
@@ -278,6 +280,7 @@ export class OutcomeRecorder {
     if (ok) {
       ok = await this.#store.cache.put({
         _id: request.key,
+        answerOf: request._id,
         endpoint: request.endpoint,
         model: request.model,
         owner: request.owner,

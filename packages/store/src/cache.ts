@@ -4,6 +4,13 @@ import { LargeTexts } from "./large-text.ts";
 import { type CacheRecord, type Collections, writeErrors } from "./mongo.ts";
 
 /**
+ * A cache entry to store. With `answerOf` (the request whose stored outcome is this answer), the entry
+ * points at that outcome instead of copying its body; `body` is still the answer (checked for nothing,
+ * kept for callers that store without a request).
+ */
+export type NewCacheEntry = CacheEntry & { answerOf?: string };
+
+/**
  * Successful answers by request key. Expiry is a read-time condition on the entry's age (FerretDB v1
  * has no TTL indexes), so changing CACHE_TTL_SECONDS applies to entries already stored. A body too
  * large for its document is kept in parts (`LargeTexts`).
@@ -21,8 +28,7 @@ export class CacheStore {
     const hit = await this.#c.cache.findOne({ _id: key });
     if (!hit) return null;
     if (ttlSeconds !== undefined && hit.createdAt.getTime() + ttlSeconds * 1000 <= now) return null;
-    const { bodyRef, ...entry } = hit;
-    return bodyRef ? { ...entry, body: await this.#texts.get(bodyRef) } : entry;
+    return (await this.#withBodies([hit]))[0] ?? null;
   }
 
   /** The entries among `keys` stored at or after `from`, in one query per 500 (bodies kept whole). */
@@ -30,12 +36,38 @@ export class CacheStore {
     const found: CacheEntry[] = [];
     for (let i = 0; i < keys.length; i += 500) {
       const hits = await this.#c.cache.find({ _id: { $in: keys.slice(i, i + 500) } }).toArray();
-      for (const { bodyRef, ...entry } of hits) {
-        if (entry.createdAt.getTime() < (from.get(entry._id) ?? Number.POSITIVE_INFINITY)) continue;
-        found.push(bodyRef ? { ...entry, body: await this.#texts.get(bodyRef) } : entry);
-      }
+      const fresh = hits.filter(
+        (hit) => hit.createdAt.getTime() >= (from.get(hit._id) ?? Number.POSITIVE_INFINITY),
+      );
+      found.push(...(await this.#withBodies(fresh)));
     }
     return found;
+  }
+
+  /**
+   * Entries with their bodies: their own, in parts, or the outcome of the request they point at (read
+   * together, by `_id`). An entry whose outcome is gone or no longer a success (erased, expired under
+   * RETAIN_ANSWERS_DAYS) answers no one: left out.
+   */
+  async #withBodies(hits: CacheRecord[]): Promise<CacheEntry[]> {
+    const pointing = hits.flatMap((hit) => (hit.answerOf ? [hit.answerOf] : []));
+    const outcomes = new Map(
+      pointing.length === 0
+        ? []
+        : (await this.#c.answers.find({ _id: { $in: pointing } }).toArray()).map((o) => [o._id, o]),
+    );
+    const entries: CacheEntry[] = [];
+    for (const { bodyRef, answerOf, ...entry } of hits) {
+      if (answerOf) {
+        const outcome = outcomes.get(answerOf);
+        if (outcome?.state !== "succeeded") continue;
+        const { body, bodyRef: partsRef } = outcome.answer;
+        entries.push({ ...entry, body: partsRef ? await this.#texts.get(partsRef) : body });
+      } else {
+        entries.push(bodyRef ? { ...entry, body: await this.#texts.get(bodyRef) } : entry);
+      }
+    }
+    return entries;
   }
 
   /** When the oldest entry was stored (null when there is none). */
@@ -45,7 +77,7 @@ export class CacheStore {
   }
 
   /** `putMany` of one entry. */
-  async put(entry: CacheEntry): Promise<boolean> {
+  async put(entry: NewCacheEntry): Promise<boolean> {
     return (await this.putMany([entry])).size === 0;
   }
 
@@ -56,7 +88,7 @@ export class CacheStore {
    * entries that could not be stored (over MongoDB's limit, refused by the server): they are not cached,
    * and the others are.
    */
-  async putMany(entries: CacheEntry[]): Promise<Set<string>> {
+  async putMany(entries: NewCacheEntry[]): Promise<Set<string>> {
     const refused = new Set<string>();
     for (let i = 0; i < entries.length; i += 500) {
       const docs: CacheRecord[] = [];
@@ -92,7 +124,9 @@ export class CacheStore {
     return refused;
   }
 
-  async #storable(entry: CacheEntry): Promise<CacheRecord> {
+  async #storable({ answerOf, ...entry }: NewCacheEntry): Promise<CacheRecord> {
+    // The answer is stored already, as the outcome of `answerOf`: point at it rather than copy it.
+    if (answerOf) return { ...entry, body: "", answerOf };
     if (!LargeTexts.needed(entry.body)) return entry;
     return { ...entry, body: "", bodyRef: await this.#texts.put(`cache:${entry._id}`, entry.body) };
   }

@@ -99,10 +99,10 @@ describe("requests", () => {
     await store.fences.claim("line:req_life:0", "bgb_life");
     await store.batches.prepare(preparing("bgb_life", ["req_life:0"]));
     expect((await store.requests.get("req_life"))?.state).toBe("collating");
-    await store.batches.markUploaded("bgb_life", "file-1");
+    await store.batches.markUploaded("bgb_life", "file-1", 0);
     expect(await store.batches.claimCreating("bgb_life", 0, "c")).toBe(true);
     expect((await store.requests.get("req_life"))?.state).toBe("collating");
-    await store.batches.markSubmitted("bgb_life", { id: "batch_life", status: "validating" });
+    await store.batches.markSubmitted("bgb_life", { id: "batch_life", status: "validating" }, 0);
     expect((await store.requests.get("req_life"))?.state).toBe("submitted");
     await store.requests.finish("req_life", "succeeded", { statusCode: 200, body: "{}" }, null);
     await store.requests.finish("req_life", "failed", { statusCode: 500, body: "{}" }, null);
@@ -123,6 +123,31 @@ describe("cache", () => {
     expect(await store.cache.get("fresh", 5)).not.toBeNull();
     expect(await store.cache.get("old", 5)).toBeNull();
     expect(await store.cache.get("old")).not.toBeNull();
+  });
+
+  it("points at the stored outcome instead of copying it, and misses once that is no success", async () => {
+    const answer = { statusCode: 200, body: '{"choices":[{"message":{"content":"pointed"}}]}' };
+    await store.requests.finish("req_pointed", "succeeded", answer, null);
+    const base = { endpoint: "/v1/chat/completions" as const, model: "m", owner: "o", createdAt: new Date() };
+    await store.cache.put({ _id: "pointed", ...base, body: answer.body, answerOf: "req_pointed" });
+    // The document is small: no copy of the answer.
+    const raw = await store.mongo.collections.cache.findOne({ _id: "pointed" });
+    expect(raw).toMatchObject({ body: "", answerOf: "req_pointed" });
+    expect((await store.cache.get("pointed"))?.body).toBe(answer.body);
+    const from = new Map([["pointed", 0]]);
+    expect((await store.cache.getMany(["pointed"], from)).map((e) => e.body)).toEqual([answer.body]);
+    // An entry written with its body (format 2) still reads as it is.
+    await store.cache.put({ _id: "copied", ...base, body: "{}" });
+    expect((await store.cache.get("copied"))?.body).toBe("{}");
+    // The outcome erased (an error answer in its place): the entry answers no one.
+    await store.mongo.collections.answers.updateOne(
+      { _id: "req_pointed" },
+      { $set: { state: "failed", answer: { statusCode: 404, body: "{}" } } },
+    );
+    expect(await store.cache.get("pointed")).toBeNull();
+    expect(await store.cache.getMany(["pointed"], from)).toEqual([]);
+    await store.cache.put({ _id: "dangling", ...base, body: "{}", answerOf: "req_never_finished" });
+    expect(await store.cache.get("dangling")).toBeNull();
   });
 });
 
@@ -227,10 +252,10 @@ describe.each([
     expect(await batches.claimCreating(`bgb_t1_${guardInFilter}`, 0, "c0")).toBe(false);
     expect((await batches.get(`bgb_t1_${guardInFilter}`))?.state).toBe("preparing");
     expect(
-      await batches.markSubmitted(`bgb_t1_${guardInFilter}`, { id: "batch_x", status: "validating" }),
+      await batches.markSubmitted(`bgb_t1_${guardInFilter}`, { id: "batch_x", status: "validating" }, 0),
     ).toBe(false);
-    expect(await batches.markUploaded(`bgb_t1_${guardInFilter}`, "file-1")).toBe(true);
-    expect(await batches.markUploaded(`bgb_t1_${guardInFilter}`, "file-2")).toBe(false);
+    expect(await batches.markUploaded(`bgb_t1_${guardInFilter}`, "file-1", 0)).toBe(true);
+    expect(await batches.markUploaded(`bgb_t1_${guardInFilter}`, "file-2", 0)).toBe(false);
     expect(await batches.markSettled(`bgb_t1_${guardInFilter}`)).toBe(false);
     const record = await batches.get(`bgb_t1_${guardInFilter}`);
     expect(record).toMatchObject({ state: "uploaded", inputFileId: "file-1" });
@@ -238,14 +263,14 @@ describe.each([
 
   it("a stale writer cannot roll a submitted record back", async () => {
     await batches.prepare(preparing(`bgb_t2_${guardInFilter}`));
-    await batches.markUploaded(`bgb_t2_${guardInFilter}`, "file-1");
+    await batches.markUploaded(`bgb_t2_${guardInFilter}`, "file-1", 0);
     expect(await batches.claimCreating(`bgb_t2_${guardInFilter}`, 0, "c0")).toBe(true);
     expect(
-      await batches.markSubmitted(`bgb_t2_${guardInFilter}`, { id: "batch_t2", status: "validating" }),
+      await batches.markSubmitted(`bgb_t2_${guardInFilter}`, { id: "batch_t2", status: "validating" }, 0),
     ).toBe(true);
-    expect(await batches.markUploaded(`bgb_t2_${guardInFilter}`, "file-late")).toBe(false);
-    expect(await batches.heartbeat(`bgb_t2_${guardInFilter}`)).toBe(false);
-    expect(await batches.markRefused(`bgb_t2_${guardInFilter}`, "create_refused")).toBe(false);
+    expect(await batches.markUploaded(`bgb_t2_${guardInFilter}`, "file-late", 0)).toBe(false);
+    expect(await batches.heartbeat(`bgb_t2_${guardInFilter}`, 0)).toBe(false);
+    expect(await batches.markRefused(`bgb_t2_${guardInFilter}`, "create_refused", 0)).toBe(false);
     expect(await batches.get(`bgb_t2_${guardInFilter}`)).toMatchObject({
       state: "submitted",
       providerBatchId: "batch_t2",
@@ -264,7 +289,7 @@ describe.each([
 
   it("takes the creating fence once per generation, and a take-over once per generation", async () => {
     await batches.prepare(preparing(`bgb_t3_${guardInFilter}`));
-    await batches.markUploaded(`bgb_t3_${guardInFilter}`, "file-1");
+    await batches.markUploaded(`bgb_t3_${guardInFilter}`, "file-1", 0);
     const claims = await Promise.all(
       ["a", "b", "c"].map((c) => batches.claimCreating(`bgb_t3_${guardInFilter}`, 0, c)),
     );
@@ -276,16 +301,53 @@ describe.each([
     expect(await batches.claimCreating(`bgb_t3_${guardInFilter}`, 1, "r1")).toBe(true);
   });
 
+  it("a collator that lost the record to a take-over can neither write it nor keep it alive", async () => {
+    const id = `bgb_t6_${guardInFilter}`;
+    await batches.prepare(preparing(id));
+    expect(await batches.takeOver((await batches.get(id))!, "newer")).toBe(1);
+    // The former holder (generation 0) finishing a slow upload, reporting, giving up: all refused.
+    expect(await batches.markUploaded(id, "file-stale", 0)).toBe(false);
+    expect(await batches.heartbeat(id, 0)).toBe(false);
+    expect(await batches.trimLines(id, [], 0)).toBe(false);
+    expect(await batches.markRefused(id, "upload_refused", 0)).toBe(false);
+    expect(await batches.get(id)).toMatchObject({ state: "preparing", generation: 1, inputFileId: null });
+    // The new holder's writes apply; the former one cannot create nor record a batch.
+    expect(await batches.heartbeat(id, 1)).toBe(true);
+    expect(await batches.markUploaded(id, "file-new", 1)).toBe(true);
+    expect(await batches.claimCreating(id, 0, "former")).toBe(false);
+    expect(await batches.claimCreating(id, 1, "newer")).toBe(true);
+    expect(await batches.markSubmitted(id, { id: "batch_stale", status: "validating" }, 0)).toBe(false);
+    expect(await batches.markSubmitted(id, { id: "batch_t6", status: "validating" }, 1)).toBe(true);
+    expect(await batches.get(id)).toMatchObject({
+      state: "submitted",
+      inputFileId: "file-new",
+      providerBatchId: "batch_t6",
+    });
+  });
+
+  if (!guardInFilter) {
+    it("judges the generation by its fence: a record whose generation was written over still refuses", async () => {
+      // On FerretDB v1 an update rewrites the whole document: a former holder's racing write can put
+      // the old generation back. The take-over's fence stays.
+      const id = "bgb_t7";
+      await batches.prepare(preparing(id));
+      expect(await batches.takeOver((await batches.get(id))!, "newer")).toBe(1);
+      await store.mongo.collections.batches.updateOne({ _id: id }, { $set: { generation: 0 } });
+      expect(await batches.heartbeat(id, 0)).toBe(false);
+      expect(await batches.markUploaded(id, "file-stale", 0)).toBe(false);
+    });
+  }
+
   it("keeps our verdict apart from the provider's status", async () => {
     await batches.prepare(preparing(`bgb_t4_${guardInFilter}`));
-    expect(await batches.trimLines(`bgb_t4_${guardInFilter}`, [])).toBe(true);
+    expect(await batches.trimLines(`bgb_t4_${guardInFilter}`, [], 0)).toBe(true);
     expect(await batches.get(`bgb_t4_${guardInFilter}`)).toMatchObject({
       state: "done",
       verdict: "empty",
       status: null,
     });
     await batches.prepare(preparing(`bgb_t5_${guardInFilter}`));
-    expect(await batches.markRefused(`bgb_t5_${guardInFilter}`, "upload_refused")).toBe(true);
+    expect(await batches.markRefused(`bgb_t5_${guardInFilter}`, "upload_refused", 0)).toBe(true);
     expect(await batches.get(`bgb_t5_${guardInFilter}`)).toMatchObject({
       state: "done",
       verdict: "upload_refused",
