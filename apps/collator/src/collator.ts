@@ -307,6 +307,7 @@ export class Collator {
       await store.batches.trimLines(
         recordId,
         mine.map((j) => lineId(j.data.requestId, j.data.attempt)),
+        0,
       );
     }
     // What the poller needs about each line, so settling the batch reads no request per line.

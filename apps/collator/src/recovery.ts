@@ -31,7 +31,8 @@ export class Recovery {
 
   /** Reads only the stale records, a page at a time, without their lines (a record may hold 50,000). */
   async sweep(): Promise<number> {
-    const stale = new Date(Date.now() - this.#staleMs);
+    // Judged on the store's clock, the one heartbeats are written with: not on this host's.
+    const stale = new Date((await this.#store.batches.now()).getTime() - this.#staleMs);
     let taken = 0;
     for await (const page of this.#store.batches.staleCollating(stale)) {
       for (const record of page) if (await this.#recover(record)) taken++;
@@ -49,7 +50,8 @@ export class Recovery {
     );
     try {
       if (record.state === "preparing") {
-        await this.#settleLines(record._id, await this.#store.batches.linesOf(record._id));
+        const lines = await this.#store.batches.linesOf(record._id);
+        await this.#settleLines(record._id, lines, generation);
       }
       await this.#submitter.advance(record._id, generation);
     } catch (err) {
@@ -62,11 +64,11 @@ export class Recovery {
    * A record left in `preparing` may list lines it never won (the crash came before it trimmed them):
    * keep exactly the lines whose fence it holds (the fence is what places a request in a batch).
    */
-  async #settleLines(recordId: string, lines: string[]): Promise<void> {
+  async #settleLines(recordId: string, lines: string[], generation: number): Promise<void> {
     const mine: string[] = [];
     for (const line of lines) {
       if ((await this.#store.fences.holder(fenceIds.line(line))) === recordId) mine.push(line);
     }
-    await this.#store.batches.trimLines(recordId, mine);
+    await this.#store.batches.trimLines(recordId, mine, generation);
   }
 }

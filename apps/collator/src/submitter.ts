@@ -56,18 +56,27 @@ export class BatchSubmitter {
 
   /** `bodies` (request id → body) spares store reads when the caller still holds the jobs. */
   async advance(recordId: string, generation: number, bodies?: Map<string, string>): Promise<void> {
-    const { store } = this.#o;
-    const heartbeat = setInterval(
-      () => void store.batches.heartbeat(recordId).catch(() => {}),
-      this.#o.heartbeatMs,
-    );
+    const { store, log } = this.#o;
+    // A heartbeat refused means the record is no longer this generation's to carry (taken over, or
+    // moved on): reporting stops, so a dead new holder is not kept looking alive, and an upload under
+    // way is abandoned.
+    const lost = new AbortController();
+    const heartbeat = setInterval(async () => {
+      const carried = await store.batches.heartbeat(recordId, generation).catch(() => true);
+      if (carried || lost.signal.aborted) return;
+      clearInterval(heartbeat);
+      lost.abort();
+      log.info({ recordId, generation }, "no longer carrying the batch record: taken over or moved on");
+    }, this.#o.heartbeatMs);
     try {
       let record = await store.batches.get(recordId);
       if (!record) return;
       if (record.state === "preparing") {
-        const inputFileId = await this.#upload(record, bodies);
+        const signal = AbortSignal.any([this.#stopping.signal, lost.signal]);
+        const inputFileId = await this.#upload(record, generation, signal, bodies);
         if (!inputFileId) return;
-        await store.batches.markUploaded(recordId, inputFileId);
+        // Refused: another collator holds the record now (it uploads its own file).
+        if (!(await store.batches.markUploaded(recordId, inputFileId, generation))) return;
         record = { ...record, state: "uploaded", inputFileId };
         reachedStep("collate.uploaded");
       }
@@ -77,14 +86,15 @@ export class BatchSubmitter {
     }
   }
 
-  async #upload(record: BatchRecord, bodies?: Map<string, string>): Promise<string | null> {
+  async #upload(
+    record: BatchRecord,
+    generation: number,
+    signal: AbortSignal,
+    bodies?: Map<string, string>,
+  ): Promise<string | null> {
     const file = await writeBatchFile(record._id, this.#lines(record, bodies), this.#o.fileDir);
     try {
-      const { id } = await this.#o.provider.uploadBatchFile(
-        file.path,
-        `${record._id}.jsonl`,
-        this.#stopping.signal,
-      );
+      const { id } = await this.#o.provider.uploadBatchFile(file.path, `${record._id}.jsonl`, signal);
       this.#o.log.info(
         { recordId: record._id, fileId: id, lines: file.count, bytes: file.bytes },
         "batch file uploaded",
@@ -92,7 +102,7 @@ export class BatchSubmitter {
       return id;
     } catch (error) {
       if (isPermanentFailure(error)) {
-        await this.#failAll(record, error, "upload");
+        await this.#failAll(record, error, "upload", generation);
         return null;
       }
       throw error;
@@ -108,7 +118,7 @@ export class BatchSubmitter {
       const found = await this.#lookup(record);
       if (found) {
         log.info({ recordId: record._id, batchId: found.id }, "found the batch a previous collator created");
-        return this.#submitted(record, found);
+        return this.#submitted(record, found, generation);
       }
     }
     // A collator that lost its claim (another took the record over) must not create the batch.
@@ -125,7 +135,7 @@ export class BatchSubmitter {
           metadata: { [RECORD_METADATA_KEY]: record._id },
         });
       } catch (error) {
-        if (isPermanentFailure(error)) return this.#failAll(record, error, "create");
+        if (isPermanentFailure(error)) return this.#failAll(record, error, "create", generation);
         // The reply may have been lost after the batch was made (a timeout, a reset, a 5xx): never
         // create again before looking. A failed lookup leaves the record in `creating`, for recovery.
         log.warn(
@@ -143,7 +153,7 @@ export class BatchSubmitter {
       }
     }
     reachedStep("collate.created");
-    await this.#submitted(record, batch);
+    await this.#submitted(record, batch, generation);
   }
 
   /** Whether the record is still this holder's to create: same generation, not yet submitted. */
@@ -173,10 +183,10 @@ export class BatchSubmitter {
     return alive.sort(byAge)[0] ?? found.sort(byAge)[0] ?? null;
   }
 
-  async #submitted(record: BatchRecord, batch: ProviderBatch): Promise<void> {
+  async #submitted(record: BatchRecord, batch: ProviderBatch, generation: number): Promise<void> {
     const { store, queues, log } = this.#o;
     // Lines need no update: their fences place them in this record, and its state says `submitted`.
-    if (!(await store.batches.markSubmitted(record._id, batch))) {
+    if (!(await store.batches.markSubmitted(record._id, batch, generation))) {
       // Only a record taken over meanwhile gets here: its new holder may adopt this batch or another.
       log.warn({ recordId: record._id, batchId: batch.id }, "batch created but its record had moved on");
       return this.#settleLoser(record._id, batch);
@@ -237,7 +247,12 @@ export class BatchSubmitter {
   }
 
   /** The provider refused the batch for good: every line fails with its error, nobody waits forever. */
-  async #failAll(record: BatchRecord, error: ProviderError, step: "upload" | "create"): Promise<void> {
+  async #failAll(
+    record: BatchRecord,
+    error: ProviderError,
+    step: "upload" | "create",
+    generation: number,
+  ): Promise<void> {
     const answer = refusalAnswer(error, step);
     this.#o.log.error(
       { recordId: record._id, status: error.status, message: error.message },
@@ -253,7 +268,7 @@ export class BatchSubmitter {
       delivery,
       record.lines.map(parseLineId).map((l) => ({ kind: "answer" as const, ...l, answer })),
     );
-    await this.#o.store.batches.markRefused(record._id, `${step}_refused`);
+    await this.#o.store.batches.markRefused(record._id, `${step}_refused`, generation);
   }
 
   async *#lines(record: BatchRecord, bodies?: Map<string, string>): AsyncIterable<BatchLine> {

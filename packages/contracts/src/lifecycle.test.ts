@@ -32,6 +32,13 @@ describe("BATCH_TRANSITIONS", () => {
     }
   });
 
+  it("every write from a collating state but the take-over is its holder's, checked by generation", () => {
+    for (const [name, t] of Object.entries(BATCH_TRANSITIONS)) {
+      const collating = t.from.length > 0 && t.from.every((f) => f !== "submitted");
+      expect("holder" in t && t.holder === true, name).toBe(collating && name !== "takeOver");
+    }
+  });
+
   it("every state but preparing is reached by some transition, and preparing only by insertion", () => {
     const reached = new Set(Object.values(BATCH_TRANSITIONS).map((t) => t.to));
     for (const state of BATCH_STATES) expect(reached.has(state), state).toBe(true);

@@ -84,6 +84,13 @@ export interface BatchTransition {
    * update is not atomic on FerretDB v1). Line fences are claimed right after the record is inserted.
    */
   fence?: string;
+  /**
+   * Written by the collator holding the record, and applied only while the generation it holds it in
+   * is the record's (MongoDB: in the update's filter; FerretDB v1: judged by the next generation's
+   * fence, which a take-over inserts before it writes). A collator that lost the record can neither
+   * roll it back nor keep it alive.
+   */
+  holder?: true;
   why: string;
 }
 
@@ -98,11 +105,13 @@ export const BATCH_TRANSITIONS = {
   trimLines: {
     from: ["preparing"],
     to: "same",
+    holder: true,
     why: "keep only the lines whose fence the record won",
   },
   emptied: {
     from: ["preparing"],
     to: "done",
+    holder: true,
     why: "the record won none of its lines' fences (verdict `empty`): there is nothing to submit",
   },
   takeOver: {
@@ -114,20 +123,28 @@ export const BATCH_TRANSITIONS = {
   heartbeat: {
     from: COLLATING_BATCH_STATES,
     to: "same",
+    holder: true,
     why: "the collator carrying the record still lives (recovery leaves it alone)",
   },
-  uploaded: { from: ["preparing"], to: "uploaded", why: "the JSONL file is at the provider" },
+  uploaded: { from: ["preparing"], to: "uploaded", holder: true, why: "the JSONL file is at the provider" },
   creating: {
     from: ["uploaded", "creating"],
     to: "creating",
     fence: "batch:<record>:creating:<generation>",
+    holder: true,
     why: "about to call batches.create; recovery looks the batch up by metadata before creating again",
   },
-  submitted: { from: ["creating"], to: "submitted", why: "the provider batch exists and is recorded" },
+  submitted: {
+    from: ["creating"],
+    to: "submitted",
+    holder: true,
+    why: "the provider batch exists and is recorded (a batch whose record moved on is cancelled unless adopted)",
+  },
   status: { from: ["submitted"], to: "same", why: "a newer provider status (poll or cancel)" },
   refused: {
     from: COLLATING_BATCH_STATES,
     to: "done",
+    holder: true,
     why: "the provider refused the upload or the create for good: every line failed with its error",
   },
   settled: {

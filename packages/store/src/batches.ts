@@ -3,12 +3,14 @@ import {
   type BatchRecord,
   type BatchState,
   type BatchSummary,
+  type BatchTransition,
   type BatchTransitionName,
   type BatchVerdict,
   COLLATING_BATCH_STATES,
   fenceIds,
 } from "@batch-gpt/contracts";
 import type { Filter, UpdateFilter } from "mongodb";
+import { type Clock, hostClock } from "./clock.ts";
 import type { Fences } from "./fences.ts";
 import type { Collections } from "./mongo.ts";
 
@@ -55,42 +57,62 @@ interface ProviderBatchSeen {
 /**
  * Batch records. Every write is one transition of `BATCH_TRANSITIONS` (packages/contracts/src/lifecycle.ts)
  * and applies only while the record is in one of that transition's `from` states; each returns whether
- * it applied. Few records compared with requests, so the scans listing needs are affordable.
+ * it applied. A collator's writes also carry the generation it holds the record in, and apply only
+ * while that generation is the record's: a collator that lost the record (another took it over) can
+ * neither roll it back nor keep it alive. Few records compared with requests, so the scans listing
+ * needs are affordable.
  */
 export class BatchStore {
   readonly #c: Collections;
   readonly #fences: Fences;
   readonly #guardInFilter: boolean;
+  readonly #clock: Clock;
+  /** Writes of one record from this process, one after the other (see `#serially`). */
+  readonly #writing = new Map<string, Promise<unknown>>();
 
   /**
-   * `guardInFilter`: the from-states go into the update's filter (atomic on MongoDB). Where the server
-   * filters only on `_id` (FerretDB v1), the state is read by `_id` first, then the update goes by `_id`:
-   * two cheap commands instead of one that decodes every record (not atomic, but on FerretDB v1 no
-   * conditional update is: the fences are what make steps happen once).
+   * `guardInFilter`: the from-states and the writer's generation go into the update's filter (atomic on
+   * MongoDB). Where the server filters only on `_id` (FerretDB v1), the state is read by `_id` first,
+   * then the update goes by `_id`: two cheap commands instead of one that decodes every record. That is
+   * not atomic (on FerretDB v1 no conditional update is), so there the generation is judged by its
+   * fence, which a take-over inserts before it writes anything (see `#update`).
+   * `clock`: where heartbeats and creation times are read (the database's, in `openStore`).
    */
   constructor(
     collections: Collections,
     fences: Fences,
-    opts: { guardInFilter: boolean } = { guardInFilter: true },
+    opts: { guardInFilter: boolean; clock?: Clock } = { guardInFilter: true },
   ) {
     this.#c = collections;
     this.#fences = fences;
     this.#guardInFilter = opts.guardInFilter;
+    this.#clock = opts.clock ?? hostClock;
+  }
+
+  /** Now on the clock heartbeats are written with: what staleness is judged against. */
+  now(): Promise<Date> {
+    return this.#clock.now();
   }
 
   get(id: string): Promise<BatchRecord | null> {
     return this.#c.batches.findOne({ _id: id });
   }
 
-  /** → preparing: a new record listing the lines it means to submit (their fences are claimed next). */
+  /**
+   * → preparing: a new record listing the lines it means to submit (their fences are claimed next). Its
+   * times are the store's clock's, whatever the caller's host says.
+   */
   async prepare(record: BatchRecord & { state: "preparing" }): Promise<void> {
-    await this.#c.batches.insertOne(record);
+    const now = await this.#clock.now();
+    await this.#c.batches.insertOne({ ...record, createdAt: now, updatedAt: now, heartbeatAt: now });
   }
 
   /** preparing → same: keeps the lines whose fence it won; with none left it is done (verdict `empty`). */
-  trimLines(id: string, lines: string[]): Promise<boolean> {
-    if (lines.length === 0) return this.#write("emptied", id, { lines, state: "done", verdict: "empty" });
-    return this.#write("trimLines", id, { lines });
+  trimLines(id: string, lines: string[], generation: number): Promise<boolean> {
+    if (lines.length === 0) {
+      return this.#write("emptied", id, { lines, state: "done", verdict: "empty" }, generation);
+    }
+    return this.#write("trimLines", id, { lines }, generation);
   }
 
   /** Recovery's claim on a stale record: wins the next generation's fence, then takes the record. */
@@ -100,40 +122,45 @@ export class BatchStore {
   ): Promise<number | null> {
     const generation = record.generation + 1;
     if (!(await this.#fences.claim(fenceIds.generation(record._id, generation), collatorId))) return null;
+    // The fence is the claim: the previous generation's writes stop applying from here on.
     const taken = await this.#write("takeOver", record._id, {
       generation,
       owner: collatorId,
-      heartbeatAt: new Date(),
+      heartbeatAt: await this.#clock.now(),
     });
     return taken ? generation : null;
   }
 
-  heartbeat(id: string): Promise<boolean> {
-    return this.#write("heartbeat", id, { heartbeatAt: new Date() });
+  /** False once `generation` lost the record (or it left the collating states): stop reporting it. */
+  async heartbeat(id: string, generation: number): Promise<boolean> {
+    return this.#write("heartbeat", id, { heartbeatAt: await this.#clock.now() }, generation);
   }
 
   /** preparing → uploaded. */
-  markUploaded(id: string, inputFileId: string): Promise<boolean> {
-    return this.#write("uploaded", id, { state: "uploaded", inputFileId, heartbeatAt: new Date() });
+  async markUploaded(id: string, inputFileId: string, generation: number): Promise<boolean> {
+    const fields = { state: "uploaded" as const, inputFileId, heartbeatAt: await this.#clock.now() };
+    return this.#write("uploaded", id, fields, generation);
   }
 
   /** uploaded | creating → creating, once per generation: false when another claimant won the fence. */
   async claimCreating(id: string, generation: number, collatorId: string): Promise<boolean> {
     if (!(await this.#fences.claim(fenceIds.creating(id, generation), collatorId))) return false;
     // The fence won but the record moved on (submitted or done meanwhile): nothing to create.
-    return this.#write("creating", id, { state: "creating", heartbeatAt: new Date() });
+    const fields = { state: "creating" as const, heartbeatAt: await this.#clock.now() };
+    return this.#write("creating", id, fields, generation);
   }
 
   /** creating → submitted: the provider batch exists (false: the record moved on; that batch is not ours to keep). */
-  markSubmitted(id: string, batch: ProviderBatchSeen): Promise<boolean> {
-    return this.#write("submitted", id, {
-      state: "submitted",
+  markSubmitted(id: string, batch: ProviderBatchSeen, generation: number): Promise<boolean> {
+    const fields = {
+      state: "submitted" as const,
       providerBatchId: batch.id,
       providerCreatedAt: batch.created_at ?? null,
       providerBatch: JSON.stringify(batch),
       status: batch.status,
       history: [{ status: batch.status, at: new Date() }],
-    });
+    };
+    return this.#write("submitted", id, fields, generation);
   }
 
   /** submitted → same: a provider status; appended to the history only when it changed. */
@@ -149,8 +176,12 @@ export class BatchStore {
   }
 
   /** preparing | uploaded | creating → done: the provider refused it for good (every line already failed). */
-  markRefused(id: string, verdict: Extract<BatchVerdict, `${string}_refused`>): Promise<boolean> {
-    return this.#write("refused", id, { state: "done", verdict });
+  markRefused(
+    id: string,
+    verdict: Extract<BatchVerdict, `${string}_refused`>,
+    generation: number,
+  ): Promise<boolean> {
+    return this.#write("refused", id, { state: "done", verdict }, generation);
   }
 
   /** submitted → done: every line's outcome stored and announced. */
@@ -162,25 +193,60 @@ export class BatchStore {
     transition: BatchTransitionName,
     id: string,
     fields: Partial<Omit<BatchRecord, "_id">>,
+    generation?: number,
   ): Promise<boolean> {
-    return this.#update(transition, id, { $set: { ...fields, updatedAt: new Date() } });
+    return this.#update(transition, id, { $set: { ...fields, updatedAt: new Date() } }, generation);
   }
 
-  /** Applies `update` when the record is in one of the transition's from-states; true when it did. */
-  async #update(
+  /**
+   * Applies `update` when the record is in one of the transition's from-states and, for a collator's
+   * write, still in the writer's `generation`; true when it did.
+   */
+  #update(
     transition: BatchTransitionName,
     id: string,
     update: UpdateFilter<BatchRecord>,
+    generation?: number,
   ): Promise<boolean> {
-    const from: readonly BatchState[] = BATCH_TRANSITIONS[transition].from;
-    if (this.#guardInFilter) {
-      const result = await this.#c.batches.updateOne({ _id: id, state: { $in: [...from] } }, update);
+    const { from, holder }: BatchTransition = BATCH_TRANSITIONS[transition];
+    if (holder && generation === undefined) throw new Error(`${transition} is written in a generation`);
+    return this.#serially(id, async () => {
+      if (this.#guardInFilter) {
+        const filter: Filter<BatchRecord> = { _id: id, state: { $in: [...from] } };
+        if (generation !== undefined) filter.generation = generation;
+        return (await this.#c.batches.updateOne(filter, update)).matchedCount > 0;
+      }
+      // FerretDB v1: the record may say an older generation than the truth (an update there rewrites
+      // the whole document, so two racing writes can undo each other); the next generation's fence,
+      // inserted by a take-over before it writes, cannot. Judged before and after the write: a
+      // take-over that came in between makes the write count as lost, and its writer stops.
+      if (generation !== undefined && (await this.#superseded(id, generation))) return false;
+      const current = await this.#c.batches.findOne({ _id: id }, { projection: { state: 1 } });
+      if (!current || !from.includes(current.state)) return false;
+      const result = await this.#c.batches.updateOne({ _id: id }, update);
+      if (generation !== undefined && (await this.#superseded(id, generation))) return false;
       return result.matchedCount > 0;
-    }
-    const current = await this.#c.batches.findOne({ _id: id }, { projection: { state: 1 } });
-    if (!current || !from.includes(current.state)) return false;
-    const result = await this.#c.batches.updateOne({ _id: id }, update);
-    return result.matchedCount > 0;
+    });
+  }
+
+  /** Whether a take-over claimed the generation after `generation`. */
+  async #superseded(id: string, generation: number): Promise<boolean> {
+    return (await this.#fences.holder(fenceIds.generation(id, generation + 1))) !== null;
+  }
+
+  /**
+   * Runs one record's writes from this process one after the other: on FerretDB v1 an update rewrites
+   * the whole document, so a heartbeat racing its own collator's state write could undo it.
+   */
+  #serially<T>(id: string, write: () => Promise<T>): Promise<T> {
+    const previous = this.#writing.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(write);
+    const settled = next.catch(() => {});
+    this.#writing.set(id, settled);
+    void settled.then(() => {
+      if (this.#writing.get(id) === settled) this.#writing.delete(id);
+    });
+    return next;
   }
 
   /**

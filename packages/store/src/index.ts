@@ -2,6 +2,7 @@ import { ApiKeyStore } from "./api-keys.ts";
 import { type BatchListQuery, BatchStore, type ClaimView, type ListedBatch } from "./batches.ts";
 import { CacheStore } from "./cache.ts";
 import { CallStore } from "./calls.ts";
+import { type Clock, DbClock, hostClock } from "./clock.ts";
 import { DocumentTooLarge, documentBytes, MAX_DOCUMENT_BYTES } from "./documents.ts";
 import { Fences } from "./fences.ts";
 import { ensureIndexes, INDEXES, type IndexedApp } from "./indexes.ts";
@@ -40,7 +41,10 @@ export async function openStore(uri: string, dbName: string, opts: ConnectOption
   return {
     mongo,
     requests: new RequestStore(c),
-    batches: new BatchStore(c, fences, { guardInFilter: !mongo.filtersOnlyById }),
+    batches: new BatchStore(c, fences, {
+      guardInFilter: !mongo.filtersOnlyById,
+      clock: new DbClock(mongo.db),
+    }),
     cache: new CacheStore(c),
     calls: new CallStore(c),
     fences,
@@ -61,11 +65,14 @@ export {
   CacheStore,
   CallStore,
   type ClaimView,
+  type Clock,
   type Collections,
+  DbClock,
   DocumentTooLarge,
   documentBytes,
   type Erasure,
   Fences,
+  hostClock,
   INDEXES,
   type IndexedApp,
   isDuplicateKey,
