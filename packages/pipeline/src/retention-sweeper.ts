@@ -17,7 +17,10 @@ export interface RetentionWindows {
   batchesDays?: number | undefined;
   /** An async call record of a finished request, after the call (RETAIN_CALLS_DAYS). */
   callsDays?: number | undefined;
-  /** A cache entry, after it was stored (CACHE_TTL_SECONDS: older ones answer no one). */
+  /**
+   * A cache entry, after it was stored (CACHE_TTL_SECONDS: older ones answer no one). Entries older
+   * than `answersDays` go too.
+   */
   cacheTtlSeconds?: number | undefined;
 }
 
@@ -115,8 +118,14 @@ export class RetentionSweeper {
         return page;
       });
     }
-    if (w.cacheTtlSeconds !== undefined) {
-      const cutoff = before(w.cacheTtlSeconds * 1000);
+    // A cache entry holds (or points at) an answer: it goes once it is older than CACHE_TTL_SECONDS (it
+    // answers no one) or than RETAIN_ANSWERS_DAYS (no answer is kept longer), whichever comes first.
+    const cacheMs = [
+      w.cacheTtlSeconds === undefined ? undefined : w.cacheTtlSeconds * 1000,
+      w.answersDays === undefined ? undefined : w.answersDays * DAY_MS,
+    ].filter((ms) => ms !== undefined);
+    if (cacheMs.length > 0) {
+      const cutoff = before(Math.min(...cacheMs));
       tally.cacheEntries = await this.#pages(() => r.deleteCache(cutoff));
     }
     if (Object.values(tally).some((n) => n > 0)) this.#log.info({ ...tally }, "retention sweep");
