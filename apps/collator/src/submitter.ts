@@ -81,6 +81,11 @@ export class BatchSubmitter {
         reachedStep("collate.uploaded");
       }
       if (record.state === "uploaded" || record.state === "creating") await this.#create(record, generation);
+    } catch (error) {
+      // An upload abandoned on purpose (the record lost, or this collator stopping) is no failure: the
+      // record is its holder's, or recovery's, to carry on.
+      if (!lost.signal.aborted && !this.#stopping.signal.aborted) throw error;
+      log.info({ recordId, generation }, "batch record left to its holder or to recovery");
     } finally {
       clearInterval(heartbeat);
     }
