@@ -144,6 +144,10 @@ describe("the retention sweep", () => {
     expect(await bodyOf(sweeping, open.requestId)).toContain("still running");
     expect(await sweeping.store.calls.get(openCall)).not.toBeNull();
     expect((await fetchCall(sweeping, openCall)).status).toBe(202);
+    // An operator cannot erase it either while it runs (its body is still to be sent).
+    const refused = await post(sweeping, `/admin/api/requests/${openCall}/erase`, {});
+    expect(await errorOf(refused)).toEqual({ status: 409, code: "request_unfinished" });
+    expect(await bodyOf(sweeping, open.requestId)).toContain("still running");
     // ...and is answered once the provider answers again.
     await sweeping.control("faults", undefined, "DELETE");
     await eventually(
