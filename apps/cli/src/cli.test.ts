@@ -102,6 +102,12 @@ describe("batch-gpt", () => {
   });
 
   it("cancels a running batch; a finished one cannot be", async () => {
+    // A batch that runs a minute: still running whenever the (few seconds behind) list shows it.
+    await fetch(`${stack.emulator.origin}/_emulator/next-batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ outcome: "complete", durationMs: 60_000 }),
+    });
     await queueAsync("gpt-cli-cancel", "cancel me");
     await eventually(async () => /gpt-cli-cancel\s+0\s+1/.test((await cli(["status"])).stdout));
     await cli(["flush"]);

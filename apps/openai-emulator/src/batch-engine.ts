@@ -54,7 +54,7 @@ export class BatchEngine {
     await link(this.state.filePath(params.inputFileId), inputPath);
     const scan = await scanInput(inputPath, params.endpoint);
     const next = this.faults.takeNextBatch();
-    const d = this.durationMs;
+    const d = next?.durationMs ?? this.durationMs;
     const created = nowSeconds(nowMs);
     const record: BatchRecord = {
       batch: {
@@ -92,7 +92,10 @@ export class BatchEngine {
           completeAt: nowMs + d,
           cancelAt: next?.outcome === "cancel" ? nowMs + 0.5 * d : null,
         },
-        outcome: next ? { kind: next.outcome, completeLines: next.completeLines ?? null } : null,
+        outcome:
+          next && next.outcome !== "complete"
+            ? { kind: next.outcome, completeLines: next.completeLines ?? null }
+            : null,
         cancel: null,
         pendingOutput: null,
       },

@@ -59,12 +59,15 @@ export type FaultSpec = z.input<typeof faultSchema>;
 export type Fault = z.output<typeof faultSchema>;
 
 export const nextBatchSchema = z.object({
-  outcome: z.enum(["failed_validation", "token_limit_exceeded", "expire", "cancel"]),
+  outcome: z.enum(["complete", "failed_validation", "token_limit_exceeded", "expire", "cancel"]),
   completeLines: z.number().int().min(0).optional(),
+  /** How long this batch runs, instead of the emulator's batch duration (a slow batch, as real ones are). */
+  durationMs: z.number().int().min(1).max(86_400_000).optional(),
 });
 export interface NextBatch {
-  outcome: NextBatchOutcome;
+  outcome: NextBatchOutcome | "complete";
   completeLines?: number | undefined;
+  durationMs?: number | undefined;
 }
 
 export class Faults {

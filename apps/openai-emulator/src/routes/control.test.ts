@@ -172,6 +172,16 @@ describe("fault injection and the control API", () => {
     expect((await h.waitTerminal((await createBatch([chatLine("a", "x")])).id)).status).toBe("completed");
   });
 
+  it("next-batch durationMs makes the next batch run that long, then completes it as usual", async () => {
+    await h.control("/next-batch", { outcome: "complete", durationMs: 60_000 });
+    const slow = await createBatch([chatLine("s", "slow")]);
+    const quick = await h.waitTerminal((await createBatch([chatLine("q", "quick")])).id);
+    expect(quick.status).toBe("completed");
+    // The quick one ran its whole course; the slow one is still under way.
+    expect(["validating", "in_progress"]).toContain((await h.client.batches.retrieve(slow.id)).status);
+    expect((await h.client.batches.cancel(slow.id)).status).toBe("cancelling");
+  });
+
   it("next-batch expire answers the first lines and expires the rest", async () => {
     await h.control("/next-batch", { outcome: "expire" });
     const lines = Array.from({ length: 6 }, (_, i) => chatLine(`x${i}`, `q${i}`));
