@@ -209,7 +209,11 @@ async function main(): Promise<number> {
     machine: machine(loadAtStart),
     code: codeVersion(),
     options: { ...opts, out: undefined },
-    settings: { ...SOAK_SETTINGS, EMULATOR_BATCH_DURATION_MS: String(EMULATOR_BATCH_MS) },
+    settings: {
+      ...SOAK_SETTINGS,
+      COLLATOR_STALE_RECORD_MS: String(opts.staleRecordMs),
+      EMULATOR_BATCH_DURATION_MS: String(EMULATOR_BATCH_MS),
+    },
     requests: calls.length,
     byMode,
     byEndpoint,

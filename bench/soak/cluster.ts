@@ -14,12 +14,13 @@ export type Worker = "collator" | "poller";
 
 /** Settings of the soak's stack: short windows and intervals, so recovery happens within the run. */
 export const SOAK_SETTINGS = {
-  COLLATE_BATCHES_FOR_DURATION_IN_MS: "500",
+  // Long enough that a model's batch gathers several lines: on FerretDB every batch costs many writes.
+  COLLATE_BATCHES_FOR_DURATION_IN_MS: "2000",
   COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: "300",
   COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: "1",
   POLL_SWEEP_INTERVAL_MS: "3000",
-  // A killed collator's records and jobs, and a killed poller's checks, are taken over within seconds.
-  COLLATOR_STALE_RECORD_MS: "10000",
+  // A killed collator's jobs, and a killed poller's checks, are taken over within seconds (its records
+  // after the soak's staleRecordMs).
   COLLATOR_RECOVERY_INTERVAL_MS: "2000",
   COLLATOR_JOB_LOCK_MS: "5000",
   POLL_JOB_LOCK_MS: "5000",
@@ -59,7 +60,12 @@ export class Cluster {
     return this.#env;
   }
 
-  async start(counts: { gateways: number; collators: number; pollers: number }): Promise<void> {
+  async start(counts: {
+    gateways: number;
+    collators: number;
+    pollers: number;
+    staleRecordMs: number;
+  }): Promise<void> {
     this.#redisPort = await freePort();
     await this.#startRedis();
     this.mongoUri = process.env.MONGODB_URI ?? "";
@@ -89,6 +95,7 @@ export class Cluster {
       OPENAI_API_KEY: "sk-soak",
       OPENAI_BASE_URL: `${this.emulatorUrl}/v1`,
       ...SOAK_SETTINGS,
+      COLLATOR_STALE_RECORD_MS: String(counts.staleRecordMs),
     });
     const starting: Promise<unknown>[] = [];
     for (let i = 0; i < counts.pollers; i++) starting.push(this.startWorker("poller"));
@@ -121,16 +128,20 @@ export class Cluster {
   async startWorker(kind: Worker): Promise<Child> {
     this.#started[kind] += 1;
     const child = this.#scope.node(`${kind}-${this.#started[kind]}`, app(kind), { env: this.#env });
-    this.#workers[kind].push(child);
-    void child.exited.then(() => {
-      const list = this.#workers[kind];
-      list.splice(list.indexOf(child), 1);
-    });
     await child.waitForLine(new RegExp(`${kind} started`), 60_000);
+    // Listed (and so killable) once started: a kill must not be mistaken for a failed start.
+    if (child.process.exitCode === null && child.process.signalCode === null) {
+      this.#workers[kind].push(child);
+      void child.exited.then(() => {
+        const list = this.#workers[kind];
+        const i = list.indexOf(child);
+        if (i >= 0) list.splice(i, 1);
+      });
+    }
     return child;
   }
 
-  /** The collators or pollers running now. */
+  /** The collators or pollers running now (started, not yet killed). */
   workers(kind: Worker): Child[] {
     return [...this.#workers[kind]];
   }

@@ -15,6 +15,11 @@ export interface SoakOptions {
   killEveryS: number;
   /** Mean seconds between two emulator faults (429, 500 or a slow answer). */
   faultEveryS: number;
+  /**
+   * COLLATOR_STALE_RECORD_MS: how soon a killed collator's records are taken over. Short, a live
+   * collator whose heartbeat FerretDB delays under the full load loses its records, and they churn.
+   */
+  staleRecordMs: number;
   /** Callers in flight at most (a caller waits for its answer before its slot is reused). */
   concurrency: number;
   /** Where the summary is written (JSON). */
@@ -32,9 +37,10 @@ const FULL: Omit<SoakOptions, "out" | "seed" | "lostReplies"> = {
   gateways: 2,
   collators: 2,
   pollers: 2,
-  killEveryS: 8,
+  killEveryS: 10,
   faultEveryS: 3,
-  concurrency: 200,
+  staleRecordMs: 30_000,
+  concurrency: 1000,
 };
 
 const QUICK: typeof FULL = {
@@ -46,6 +52,7 @@ const QUICK: typeof FULL = {
   pollers: 2,
   killEveryS: 4,
   faultEveryS: 1.5,
+  staleRecordMs: 8000,
   concurrency: 100,
 };
 
@@ -106,6 +113,7 @@ export function parseSoakOptions(argv: string[]): SoakOptions | "help" {
     pollers: int("pollers", values.pollers, base.pollers, 1),
     killEveryS: num("kill-every", values["kill-every"], base.killEveryS, 0.5),
     faultEveryS: num("fault-every", values["fault-every"], base.faultEveryS, 0.2),
+    staleRecordMs: base.staleRecordMs,
     concurrency: int("concurrency", values.concurrency, base.concurrency, 1),
     out: values.out ?? "",
     seed: int("seed", values.seed, Math.floor(Math.random() * 1e9), 0),
