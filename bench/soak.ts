@@ -244,7 +244,15 @@ async function main(): Promise<number> {
       lost: lost.slice(0, 10).map(({ n, tag, endpoint, mode, id }) => ({ n, tag, endpoint, mode, id })),
       wrong: wrong
         .slice(0, 10)
-        .map(({ n, endpoint, mode, status, detail }) => ({ n, endpoint, mode, status, detail })),
+        .map(({ n, tag, id, endpoint, mode, status, detail }) => ({
+          n,
+          tag,
+          id,
+          endpoint,
+          mode,
+          status,
+          detail,
+        })),
       billedTwice: provider.billedTwice.slice(0, 10),
       bodiesBilledTwice: provider.bodiesBilledTwice.slice(0, 10),
       executedUnrecorded: store.executedUnrecorded.slice(0, 10),

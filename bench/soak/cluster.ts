@@ -15,7 +15,7 @@ export type Worker = "collator" | "poller";
 /** Settings of the soak's stack: short windows and intervals, so recovery happens within the run. */
 export const SOAK_SETTINGS = {
   // Long enough that a model's batch gathers several lines: on FerretDB every batch costs many writes.
-  COLLATE_BATCHES_FOR_DURATION_IN_MS: "2000",
+  COLLATE_BATCHES_FOR_DURATION_IN_MS: "3000",
   COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS: "300",
   COLLECT_BATCH_STATS_POLLING_MAX_INTERVAL_SECONDS: "1",
   POLL_SWEEP_INTERVAL_MS: "3000",

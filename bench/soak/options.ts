@@ -32,7 +32,7 @@ export interface SoakOptions {
 
 const FULL: Omit<SoakOptions, "out" | "seed" | "lostReplies"> = {
   requests: 3000,
-  loadS: 240,
+  loadS: 400,
   drainS: 180,
   gateways: 2,
   collators: 2,
