@@ -35,14 +35,14 @@ export class Recovery {
     const stale = new Date((await this.#store.batches.now()).getTime() - this.#staleMs);
     let taken = 0;
     for await (const page of this.#store.batches.staleCollating(stale)) {
-      for (const record of page) if (await this.#recover(record)) taken++;
+      for (const record of page) if (await this.#recover(record, stale)) taken++;
     }
     return taken;
   }
 
   /** Takes `record` over and carries it on; false when another collator claimed it first. */
-  async #recover(record: ClaimView): Promise<boolean> {
-    const generation = await this.#store.batches.takeOver(record, this.#collatorId);
+  async #recover(record: ClaimView, stale: Date): Promise<boolean> {
+    const generation = await this.#store.batches.takeOver(record, this.#collatorId, stale);
     if (generation === null) return false;
     this.#log.warn(
       { recordId: record._id, state: record.state, generation },

@@ -119,9 +119,13 @@ export class BatchStore {
   async takeOver(
     record: Pick<BatchRecord, "_id" | "generation">,
     collatorId: string,
+    staleBefore?: Date,
   ): Promise<number | null> {
-    const generation = record.generation + 1;
-    if (!(await this.#fences.claim(fenceIds.generation(record._id, generation), collatorId))) return null;
+    let generation = record.generation + 1;
+    while (!(await this.#fences.claim(fenceIds.generation(record._id, generation), collatorId))) {
+      if (!staleBefore || !(await this.#claimAbandoned(record._id, generation, staleBefore))) return null;
+      generation += 1;
+    }
     // The fence is the claim: the previous generation's writes stop applying from here on.
     const taken = await this.#write("takeOver", record._id, {
       generation,
@@ -129,6 +133,21 @@ export class BatchStore {
       heartbeatAt: await this.#clock.now(),
     });
     return taken ? generation : null;
+  }
+
+  /**
+   * Whether the claim of `generation` was abandoned: won before `staleBefore` by a collator that has not
+   * reported the record since (killed between its fence and its first write, or that write failed).
+   * Without this, the record would keep its old generation, every later take-over would try the same
+   * fence and lose, and the record and its callers would wait for ever. The fence's time is its
+   * winner's clock; staleness is measured in minutes, far above any skew between hosts.
+   */
+  async #claimAbandoned(id: string, generation: number, staleBefore: Date): Promise<boolean> {
+    const claimedAt = await this.#fences.claimedAt(fenceIds.generation(id, generation));
+    if (!claimedAt || claimedAt > staleBefore) return false;
+    const current = await this.#c.batches.findOne({ _id: id }, { projection: { state: 1, heartbeatAt: 1 } });
+    const collating = (COLLATING_BATCH_STATES as readonly string[]).includes(current?.state ?? "");
+    return collating && current !== null && current.heartbeatAt <= staleBefore;
   }
 
   /** False once `generation` lost the record (or it left the collating states): stop reporting it. */

@@ -46,6 +46,12 @@ export class Fences {
     return won;
   }
 
+  /** When the fence was won (the winner's clock), or null when nobody holds it. */
+  async claimedAt(id: string): Promise<Date | null> {
+    const fence = await this.#c.fences.findOne({ _id: id }, { projection: { at: 1 } });
+    return fence?.at ?? null;
+  }
+
   async holder(id: string): Promise<string | null> {
     const fence = await this.#c.fences.findOne({ _id: id });
     return fence?.holder ?? null;

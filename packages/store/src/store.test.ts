@@ -1,4 +1,4 @@
-import type { BatchRecord, CollateJob } from "@batch-gpt/contracts";
+import { type BatchRecord, type CollateJob, fenceIds } from "@batch-gpt/contracts";
 import { openTestStore } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { BatchStore } from "./batches.ts";
@@ -299,6 +299,41 @@ describe.each([
     expect(takers.filter((g) => g !== null)).toEqual([1]);
     expect((await batches.get(`bgb_t3_${guardInFilter}`))?.generation).toBe(1);
     expect(await batches.claimCreating(`bgb_t3_${guardInFilter}`, 1, "r1")).toBe(true);
+  });
+
+  /** A record whose collator last reported an hour ago, and the cut-off recovery would judge it by. */
+  async function staleRecord(id: string): Promise<Date> {
+    await batches.prepare(preparing(id));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await store.mongo.collections.batches.updateOne({ _id: id }, { $set: { heartbeatAt: hourAgo } });
+    return new Date(Date.now() - 60_000);
+  }
+
+  it("takes over a record whose last claimant died between its fence and its first write", async () => {
+    const id = `bgb_t8_${guardInFilter}`;
+    const stale = await staleRecord(id);
+    // A collator won generation 1's fence long ago and was killed before it wrote the record: every
+    // take-over since tried that same fence and lost, and the record waited for ever.
+    await store.mongo.collections.fences.insertOne({
+      _id: fenceIds.generation(id, 1),
+      holder: "killed",
+      at: new Date(Date.now() - 3_000_000),
+    });
+    const record = (await batches.get(id))!;
+    expect(record.generation).toBe(0);
+    expect(await batches.takeOver(record, "rescuer", stale)).toBe(2);
+    expect(await batches.get(id)).toMatchObject({ generation: 2, owner: "rescuer" });
+    expect(await batches.heartbeat(id, 2)).toBe(true);
+    expect(await batches.heartbeat(id, 1)).toBe(false);
+  });
+
+  it("leaves a stale record to a claimant whose claim is under way", async () => {
+    const id = `bgb_t9_${guardInFilter}`;
+    const stale = await staleRecord(id);
+    // Generation 1's fence was won just now: its claimant is about to write the record.
+    expect(await store.fences.claim(fenceIds.generation(id, 1), "claimant")).toBe(true);
+    expect(await batches.takeOver((await batches.get(id))!, "other", stale)).toBeNull();
+    expect((await batches.get(id))?.generation).toBe(0);
   });
 
   it("a collator that lost the record to a take-over can neither write it nor keep it alive", async () => {
