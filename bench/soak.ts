@@ -46,8 +46,13 @@ const scope = new Scope(logDir);
 const cluster = new Cluster(scope, dataDir, runId);
 
 let cleaning: Promise<void> | null = null;
-const cleanUp = () => {
-  cleaning ??= cluster.stop().finally(() => rmSync(dataDir, { recursive: true, force: true }));
+/** Stops everything; the servers' data stays when the audit failed, for a look at what went wrong. */
+const cleanUp = (keepData = false) => {
+  cleaning ??= cluster.stop().finally(() => {
+    if (keepData)
+      say(`this run's data (Redis's append-only file, the store) stays in ${relative(ROOT, dataDir)}`);
+    else rmSync(dataDir, { recursive: true, force: true });
+  });
   return cleaning;
 };
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -242,17 +247,15 @@ async function main(): Promise<number> {
     problems,
     examples: {
       lost: lost.slice(0, 10).map(({ n, tag, endpoint, mode, id }) => ({ n, tag, endpoint, mode, id })),
-      wrong: wrong
-        .slice(0, 10)
-        .map(({ n, tag, id, endpoint, mode, status, detail }) => ({
-          n,
-          tag,
-          id,
-          endpoint,
-          mode,
-          status,
-          detail,
-        })),
+      wrong: wrong.slice(0, 10).map(({ n, tag, id, endpoint, mode, status, detail }) => ({
+        n,
+        tag,
+        id,
+        endpoint,
+        mode,
+        status,
+        detail,
+      })),
       billedTwice: provider.billedTwice.slice(0, 10),
       bodiesBilledTwice: provider.bodiesBilledTwice.slice(0, 10),
       executedUnrecorded: store.executedUnrecorded.slice(0, 10),
@@ -285,7 +288,7 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => cleanUp().then(() => process.exit(code)),
+  (code) => cleanUp(code !== 0).then(() => process.exit(code)),
   (err: unknown) => {
     say(`soak could not run: ${(err as Error).stack ?? String(err)}`);
     return cleanUp().then(() => process.exit(2));
