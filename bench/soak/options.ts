@@ -5,7 +5,10 @@ export interface SoakOptions {
   requests: number;
   /** Seconds the load is spread over (kills, faults and the Redis restart happen within it). */
   loadS: number;
-  /** Seconds after the load for the last callers to be answered; past it, a caller still waiting is lost. */
+  /**
+   * After the load, the callers still waiting are given up on (lost) once no caller got an answer for
+   * this many seconds, or after three times as long in all.
+   */
   drainS: number;
   /** Processes of each app. */
   gateways: number;
@@ -33,20 +36,20 @@ export interface SoakOptions {
 const FULL: Omit<SoakOptions, "out" | "seed" | "lostReplies"> = {
   requests: 3000,
   loadS: 400,
-  drainS: 180,
+  drainS: 120,
   gateways: 2,
   collators: 2,
   pollers: 2,
-  killEveryS: 10,
+  killEveryS: 15,
   faultEveryS: 3,
-  staleRecordMs: 30_000,
+  staleRecordMs: 60_000,
   concurrency: 1000,
 };
 
 const QUICK: typeof FULL = {
   requests: 300,
   loadS: 20,
-  drainS: 25,
+  drainS: 15,
   gateways: 1,
   collators: 2,
   pollers: 2,
