@@ -102,9 +102,14 @@ describe("metrics during an end-to-end run", () => {
     expect((await collatorMetrics()).sample("batchgpt_lines_total", { outcome: "succeeded" })).toBe(0);
 
     // The deployment's figures: batch records (counted a few seconds at a time) and BullMQ's queues.
+    // A poll job completes just after its batch is marked done: wait for both (the figures are read
+    // a few seconds at a time).
     const after = await eventually(async () => {
       const now = await gatewayMetrics();
-      return now.sample("batchgpt_batches", { state: "done", status: "completed" }) === 5 ? now : false;
+      const settled =
+        now.sample("batchgpt_batches", { state: "done", status: "completed" }) === 5 &&
+        now.sample("batchgpt_queue_finished_jobs", { queue: "poll", result: "completed" }) === 6;
+      return settled ? now : false;
     });
     expect(after.sample("batchgpt_batches", { state: "done", status: "expired" })).toBe(1);
     expect(after.sample("batchgpt_queue_jobs", { queue: "collate", state: "waiting" })).toBe(0);
