@@ -22,7 +22,7 @@ beforeAll(async () => {
         RETAIN_BATCHES_DAYS: "1",
         RETAIN_CALLS_DAYS: "5",
         CACHE_TTL_SECONDS: "3600",
-        RETENTION_SWEEP_INTERVAL_MS: "300",
+        RETENTION_SWEEP_INTERVAL_MS: "1500",
       },
     }),
     startStack({ env: { GATEWAY_ADMIN_KEYS: ADMIN, HOST: "127.0.0.1", KEYS_REFRESH_MS: "200" } }),
