@@ -112,11 +112,19 @@ async function load(): Promise<void> {
   const intervalMs = (opts.loadS * 1000) / opts.requests;
   const inFlight = new Set<Promise<void>>();
   const loadStart = Date.now();
+  const late = () => Date.now() - loadStart > (opts.loadS + opts.drainS) * 1000;
   let lastReport = 0;
   for (let n = 0; n < opts.requests; n++) {
     const due = loadStart + n * intervalMs;
     if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-    while (inFlight.size >= opts.concurrency) await Promise.race(inFlight);
+    // Bounded in time: a system that stopped answering must not hold the soak for ever.
+    while (inFlight.size >= opts.concurrency && !late()) {
+      await Promise.race([...inFlight, new Promise((r) => setTimeout(r, 1000))]);
+    }
+    if (late()) {
+      say(`${opts.requests - n} requests not sent: no room for them within ${opts.loadS + opts.drainS} s`);
+      break;
+    }
     const rec = nextCall(n);
     calls.push(rec);
     if (rec.mode !== "cache" && !waiting.has(rec.tag)) waiting.set(rec.tag, rec);
@@ -135,7 +143,7 @@ async function load(): Promise<void> {
     }
   }
   say(
-    `all ${opts.requests} sent; waiting for the last ${inFlight.size} answers while they keep coming ` +
+    `${calls.length} sent; waiting for the last ${inFlight.size} answers while they keep coming ` +
       `(given up after ${opts.drainS} s without one, or ${opts.drainS * 3} s in all)`,
   );
   // A slow system (this machine shared) is told apart from a stuck one: the drain goes on while
@@ -201,6 +209,7 @@ async function main(): Promise<number> {
   const lost = calls.filter((c) => c.outcome === "lost" || c.outcome === "pending");
   const problems = {
     lost: lost.length,
+    notSent: opts.requests - calls.length,
     wrong: wrong.length,
     duplicated: provider.billedTwice.length + provider.bodiesBilledTwice.length + provider.duplicateInFile,
     answeredWithoutExecution: bodiesNeverExecuted,

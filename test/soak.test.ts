@@ -53,6 +53,7 @@ describe("pnpm soak --quick", () => {
     // The audit: nothing lost, duplicated, wrong or left behind.
     expect(summary.problems).toEqual({
       lost: 0,
+      notSent: 0,
       wrong: 0,
       duplicated: 0,
       answeredWithoutExecution: 0,

@@ -34,7 +34,7 @@ export interface SoakOptions {
 }
 
 const FULL: Omit<SoakOptions, "out" | "seed" | "lostReplies"> = {
-  requests: 3000,
+  requests: 2000,
   loadS: 400,
   drainS: 120,
   gateways: 2,
