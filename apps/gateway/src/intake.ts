@@ -272,8 +272,11 @@ export class Intake {
       if ((await this.#locate(requestId).catch(() => "nowhere")) === "nowhere") {
         // Nothing was queued: free the key so the client's retry starts a clean attempt.
         await this.#inflight.release(key, requestId).catch(() => {});
+        // As any request that needs an unreachable Redis (errors.ts): the SDKs retry it.
         throw new ApiError(503, "The gateway could not queue the request; please retry.", {
           type: "server_error",
+          code: "service_unavailable",
+          headers: { "retry-after": "1" },
         });
       }
     }
