@@ -1,5 +1,8 @@
 import { type Collections, duplicateKeyIndexes, isDuplicateKey } from "./mongo.ts";
 
+/** The prefix of every batch record's fence id (`fenceIds.generation`, `fenceIds.creating`). */
+const RECORD_FENCE_PREFIX = "batch:";
+
 /**
  * Fences make a step happen once: inserting a unique `_id` is atomic on MongoDB and FerretDB alike,
  * a duplicate key (11000) means someone else did it. Fence ids: `fenceIds` in contracts; which step
@@ -12,10 +15,30 @@ export class Fences {
     this.#c = collections;
   }
 
+  /** A batch record's fences live apart from the lines' (see `Collections.recordFences`). */
+  #of(id: string) {
+    return id.startsWith(RECORD_FENCE_PREFIX) ? this.#c.recordFences : this.#c.fences;
+  }
+
+  /**
+   * Moves record fences written before they had a collection of their own (in `fences`) to
+   * `recordFences`: run at start by the apps that read them, so a take-over won by an older version
+   * still counts. Idempotent; one query (on FerretDB v1, one scan of the lines' fences) per start.
+   */
+  async adoptLegacy(): Promise<number> {
+    const legacy = await this.#c.fences.find({ _id: { $regex: `^${RECORD_FENCE_PREFIX}` } }).toArray();
+    if (legacy.length === 0) return 0;
+    await this.#c.recordFences.insertMany(legacy, { ordered: false }).catch((error: unknown) => {
+      if (!duplicateKeyIndexes(error, legacy.length)) throw error;
+    });
+    await this.#c.fences.deleteMany({ _id: { $in: legacy.map((f) => f._id) } });
+    return legacy.length;
+  }
+
   /** True when this caller won the fence. */
   async claim(id: string, holder: string): Promise<boolean> {
     try {
-      await this.#c.fences.insertOne({ _id: id, holder, at: new Date() });
+      await this.#of(id).insertOne({ _id: id, holder, at: new Date() });
       return true;
     } catch (error) {
       if (isDuplicateKey(error)) return false;
@@ -30,7 +53,7 @@ export class Fences {
     for (let i = 0; i < ids.length; i += 1000) {
       const chunk = ids.slice(i, i + 1000);
       try {
-        await this.#c.fences.insertMany(
+        await this.#of(chunk[0]!).insertMany(
           chunk.map((_id) => ({ _id, holder, at })),
           { ordered: false },
         );
@@ -48,12 +71,12 @@ export class Fences {
 
   /** When the fence was won (the winner's clock), or null when nobody holds it. */
   async claimedAt(id: string): Promise<Date | null> {
-    const fence = await this.#c.fences.findOne({ _id: id }, { projection: { at: 1 } });
+    const fence = await this.#of(id).findOne({ _id: id }, { projection: { at: 1 } });
     return fence?.at ?? null;
   }
 
   async holder(id: string): Promise<string | null> {
-    const fence = await this.#c.fences.findOne({ _id: id });
+    const fence = await this.#of(id).findOne({ _id: id });
     return fence?.holder ?? null;
   }
 }

@@ -28,7 +28,10 @@ export interface Store {
   apiKeys: ApiKeyStore;
   /** Retention windows and operators' erasures. */
   retention: Retention;
-  /** Creates the indexes `app`'s queries need (idempotent: every app runs it at start). */
+  /**
+   * Creates the indexes `app`'s queries need, and moves record fences an older version left among the
+   * line fences (idempotent: every app runs it at start).
+   */
   ensureIndexes(app: IndexedApp): Promise<void>;
   close(): Promise<void>;
 }
@@ -51,7 +54,11 @@ export async function openStore(uri: string, dbName: string, opts: ConnectOption
     lines: new BatchLines(c),
     apiKeys: new ApiKeyStore(c),
     retention: new Retention(c),
-    ensureIndexes: (app) => ensureIndexes(c, app),
+    ensureIndexes: async (app) => {
+      await ensureIndexes(c, app);
+      // Record fences written before they had a collection of their own: moved over once.
+      await fences.adoptLegacy();
+    },
     close: () => mongo.close(),
   };
 }

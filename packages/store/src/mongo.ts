@@ -41,6 +41,12 @@ export interface Collections {
   cache: Collection<CacheRecord>;
   calls: Collection<CallDoc>;
   fences: Collection<FenceRecord>;
+  /**
+   * The fences of batch records (generation and creating, `batch:…` ids): a few per record, apart from
+   * the one-per-line fences so that reading one (before every write of a record's holder) does not scan
+   * every line's fence on FerretDB v1, which reads a whole collection even by `_id`.
+   */
+  recordFences: Collection<FenceRecord>;
   /** Batch records' line manifests (see `BatchLines`). */
   batchLines: Collection<LineChunkDoc>;
   /** Parts of texts too large for their document (see `LargeTexts`). */
@@ -105,6 +111,7 @@ export async function connectMongo(
       cache: db.collection<CacheRecord>("cache"),
       calls: db.collection<CallDoc>("calls"),
       fences: db.collection<FenceRecord>("fences"),
+      recordFences: db.collection<FenceRecord>("recordFences"),
       batchLines: db.collection<LineChunkDoc>("batchLines"),
       textChunks: db.collection<TextChunkDoc>("textChunks"),
       apiKeys: db.collection<ApiKeyDoc>("apiKeys"),

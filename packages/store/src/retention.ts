@@ -110,7 +110,7 @@ export class Retention {
           fenceIds.generation(r._id, n),
         ]).flat(),
       );
-      await this.#c.fences.deleteMany({ _id: { $in: fences } });
+      await this.#c.recordFences.deleteMany({ _id: { $in: fences } });
       await this.#c.batches.deleteMany({ _id: { $in: ids }, state: "done" });
     }
     return { count: records.length, more: records.length === limit, removed: none() };

@@ -68,6 +68,28 @@ describe("fences", () => {
   });
 });
 
+describe("record fences", () => {
+  it("live apart from the lines' fences, and one an older version left among them is adopted", async () => {
+    const id = "bgb_legacy_fence";
+    await store.fences.claim(fenceIds.creating(id, 0), "c1");
+    expect(await store.mongo.collections.recordFences.countDocuments({ _id: fenceIds.creating(id, 0) })).toBe(
+      1,
+    );
+    expect(await store.mongo.collections.fences.countDocuments({ _id: fenceIds.creating(id, 0) })).toBe(0);
+    // Written by a version before the split: in the lines' collection.
+    await store.mongo.collections.fences.insertOne({
+      _id: fenceIds.generation(id, 1),
+      holder: "old",
+      at: new Date(),
+    });
+    expect(await store.fences.holder(fenceIds.generation(id, 1))).toBeNull();
+    expect(await store.fences.adoptLegacy()).toBeGreaterThanOrEqual(1);
+    expect(await store.fences.holder(fenceIds.generation(id, 1))).toBe("old");
+    expect(await store.fences.claim(fenceIds.generation(id, 1), "new")).toBe(false);
+    expect(await store.fences.adoptLegacy()).toBe(0);
+  });
+});
+
 describe("requests", () => {
   it("keeps bodies FerretDB would refuse as documents ($ref keys, dotted keys, nested arrays)", async () => {
     const body = {
@@ -314,7 +336,7 @@ describe.each([
     const stale = await staleRecord(id);
     // A collator won generation 1's fence long ago and was killed before it wrote the record: every
     // take-over since tried that same fence and lost, and the record waited for ever.
-    await store.mongo.collections.fences.insertOne({
+    await store.mongo.collections.recordFences.insertOne({
       _id: fenceIds.generation(id, 1),
       holder: "killed",
       at: new Date(Date.now() - 3_000_000),
