@@ -1,15 +1,6 @@
 /** Text helpers for the CLI's tables and progress display. */
 
-/** "45s", "3m 12s", "2h 05m", "3d 4h". */
-export function duration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}
+export { duration } from "@batch-gpt/contracts";
 
 /** `[#####x....]`: succeeded lines as #, failed as x, the rest still to do. */
 export function progressBar(done: number, failed: number, total: number, width = 20): string {

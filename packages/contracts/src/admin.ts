@@ -140,3 +140,14 @@ export type AdminKeys = ReturnType<typeof adminKeys>;
 export interface FlushMessage {
   model: string | null;
 }
+
+/** "45s", "3m 12s", "2h 05m", "3d 4h": ages and times to complete, as the dashboard and the CLI show them. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}

@@ -4,6 +4,7 @@ import {
   type AdminOverview,
   BATCH_FILTERS,
   type BatchFilter,
+  duration,
 } from "@batch-gpt/contracts";
 
 /** How often the page reloads its content (the figures and the current page of batches). */
@@ -26,17 +27,6 @@ const esc = (value: unknown) =>
 
 const number = (n: number) => n.toLocaleString("en-US");
 const plural = (n: number, one: string, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
-
-/** "45s", "3m 12s", "2h 05m", "3d 4h": ages and times to complete. */
-export function duration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}
 
 /** The whole page: the content below, the styles and the little script that refreshes and cancels. */
 export function dashboardPage(content: string): string {
