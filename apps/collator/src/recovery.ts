@@ -1,6 +1,7 @@
 import type { Logger } from "@batch-gpt/config";
 import { fenceIds } from "@batch-gpt/contracts";
 import type { ClaimView, Store } from "@batch-gpt/store";
+import type { Heartbeats } from "./heartbeat.ts";
 import type { BatchSubmitter } from "./submitter.ts";
 
 /**
@@ -11,6 +12,7 @@ import type { BatchSubmitter } from "./submitter.ts";
 export class Recovery {
   readonly #store: Store;
   readonly #submitter: BatchSubmitter;
+  readonly #heartbeats: Heartbeats;
   readonly #log: Logger;
   readonly #collatorId: string;
   readonly #staleMs: number;
@@ -18,12 +20,14 @@ export class Recovery {
   constructor(opts: {
     store: Store;
     submitter: BatchSubmitter;
+    heartbeats: Heartbeats;
     log: Logger;
     collatorId: string;
     staleMs: number;
   }) {
     this.#store = opts.store;
     this.#submitter = opts.submitter;
+    this.#heartbeats = opts.heartbeats;
     this.#log = opts.log;
     this.#collatorId = opts.collatorId;
     this.#staleMs = opts.staleMs;
@@ -48,14 +52,19 @@ export class Recovery {
       { recordId: record._id, state: record.state, generation },
       "taking over a stale batch record",
     );
+    // Reported alive from the take-over on: settling a large record's lines takes a while, and a
+    // record that looked stale meanwhile would be taken over again.
+    const heartbeat = this.#heartbeats.start(record._id, generation);
     try {
       if (record.state === "preparing") {
         const lines = await this.#store.batches.linesOf(record._id);
         await this.#settleLines(record._id, lines, generation);
       }
-      await this.#submitter.advance(record._id, generation);
+      await this.#submitter.advance(record._id, generation, undefined, heartbeat);
     } catch (err) {
       this.#log.error({ err, recordId: record._id }, "recovery of batch record failed; will retry");
+    } finally {
+      heartbeat.stop();
     }
     return true;
   }
@@ -65,10 +74,8 @@ export class Recovery {
    * keep exactly the lines whose fence it holds (the fence is what places a request in a batch).
    */
   async #settleLines(recordId: string, lines: string[], generation: number): Promise<void> {
-    const mine: string[] = [];
-    for (const line of lines) {
-      if ((await this.#store.fences.holder(fenceIds.line(line))) === recordId) mine.push(line);
-    }
+    const holders = await this.#store.fences.holders(lines.map((line) => fenceIds.line(line)));
+    const mine = lines.filter((line) => holders.get(fenceIds.line(line)) === recordId);
     await this.#store.batches.trimLines(recordId, mine, generation);
   }
 }

@@ -6,6 +6,7 @@ import { openWorkerRuntime } from "@batch-gpt/pipeline";
 import { Admission, createRedis, onFlush } from "@batch-gpt/queue";
 import { Collator } from "./collator.ts";
 import type { CollatorConfig } from "./config.ts";
+import { Heartbeats } from "./heartbeat.ts";
 import { removeOrphanBatchFiles } from "./jsonl.ts";
 import { Recovery } from "./recovery.ts";
 import { BatchSubmitter } from "./submitter.ts";
@@ -40,6 +41,8 @@ export async function startCollator(
   // Batch files a killed collator left behind (no cleanup runs after a SIGKILL).
   const orphans = await removeOrphanBatchFiles(config.BATCH_FILE_DIR);
   if (orphans.length > 0) log.info({ removed: orphans.length }, "removed batch files of stopped collators");
+  const heartbeatMs = Math.max(200, Math.floor(config.COLLATOR_STALE_RECORD_MS / 4));
+  const heartbeats = new Heartbeats({ store, log, intervalMs: heartbeatMs });
   const submitter = new BatchSubmitter({
     store,
     provider: runtime.provider,
@@ -48,7 +51,8 @@ export async function startCollator(
     log,
     collatorId,
     pollMinIntervalMs: config.COLLECT_BATCH_STATS_POLLING_MIN_INTERVAL_MS,
-    heartbeatMs: Math.max(200, Math.floor(config.COLLATOR_STALE_RECORD_MS / 4)),
+    heartbeatMs,
+    heartbeats,
     fileDir: config.BATCH_FILE_DIR,
   });
   // Admission control's counts of queued requests: jobs it takes leave them.
@@ -81,6 +85,7 @@ export async function startCollator(
   const recovery = new Recovery({
     store,
     submitter,
+    heartbeats,
     log,
     collatorId,
     staleMs: config.COLLATOR_STALE_RECORD_MS,

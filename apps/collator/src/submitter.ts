@@ -12,7 +12,11 @@ import {
 } from "@batch-gpt/provider";
 import type { QueueRegistry } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
+import type { Heartbeat, Heartbeats } from "./heartbeat.ts";
 import { type BatchLine, writeBatchFile } from "./jsonl.ts";
+
+/** Bodies read from the store per query when a batch file is rebuilt (see `RequestStore.bodies`). */
+const BODIES_PER_READ = 500;
 
 /** Metadata key carrying our record id on the provider's batch: how recovery recognises its own. */
 const RECORD_METADATA_KEY = "batch_gpt_record";
@@ -31,7 +35,9 @@ export interface SubmitterOptions {
   log: Logger;
   collatorId: string;
   pollMinIntervalMs: number;
+  /** How often a collator waiting on another's record looks at it. */
   heartbeatMs: number;
+  heartbeats: Heartbeats;
   /** Where batch files are written (BATCH_FILE_DIR); unset = the system's temp folder. */
   fileDir?: string | undefined;
 }
@@ -54,25 +60,25 @@ export class BatchSubmitter {
     this.#stopping.abort();
   }
 
-  /** `bodies` (request id → body) spares store reads when the caller still holds the jobs. */
-  async advance(recordId: string, generation: number, bodies?: Map<string, string>): Promise<void> {
+  /**
+   * `bodies` (request id → body) spares store reads when the caller still holds the jobs. `carried`: the
+   * heartbeat of a caller that already reports the record (recovery, from its take-over on); else one
+   * is started here, and stopped when this returns.
+   */
+  async advance(
+    recordId: string,
+    generation: number,
+    bodies?: Map<string, string>,
+    carried?: Heartbeat,
+  ): Promise<void> {
     const { store, log } = this.#o;
-    // A heartbeat refused means the record is no longer this generation's to carry (taken over, or
-    // moved on): reporting stops, so a dead new holder is not kept looking alive, and an upload under
-    // way is abandoned.
-    const lost = new AbortController();
-    const heartbeat = setInterval(async () => {
-      const carried = await store.batches.heartbeat(recordId, generation).catch(() => true);
-      if (carried || lost.signal.aborted) return;
-      clearInterval(heartbeat);
-      lost.abort();
-      log.info({ recordId, generation }, "no longer carrying the batch record: taken over or moved on");
-    }, this.#o.heartbeatMs);
+    const heartbeat = carried ?? this.#o.heartbeats.start(recordId, generation);
+    const lost = heartbeat.lost;
     try {
       let record = await store.batches.get(recordId);
       if (!record) return;
       if (record.state === "preparing") {
-        const signal = AbortSignal.any([this.#stopping.signal, lost.signal]);
+        const signal = AbortSignal.any([this.#stopping.signal, lost]);
         const inputFileId = await this.#upload(record, generation, signal, bodies);
         if (!inputFileId) return;
         // Refused: another collator holds the record now (it uploads its own file).
@@ -84,10 +90,10 @@ export class BatchSubmitter {
     } catch (error) {
       // An upload abandoned on purpose (the record lost, or this collator stopping) is no failure: the
       // record is its holder's, or recovery's, to carry on.
-      if (!lost.signal.aborted && !this.#stopping.signal.aborted) throw error;
+      if (!lost.aborted && !this.#stopping.signal.aborted) throw error;
       log.info({ recordId, generation }, "batch record left to its holder or to recovery");
     } finally {
-      clearInterval(heartbeat);
+      if (!carried) heartbeat.stop();
     }
   }
 
@@ -276,12 +282,19 @@ export class BatchSubmitter {
     await this.#o.store.batches.markRefused(record._id, `${step}_refused`, generation);
   }
 
+  /** The record's lines with their bodies: from `bodies`, else read from the store 500 at a time. */
   async *#lines(record: BatchRecord, bodies?: Map<string, string>): AsyncIterable<BatchLine> {
-    for (const line of record.lines) {
-      const { requestId } = parseLineId(line);
-      const body = bodies?.get(requestId) ?? (await this.#o.store.requests.get(requestId))?.body;
-      if (body === undefined) throw new Error(`request ${requestId} of ${record._id} has no stored body`);
-      yield { customId: requestId, endpoint: record.endpoint, body };
+    for (let i = 0; i < record.lines.length; i += BODIES_PER_READ) {
+      const requestIds = record.lines
+        .slice(i, i + BODIES_PER_READ)
+        .map((line) => parseLineId(line).requestId);
+      const missing = requestIds.filter((id) => !bodies?.has(id));
+      const stored = missing.length > 0 ? await this.#o.store.requests.bodies(missing) : null;
+      for (const requestId of requestIds) {
+        const body = bodies?.get(requestId) ?? stored?.get(requestId);
+        if (body === undefined) throw new Error(`request ${requestId} of ${record._id} has no stored body`);
+        yield { customId: requestId, endpoint: record.endpoint, body };
+      }
     }
   }
 }

@@ -127,11 +127,13 @@ export class BatchStore {
       generation += 1;
     }
     // The fence is the claim: the previous generation's writes stop applying from here on.
-    const taken = await this.#write("takeOver", record._id, {
-      generation,
-      owner: collatorId,
-      heartbeatAt: await this.#clock.now(),
-    });
+    const taken = await this.#write(
+      "takeOver",
+      record._id,
+      { generation, owner: collatorId },
+      undefined,
+      true,
+    );
     return taken ? generation : null;
   }
 
@@ -151,22 +153,20 @@ export class BatchStore {
   }
 
   /** False once `generation` lost the record (or it left the collating states): stop reporting it. */
-  async heartbeat(id: string, generation: number): Promise<boolean> {
-    return this.#write("heartbeat", id, { heartbeatAt: await this.#clock.now() }, generation);
+  heartbeat(id: string, generation: number): Promise<boolean> {
+    return this.#write("heartbeat", id, {}, generation, true);
   }
 
   /** preparing → uploaded. */
-  async markUploaded(id: string, inputFileId: string, generation: number): Promise<boolean> {
-    const fields = { state: "uploaded" as const, inputFileId, heartbeatAt: await this.#clock.now() };
-    return this.#write("uploaded", id, fields, generation);
+  markUploaded(id: string, inputFileId: string, generation: number): Promise<boolean> {
+    return this.#write("uploaded", id, { state: "uploaded", inputFileId }, generation, true);
   }
 
   /** uploaded | creating → creating, once per generation: false when another claimant won the fence. */
   async claimCreating(id: string, generation: number, collatorId: string): Promise<boolean> {
     if (!(await this.#fences.claim(fenceIds.creating(id, generation), collatorId))) return false;
     // The fence won but the record moved on (submitted or done meanwhile): nothing to create.
-    const fields = { state: "creating" as const, heartbeatAt: await this.#clock.now() };
-    return this.#write("creating", id, fields, generation);
+    return this.#write("creating", id, { state: "creating" }, generation, true);
   }
 
   /** creating → submitted: the provider batch exists (false: the record moved on; that batch is not ours to keep). */
@@ -208,13 +208,22 @@ export class BatchStore {
     return this.#write("settled", id, { state: "done" });
   }
 
+  /**
+   * `beat`: the write also says its collator is alive. The time is read when the write goes out, not
+   * when it was asked for: a write queued behind the record's others (or a busy store) must not stamp a
+   * time already old, or the record looks stale while its holder is at work on it.
+   */
   #write(
     transition: BatchTransitionName,
     id: string,
     fields: Partial<Omit<BatchRecord, "_id">>,
     generation?: number,
+    beat = false,
   ): Promise<boolean> {
-    return this.#update(transition, id, { $set: { ...fields, updatedAt: new Date() } }, generation);
+    const update = async (): Promise<UpdateFilter<BatchRecord>> => ({
+      $set: { ...fields, ...(beat ? { heartbeatAt: await this.#clock.now() } : {}), updatedAt: new Date() },
+    });
+    return this.#update(transition, id, update, generation);
   }
 
   /**
@@ -224,12 +233,13 @@ export class BatchStore {
   #update(
     transition: BatchTransitionName,
     id: string,
-    update: UpdateFilter<BatchRecord>,
+    makeUpdate: UpdateFilter<BatchRecord> | (() => Promise<UpdateFilter<BatchRecord>>),
     generation?: number,
   ): Promise<boolean> {
     const { from, holder }: BatchTransition = BATCH_TRANSITIONS[transition];
     if (holder && generation === undefined) throw new Error(`${transition} is written in a generation`);
     return this.#serially(id, async () => {
+      const update = typeof makeUpdate === "function" ? await makeUpdate() : makeUpdate;
       if (this.#guardInFilter) {
         const filter: Filter<BatchRecord> = { _id: id, state: { $in: [...from] } };
         if (generation !== undefined) filter.generation = generation;

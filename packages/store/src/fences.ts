@@ -79,4 +79,18 @@ export class Fences {
     const fence = await this.#of(id).findOne({ _id: id });
     return fence?.holder ?? null;
   }
+
+  /**
+   * The holders of the fences among `ids` (all of one kind), a query per 1,000: a record's line fences
+   * are read this way, not one by one (on FerretDB v1 each read scans every line's fence).
+   */
+  async holders(ids: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      const fences = this.#of(chunk[0]!).find({ _id: { $in: chunk } }, { projection: { holder: 1 } });
+      for await (const fence of fences) found.set(fence._id, fence.holder);
+    }
+    return found;
+  }
 }

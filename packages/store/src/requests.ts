@@ -54,6 +54,22 @@ export class RequestStore {
     return { ...doc, state, batchId, answer: outcome?.answer ?? null, usage: outcome?.usage ?? null };
   }
 
+  /**
+   * The bodies of the requests among `ids`, a query per 500 (a batch file rebuilt by recovery reads its
+   * lines' bodies this way, not one by one: on FerretDB v1 every read scans the collection).
+   */
+  async bodies(ids: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const docs = this.#c.requests.find(
+        { _id: { $in: ids.slice(i, i + 500) } },
+        { projection: { body: 1 } },
+      );
+      for await (const doc of docs) found.set(doc._id, doc.body);
+    }
+    return found;
+  }
+
   /** Only the outcome: what a held caller needs, in one read (more only for a body kept in parts). */
   async outcome(id: string): Promise<OutcomeDoc | null> {
     const doc = await this.#c.answers.findOne({ _id: id });

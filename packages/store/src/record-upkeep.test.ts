@@ -1,0 +1,118 @@
+import { type BatchRecord, type CollateJob, fenceIds } from "@batch-gpt/contracts";
+import { services, uniqueName } from "@batch-gpt/testing";
+import type { CommandStartedEvent } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BatchStore } from "./batches.ts";
+import type { Clock } from "./clock.ts";
+import { openStore, type Store } from "./index.ts";
+
+// What a collator does to keep a batch record while it works on it (heartbeats) and to take one over
+// (reading its lines' fences and bodies): right under a busy store, and in bulk, not line by line.
+
+let store: Store;
+/** Commands sent, by collection: counted with the driver's command monitoring. */
+const sent: { name: string; collection: string }[] = [];
+
+beforeAll(async () => {
+  store = await openStore(services().mongoUri, uniqueName("upkeep"), { monitorCommands: true });
+  store.mongo.client.on("commandStarted", (event: CommandStartedEvent) => {
+    const collection = event.command[event.commandName];
+    if (typeof collection === "string") sent.push({ name: event.commandName, collection });
+  });
+});
+afterAll(async () => {
+  await store.mongo.db.dropDatabase();
+  await store.close();
+});
+
+const record = (id: string, lines: string[]): BatchRecord & { state: "preparing" } => ({
+  _id: id,
+  provider: "openai",
+  endpoint: "/v1/chat/completions",
+  model: "m",
+  state: "preparing",
+  lines,
+  generation: 0,
+  owner: "c0",
+  heartbeatAt: new Date(),
+  inputFileId: null,
+  providerBatchId: null,
+  providerCreatedAt: null,
+  providerBatch: null,
+  status: null,
+  history: [],
+  createdAt: new Date(),
+  updatedAt: new Date(),
+});
+
+describe("heartbeats", () => {
+  it("stamp the time they are written, not the time they were asked for", async () => {
+    // The store serialises one record's writes: a heartbeat asked for during a long write waits for
+    // it. Its time must be read when it goes out, or it lands already old and the record looks stale.
+    const order: string[] = [];
+    const clock: Clock = {
+      now: async () => {
+        order.push("clock read");
+        return new Date();
+      },
+    };
+    const { collections } = store.mongo;
+    const batches = new BatchStore(collections, store.fences, {
+      guardInFilter: !store.mongo.filtersOnlyById,
+      clock,
+    });
+    const id = uniqueName("bgb_beat");
+    await batches.prepare(record(id, ["req_a:0"]));
+    order.length = 0;
+    const trimmed = batches.trimLines(id, ["req_a:0"], 0).then((ok) => {
+      order.push("earlier write done");
+      return ok;
+    });
+    const beat = batches.heartbeat(id, 0);
+    expect(await trimmed).toBe(true);
+    expect(await beat).toBe(true);
+    expect(order).toEqual(["earlier write done", "clock read"]);
+  });
+});
+
+describe("a record's lines are read in bulk", () => {
+  const LINES = 1200;
+
+  it("their fences' holders: one query per 1,000", async () => {
+    const recordId = uniqueName("bgb_fences");
+    const lines = Array.from({ length: LINES }, (_, i) => `req_${recordId}_${i}:0`);
+    const fences = lines.map((line) => fenceIds.line(line));
+    // The record won all but the first ten; another record holds those.
+    await store.fences.claimMany(fences.slice(0, 10), "bgb_other");
+    await store.fences.claimMany(fences.slice(10), recordId);
+    sent.length = 0;
+    const holders = await store.fences.holders([...fences, fenceIds.line("req_never:0")]);
+    expect(holders.size).toBe(LINES);
+    expect(holders.get(fences[0]!)).toBe("bgb_other");
+    expect(holders.get(fences[LINES - 1]!)).toBe(recordId);
+    expect(holders.has(fenceIds.line("req_never:0"))).toBe(false);
+    expect(sent.filter((c) => c.name === "find" && c.collection === "fences").length).toBe(2);
+  });
+
+  it("their bodies: one query per 500", async () => {
+    const prefix = uniqueName("req_body");
+    const jobs: CollateJob[] = Array.from({ length: LINES }, (_, i) => ({
+      requestId: `${prefix}_${i}`,
+      attempt: 0,
+      owner: "anonymous",
+      provider: "openai",
+      endpoint: "/v1/chat/completions",
+      model: "m",
+      body: JSON.stringify({ model: "m", messages: [{ role: "user", content: `line ${i}` }] }),
+      key: `key-${prefix}-${i}`,
+      traceId: "trace",
+      createdAt: Date.now(),
+    }));
+    await store.requests.ensure(jobs);
+    sent.length = 0;
+    const bodies = await store.requests.bodies([...jobs.map((j) => j.requestId), `${prefix}_missing`]);
+    expect(bodies.size).toBe(LINES);
+    expect(JSON.parse(bodies.get(`${prefix}_7`)!).messages[0].content).toBe("line 7");
+    expect(sent.filter((c) => c.name === "find" && c.collection === "requests").length).toBe(3);
+  });
+});
