@@ -10,7 +10,15 @@ import {
   type StoredAnswer,
 } from "@batch-gpt/contracts";
 import type { OutcomeRecorder } from "@batch-gpt/pipeline";
-import { type Admission, type QueueRegistry, UnrecoverableError, type Worker } from "@batch-gpt/queue";
+import {
+  type Admission,
+  type JobRef,
+  jobHandle,
+  jobRef,
+  type QueueRegistry,
+  UnrecoverableError,
+  type Worker,
+} from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import { Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
 import type { BatchSubmitter } from "./submitter.ts";
@@ -207,7 +215,8 @@ export class Collator {
       return true;
     }
     reachedStep("collate.claimed");
-    const held: HeldJob = { job, token, data: parsed.data };
+    // The BullMQ job is let go here: a group holds its ref and payload only (see `jobRef`).
+    const held: HeldJob = { job: jobRef(job), token, data: parsed.data };
     this.#hold(held);
     this.#add(held);
     return true;
@@ -325,19 +334,28 @@ export class Collator {
       })),
     );
     reachedStep("collate.recorded");
-    await this.#complete(jobs);
-    log.info({ recordId, group: group.key, lines: mine.length }, "batch recorded");
-    // Each request's step at debug level: a 50,000-line batch would be 50,000 lines at info.
-    if (log.isLevelEnabled("debug")) {
-      for (const { data } of mine) {
-        log.debug(
-          { requestId: data.requestId, attempt: data.attempt, traceId: data.traceId, recordId },
-          "request collated",
-        );
+    // The jobs are completed while the file is written and uploaded: their lines are fenced, so a job
+    // handed on before it is completed (this collator dying) is dropped by its fence wherever it goes.
+    // One after the other, completing a 50,000-line batch's jobs held its upload back a second or more.
+    const completing = this.#complete(jobs).then(() => {
+      log.info({ recordId, group: group.key, lines: mine.length }, "batch recorded");
+      // Each request's step at debug level: a 50,000-line batch would be 50,000 lines at info.
+      if (log.isLevelEnabled("debug")) {
+        for (const { data } of mine) {
+          log.debug(
+            { requestId: data.requestId, attempt: data.attempt, traceId: data.traceId, recordId },
+            "request collated",
+          );
+        }
       }
-    }
-    if (mine.length === 0) return;
-    await this.#o.submitter.advance(recordId, 0, new Map(mine.map((j) => [j.data.requestId, j.data.body])));
+    });
+    const submitting =
+      mine.length === 0
+        ? Promise.resolve()
+        : this.#o.submitter.advance(recordId, 0, new Map(mine.map((j) => [j.data.requestId, j.data.body])));
+    // A failed upload is thrown once every job is completed (or let go), never while some still are.
+    const [, submitted] = await Promise.allSettled([completing, submitting]);
+    if (submitted.status === "rejected") throw submitted.reason;
   }
 
   async #complete(jobs: HeldJob[]): Promise<void> {
@@ -345,12 +363,14 @@ export class Collator {
       const chunk = jobs.slice(i, i + COMPLETE_CHUNK);
       await Promise.all(
         chunk.map(({ job, token }) =>
-          job.moveToCompleted(null, token, false).catch((err) => {
-            this.#o.log.warn(
-              { err: String(err), jobId: job.id },
-              "could not complete job (its line is fenced anyway)",
-            );
-          }),
+          this.#handle(job)
+            .moveToCompleted(null, token, false)
+            .catch((err) => {
+              this.#o.log.warn(
+                { err: String(err), jobId: job.id },
+                "could not complete job (its line is fenced anyway)",
+              );
+            }),
         ),
       );
       for (const held of chunk) this.#letGo(held);
@@ -463,7 +483,11 @@ export class Collator {
     await Promise.all(
       pending
         .filter((held) => this.#letGo(held))
-        .map(({ job, token }) => job.moveToFailed(error, token, false).catch(() => {})),
+        .map(({ job, token }) =>
+          this.#handle(job)
+            .moveToFailed(error, token, false)
+            .catch(() => {}),
+        ),
     );
   }
 
@@ -477,8 +501,17 @@ export class Collator {
     await Promise.all(
       jobs
         .filter((held) => this.#letGo(held))
-        .map(({ job, token }) => job.moveToFailed(gone, token, false).catch(() => {})),
+        .map(({ job, token }) =>
+          this.#handle(job)
+            .moveToFailed(gone, token, false)
+            .catch(() => {}),
+        ),
     );
+  }
+
+  /** A BullMQ job to move a held job on with (rebuilt from its ref). */
+  #handle(ref: JobRef) {
+    return jobHandle(this.#worker, ref);
   }
 
   async #extendLocks(): Promise<void> {

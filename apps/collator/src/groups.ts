@@ -1,9 +1,10 @@
 import { type CollateJob, embeddingInputCount, MAX_EMBEDDING_INPUTS_PER_BATCH } from "@batch-gpt/contracts";
-import type { Job } from "@batch-gpt/queue";
+import type { JobRef } from "@batch-gpt/queue";
 import { lineBytes } from "./jsonl.ts";
 
+/** A job the collator holds: what it needs to move the job on (not the BullMQ `Job`), and its payload. */
 export interface HeldJob {
-  job: Job<CollateJob>;
+  job: JobRef;
   token: string;
   data: CollateJob;
 }

@@ -4,6 +4,7 @@ export { CacheTier } from "./cache-tier.ts";
 export { collateBacklog } from "./collate-backlog.ts";
 export { onFlush, publishFlush } from "./flush-signal.ts";
 export { Inflight, QUEUE_FULL } from "./inflight.ts";
+export { type JobRef, jobHandle, jobRef } from "./job-ref.ts";
 export { type Announcement, DonePublisher, DoneSubscriber, type Peeked, RecentAnswers } from "./notifier.ts";
 export { createRedis } from "./redis.ts";
 export { forgetCopies } from "./redis-copies.ts";

@@ -9,7 +9,8 @@ import {
   type StoredAnswer,
   type TerminalRequestState,
 } from "@batch-gpt/contracts";
-import { assertFits, DocumentTooLarge } from "./documents.ts";
+import { eachInFlight } from "./bulk.ts";
+import { assertFits, DocumentTooLarge, surelyFits } from "./documents.ts";
 import { LargeTexts } from "./large-text.ts";
 import { type Collections, type OutcomeRecord, writeErrors } from "./mongo.ts";
 
@@ -98,7 +99,7 @@ export class RequestStore {
   async ensure(jobs: CollateJob[]): Promise<Map<string, string>> {
     const refused = new Map<string, string>();
     const now = new Date();
-    for (const chunk of chunks(jobs)) {
+    await eachInFlight(chunks(jobs), async (chunk) => {
       const docs: RequestDoc[] = [];
       for (const job of chunk) {
         const doc: RequestDoc = {
@@ -115,14 +116,15 @@ export class RequestStore {
           updatedAt: now,
         };
         try {
-          assertFits(doc);
+          if (!surelyFits(job.body, job.owner, job.key, job.traceId, job.model, job.requestId))
+            assertFits(doc);
           docs.push(doc);
         } catch (error) {
           if (!(error instanceof DocumentTooLarge)) throw error;
           refused.set(doc._id, error.message);
         }
       }
-      if (docs.length === 0) continue;
+      if (docs.length === 0) return;
       await this.#c.requests.insertMany(docs, { ordered: false }).catch((error: unknown) => {
         const failed = writeErrors(error, docs.length);
         if (!failed) throw error;
@@ -130,7 +132,7 @@ export class RequestStore {
           if (e.code !== 11000) refused.set(docs[index]!._id, e.errmsg ?? `refused (code ${e.code})`);
         }
       });
-    }
+    });
     return refused;
   }
 
@@ -162,7 +164,7 @@ export class RequestStore {
       for (const outcome of outcomes.slice(i, i + BULK_INSERT)) {
         const doc = await this.#storable({ ...outcome, at });
         try {
-          assertFits(doc);
+          if (!surelyFits(doc._id, doc.state, doc.answer.body, doc.usage)) assertFits(doc);
           docs.push(doc);
         } catch (error) {
           if (!(error instanceof DocumentTooLarge)) throw error;
