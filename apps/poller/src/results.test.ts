@@ -17,6 +17,24 @@ const completion = {
 };
 
 describe("parseResultLine", () => {
+  describe("the usage of an answer", () => {
+    const usage = { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 };
+    const parse = (statusCode: number, body: unknown) =>
+      parseResultLine(
+        line({ custom_id: "req_first", response: { status_code: statusCode, body }, error: null }),
+        attempts,
+      );
+
+    it("is taken from a success's body, as the outcome stores it", () => {
+      expect(parse(200, { ...completion, usage })?.usage).toBe(JSON.stringify(usage));
+    });
+
+    it("is null for a success without one, and for an error answer", () => {
+      expect(parse(200, completion)?.usage).toBeNull();
+      expect(parse(400, { error: { message: "no" }, usage })?.usage).toBeNull();
+    });
+  });
+
   describe("lines with a response", () => {
     it("answers a success line with the response's status and body", () => {
       const outcome = parseResultLine(

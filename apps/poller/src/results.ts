@@ -30,11 +30,14 @@ export function parseResultLine(text: string, attempts: Map<string, number>): Li
   const attempt = attempts.get(requestId);
   if (attempt === undefined) return null;
   if (line.response && typeof line.response.status_code === "number") {
-    const answer: StoredAnswer = {
-      statusCode: line.response.status_code,
-      body: JSON.stringify(line.response.body ?? null),
-    };
-    return { kind: "answer", requestId, attempt, answer };
+    const { status_code: statusCode, body } = line.response;
+    const answer: StoredAnswer = { statusCode, body: JSON.stringify(body ?? null) };
+    // The body is parsed here already: its usage is taken now rather than parsed again when stored.
+    const usage =
+      statusCode >= 200 && statusCode < 300 && typeof body === "object" && body !== null && "usage" in body
+        ? usageText((body as { usage?: unknown }).usage)
+        : null;
+    return { kind: "answer", requestId, attempt, answer, usage };
   }
   const code = line.error?.code ?? "batch_line_failed";
   const message = line.error?.message ?? "The batch line failed without a response.";
@@ -48,3 +51,6 @@ export function parseResultLine(text: string, attempts: Map<string, number>): Li
   }
   return { kind: "answer", requestId, attempt, answer: errorAnswer(400, message, { code }) };
 }
+
+/** Usage as the outcome stores it (JSON), or null when the answer has none. */
+const usageText = (usage: unknown) => (usage ? JSON.stringify(usage) : null);

@@ -33,18 +33,21 @@ export class DonePublisher {
     if (announcements.length === 0) return;
     const pipeline = this.#redis.pipeline();
     for (const { requestId, outcome } of announcements) {
+      // Measured in characters first: only a body that may be over the limit is measured in bytes.
+      const body = outcome?.answer.body;
       const carried =
-        outcome && Buffer.byteLength(outcome.answer.body) <= this.#carryMaxBytes ? outcome : null;
-      pipeline.set(
-        this.#keys.answer(requestId),
-        carried ? JSON.stringify(carried) : "",
-        "EX",
-        this.#ttlSeconds,
-      );
-      const message: DoneMessage = carried
-        ? { requestId, v: FORMAT_VERSION, outcome: carried }
-        : { requestId };
-      pipeline.publish(this.#keys.doneChannel, JSON.stringify(message));
+        outcome &&
+        (body!.length * 3 <= this.#carryMaxBytes || Buffer.byteLength(body!) <= this.#carryMaxBytes)
+          ? outcome
+          : null;
+      // The outcome is serialised once, for the key and the message (a 50,000-line batch's answers
+      // were serialised twice over).
+      const json = carried ? JSON.stringify({ state: carried.state, answer: carried.answer }) : "";
+      pipeline.set(this.#keys.answer(requestId), json, "EX", this.#ttlSeconds);
+      const message = carried
+        ? `{"requestId":${JSON.stringify(requestId)},"v":${FORMAT_VERSION},"outcome":${json}}`
+        : JSON.stringify({ requestId } satisfies DoneMessage);
+      pipeline.publish(this.#keys.doneChannel, message);
     }
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
