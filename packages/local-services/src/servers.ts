@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { freePort } from "./free-port.ts";
 import { type RunningProcess, startProcess, waitForPort } from "./process.ts";
 
+/** How long the embedded FerretDB's SQLite waits for a write lock before it answers SQLITE_BUSY. */
+const SQLITE_BUSY_TIMEOUT_MS = 60_000;
+
 export interface LocalServer {
   readonly url: string;
   readonly kind: string;
@@ -94,7 +97,10 @@ export function startMongo(
     ferretdb,
     (port) => [
       "--handler=sqlite",
-      `--sqlite-url=file:${dataDir}/`,
+      // FerretDB's default is 10 s. A write waiting behind a long one past that fails with
+      // SQLITE_BUSY, and every failure is retried (a flush, a heartbeat, a poll): under a burst, the
+      // retries added to the load and the whole system slowed to a crawl. Waiting longer costs nothing.
+      `--sqlite-url=file:${dataDir}/?_pragma=busy_timeout(${SQLITE_BUSY_TIMEOUT_MS})`,
       `--listen-addr=127.0.0.1:${port}`,
       `--state-dir=${dataDir}`,
       "--telemetry=disable",
