@@ -238,6 +238,27 @@ describe("quotas", () => {
     }
   });
 
+  it("holds a cache hit to the key's pending limit too, though a hit itself takes no place", async () => {
+    const key = await createKey({ name: "hits-pending", max_pending: 1 });
+    await eventually(() => http("/v1/models", key.key, {}, 1).then((r) => r.status !== 401), 10_000);
+    const pending = `${stack.env.BULL_PREFIX}:quota:{${key.id}}:pending`;
+    const redis = createRedis(stack.env.REDIS_URL!, "client");
+    try {
+      expect(await ask(sdk(key.key, 0), "hit me")).toMatchObject({ cache: "miss" });
+      expect(await ask(sdk(key.key, 1), "hit me")).toEqual({ content: "echo: hit me", cache: "hit" });
+      expect(await redis.zcard(pending)).toBe(0);
+      const held = ask(sdk(key.key, 0), "hold the place");
+      await eventually(async () => (await redis.zcard(pending)) === 1);
+      const refused = await apiError(sdk(key.key, 1).chat.completions.create(chat("hit me")));
+      expect(refused.status).toBe(429);
+      expect(refused.code).toBe("too_many_pending_requests");
+      await held;
+      expect(await ask(sdk(key.key, 1), "hit me")).toMatchObject({ cache: "hit" });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it("counts an async request as pending until its answer is fetched", async () => {
     const key = await createKey({ name: "async-pending", max_pending: 1 });
     await eventually(() => http("/v1/models", key.key, {}, 1).then((r) => r.status !== 401), 10_000);

@@ -24,6 +24,7 @@ import type { Store } from "@batch-gpt/store";
 import type { CallRegistry } from "./calls.ts";
 import type { ServingMode } from "./config.ts";
 import type { Locate } from "./locate.ts";
+import { PendingCalls } from "./pending-calls.ts";
 import { callNotFound, lostRequest, shuttingDown } from "./responses.ts";
 import type { Waiters } from "./waiters.ts";
 
@@ -53,6 +54,12 @@ export interface IntakeRequest {
   useCache: boolean;
 }
 
+/** A request's key, and its answer when Redis's cache tier has it (null: not there, or not looked). */
+export interface TierLookup {
+  key: string;
+  hot: string | null;
+}
+
 /** What became of a request at intake. */
 export type IntakeResult =
   /** Answered from the cache; nothing was queued. */
@@ -77,7 +84,7 @@ export class Intake {
   readonly #inflight: Inflight;
   readonly #tier: CacheTier;
   readonly #calls: CallRegistry;
-  readonly #recent: RecentAnswers;
+  readonly #pending: PendingCalls;
   readonly #queues: QueueRegistry;
   readonly #waiters: Waiters;
   readonly #locate: Locate;
@@ -106,7 +113,7 @@ export class Intake {
     this.#inflight = opts.inflight;
     this.#tier = opts.tier;
     this.#calls = opts.calls;
-    this.#recent = opts.recent;
+    this.#pending = new PendingCalls({ store: opts.store, queues: opts.queues, recent: opts.recent });
     this.#queues = opts.queues;
     this.#waiters = opts.waiters;
     this.#locate = opts.locate;
@@ -116,18 +123,26 @@ export class Intake {
     this.#onQueued = opts.onQueued ?? (() => {});
   }
 
-  async submit(req: IntakeRequest): Promise<IntakeResult> {
+  /**
+   * The request's key and, when Redis's tier holds its answer, that answer (one read; the hit path
+   * touches nothing else). Looked at before the caller is admitted, so that a hit, answered at once,
+   * takes no place among its key's pending requests. Counted as a lookup only by `submit`.
+   */
+  async lookup(req: IntakeRequest): Promise<TierLookup> {
     const key = requestKey(req.scope, req.endpoint, req.body);
-    // A cached answer: Redis's tier first (one read; the hit path touches nothing else). Then MongoDB,
-    // but only when Redis's `cached` marker says it has the answer: a miss never reads MongoDB (on
-    // FerretDB v1 a lookup that finds nothing scans the collection). Every Redis command is a write on
-    // the connection, and those writes are most of a request's cost: hence the fewest commands.
-    if (req.useCache) {
-      const hot = await this.#fromTier(key);
-      if (hot !== null) {
-        this.#onCacheLookup(true);
-        return { kind: "cached", body: hot };
-      }
+    return { key, hot: req.useCache ? await this.#fromTier(key) : null };
+  }
+
+  /** `looked`: what `lookup` found for this request (looked up here when not given). */
+  async submit(req: IntakeRequest, looked?: TierLookup): Promise<IntakeResult> {
+    const { key, hot } = looked ?? (await this.lookup(req));
+    // A cached answer: Redis's tier first. Then MongoDB, but only when Redis's `cached` marker says it
+    // has the answer: a miss never reads MongoDB (on FerretDB v1 a lookup that finds nothing scans the
+    // collection). Every Redis command is a write on the connection, and those writes are most of a
+    // request's cost: hence the fewest commands.
+    if (hot !== null) {
+      this.#onCacheLookup(true);
+      return { kind: "cached", body: hot };
     }
     if (req.mode === "cache") {
       const stored = req.useCache && (await this.#inflight.isCached(key)) ? await this.#fromStore(key) : null;
@@ -196,16 +211,13 @@ export class Intake {
     if (!isPlainId(id)) throw callNotFound(id);
     const call = await this.#calls.get(id);
     if (!call || call.owner !== tenant || (endpoint && call.endpoint !== endpoint)) throw callNotFound(id);
-    // Redis first: a request finished within ANSWER_REDIS_TTL_SECONDS is answered without MongoDB.
-    const recent = await this.#recent.peek(call.requestId).catch(() => "stored" as const);
-    const outcome =
-      recent && recent !== "stored" ? recent : await this.#store.requests.outcome(call.requestId);
-    if (outcome) {
+    // Redis first; MongoDB seldom (see PendingCalls): clients fetch a pending call again and again.
+    const progress = await this.#pending.progress(call.requestId);
+    if (progress.kind === "finished") {
       answered(call);
-      return { kind: "finished", outcome };
+      return { kind: "finished", outcome: progress.outcome };
     }
-    const request = await this.#store.requests.get(call.requestId);
-    if (!request && (await this.#locate(call.requestId)) === "nowhere") {
+    if (progress.kind === "lost") {
       answered(call);
       // Free its key, as a held caller's loss does: identical calls start afresh, not attach to a ghost.
       if (call.key) await this.#inflight.release(call.key, call.requestId).catch(() => {});
@@ -215,7 +227,7 @@ export class Intake {
     return {
       kind: "pending",
       call: { id: call._id, endpoint: call.endpoint, created },
-      state: request?.state ?? "queued",
+      state: progress.state,
     };
   }
 

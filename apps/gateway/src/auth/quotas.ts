@@ -6,7 +6,9 @@ import type { Caller } from "./key-ring.ts";
 //  - pending: a sorted set of the key's pending callers, scored by when their lease ends; expired
 //    leases are dropped first (a gateway that died holding callers frees their places by itself).
 //  - rate: a token bucket holding up to `rpm` tokens, refilled at rpm per minute.
-// The pending check comes first, so a refusal for it spends no token. Returns {0, 0} when admitted, or
+// The pending check comes first, so a refusal for it spends no token. An empty member (ARGV[3]) is a
+// request answered as it is admitted (a cache hit): checked and counted alike, but no place is taken,
+// since it would be given back at once. Returns {0, 0} when admitted, or
 // {1 = too many pending | 2 = rate, milliseconds to wait}.
 const ADMIT = `
 local t = redis.call('TIME')
@@ -31,7 +33,7 @@ if rpm >= 0 then
   redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'at', now)
   redis.call('PEXPIRE', KEYS[1], 60000)
 end
-if maxPending >= 0 then
+if maxPending >= 0 and ARGV[3] ~= '' then
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[3])
   redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
 end
@@ -103,16 +105,7 @@ export class Quotas {
   async admit(caller: Caller, opts: { held: boolean; ttlMs?: number; id?: string }): Promise<PendingLease> {
     if (caller.rpm === null && caller.maxPending === null) return NO_LEASE;
     const member = opts.id ?? `${process.pid}:${++this.#sequence}:${Date.now()}`;
-    const leaseMs = opts.held ? this.#leaseMs : (opts.ttlMs ?? this.#leaseMs);
-    const [refused, waitMs] = await this.#redis.batchGptAdmit(
-      this.#keys.quotaRate(caller.keyId),
-      this.#keys.quotaPending(caller.keyId),
-      caller.rpm ?? -1,
-      caller.maxPending ?? -1,
-      member,
-      leaseMs,
-    );
-    if (refused) throw overQuota(refused === 1 ? "pending" : "rate", caller, waitMs);
+    await this.#admit(caller, member, opts.held ? this.#leaseMs : (opts.ttlMs ?? this.#leaseMs));
     if (caller.maxPending === null) return NO_LEASE;
     if (!opts.held) return { release: () => this.free(caller.keyId, member) };
     const held = this.#held.get(caller.keyId) ?? new Set<string>();
@@ -125,6 +118,28 @@ export class Quotas {
         return this.free(caller.keyId, member);
       },
     };
+  }
+
+  /**
+   * Admits a request that is answered as it is admitted (a cache hit), or throws as `admit` does: the
+   * same checks, and the same token spent, but no place among the key's pending requests is taken, as
+   * it would be given back at once. One Redis command, where `admit` and `release` take two.
+   */
+  async admitAnswered(caller: Caller): Promise<void> {
+    if (caller.rpm === null && caller.maxPending === null) return;
+    await this.#admit(caller, "", this.#leaseMs);
+  }
+
+  async #admit(caller: Caller, member: string, leaseMs: number): Promise<void> {
+    const [refused, waitMs] = await this.#redis.batchGptAdmit(
+      this.#keys.quotaRate(caller.keyId),
+      this.#keys.quotaPending(caller.keyId),
+      caller.rpm ?? -1,
+      caller.maxPending ?? -1,
+      member,
+      leaseMs,
+    );
+    if (refused) throw overQuota(refused === 1 ? "pending" : "rate", caller, waitMs);
   }
 
   /**

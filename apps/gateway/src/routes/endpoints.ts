@@ -1,6 +1,7 @@
 import { ENDPOINTS, type Endpoint } from "@batch-gpt/contracts";
 import { type Context, Hono } from "hono";
 import type { GatewayDeps, GatewayEnv } from "../deps.ts";
+import type { IntakeRequest } from "../intake.ts";
 import { callerSignal } from "../request-body.ts";
 import { readIntakeRequest } from "../request-shape.ts";
 import { cachedResponse, outcomeResponse, pendingObject } from "../responses.ts";
@@ -18,6 +19,13 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
   const create = (endpoint: Endpoint) => async (c: Context<GatewayEnv>) => {
     const req = await readIntakeRequest(c, endpoint, deps);
     const caller = c.get("caller");
+    const looked = await intake.lookup(req);
+    if (looked.hot !== null) {
+      // Answered as it is admitted: the quotas are checked and counted, and no place is held.
+      await quotas.admitAnswered(caller);
+      const result = await intake.submit(req, looked);
+      if (result.kind === "cached") return delivered(c, req, result.body);
+    }
     // A place among the key's pending requests: a held caller's until it is answered, an async
     // call's until its answer is fetched (under the call's id).
     const lease = await quotas.admit(
@@ -26,7 +34,7 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     );
     let result: Awaited<ReturnType<typeof intake.submit>>;
     try {
-      result = await intake.submit(req);
+      result = await intake.submit(req, looked);
     } catch (err) {
       await lease.release();
       throw err;
@@ -34,7 +42,7 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
     switch (result.kind) {
       case "cached":
         await lease.release();
-        return req.stream ? streamCached(c, req, result.body) : cachedResponse(c, result.body);
+        return delivered(c, req, result.body);
       case "accepted":
         c.header("x-batch-cache", "miss");
         return c.json(pendingObject({ ...result.call, endpoint }, "queued"), 202);
@@ -47,6 +55,9 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
       }
     }
   };
+
+  const delivered = (c: Context<GatewayEnv>, req: IntakeRequest, body: string) =>
+    req.stream ? streamCached(c, req, body) : cachedResponse(c, body);
 
   const retrieve = (endpoint: Endpoint | null) => async (c: Context<GatewayEnv>) => {
     const id = c.req.param("id") ?? "";
