@@ -35,6 +35,15 @@ describe("async calls", () => {
     await calls.close();
   });
 
+  it("go to MongoDB at once when a whole chunk is pending, without waiting for the timer", async () => {
+    const calls = new CallRegistry({ redis, keys, store, log, ttlSeconds: 60, flushMs: 60_000 });
+    const ids = Array.from({ length: 500 }, (_, i) => `chunk-${i}`);
+    await Promise.all(ids.map((id) => calls.record(call(id))));
+    await eventually(async () => (await store.calls.get("chunk-499")) ?? undefined, 10_000, "the chunk");
+    expect(await store.calls.get("chunk-0")).toEqual(call("chunk-0"));
+    await calls.close();
+  });
+
   it("are read from MongoDB once Redis no longer has them, and a close writes what is pending", async () => {
     const calls = new CallRegistry({ redis, keys, store, log, ttlSeconds: 60, flushMs: 60_000 });
     await calls.record(call("c4"));

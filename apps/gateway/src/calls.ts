@@ -5,6 +5,12 @@ import type { Redis } from "ioredis";
 
 /** Calls written to MongoDB per command. */
 const FLUSH_CHUNK = 500;
+/**
+ * How long a call waits for others to go to MongoDB with it (a full chunk goes at once). On FerretDB
+ * each insert command costs far more than each document in it: at 50 ms, async intake spent about
+ * 200 µs of FerretDB's CPU per call on these inserts; at 250 ms, a fraction of that.
+ */
+const FLUSH_MS = 250;
 
 /**
  * Async calls: the id a caller holds, pointing at the request that answers it. An async call is
@@ -36,13 +42,20 @@ export class CallRegistry {
     this.#store = opts.store;
     this.#log = opts.log;
     this.#ttlSeconds = opts.ttlSeconds;
-    this.#flushMs = opts.flushMs ?? 50;
+    this.#flushMs = opts.flushMs ?? FLUSH_MS;
   }
 
   async record(call: CallDoc): Promise<void> {
     const stored = { ...call, createdAt: call.createdAt.getTime() };
     await this.#redis.set(this.#keys.call(call._id), JSON.stringify(stored), "EX", this.#ttlSeconds);
     this.#pending.push(call);
+    // A chunk's worth goes at once (once per chunk: a flush under way takes whatever came meanwhile).
+    if (this.#pending.length % FLUSH_CHUNK === 0) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      void this.flush();
+      return;
+    }
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       void this.flush();
