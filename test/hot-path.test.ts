@@ -7,14 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let stack: Stack;
 let ttlStack: Stack;
+let slowStack: Stack;
 beforeAll(async () => {
-  [stack, ttlStack] = await Promise.all([
+  [stack, ttlStack, slowStack] = await Promise.all([
     // Answers above 1,200 bytes are too large to travel in a wake-up or sit in the Redis tier.
     startStack({ env: { ANSWER_CARRY_MAX_BYTES: "1200", CACHE_REDIS_MAX_ENTRY_BYTES: "1200" } }),
     startStack({ env: { CACHE_TTL_SECONDS: "2" } }),
+    // Batches that take a while: a request stays pending, recorded in its batch.
+    startStack({ batchDurationMs: 8000 }),
   ]);
 });
-afterAll(() => Promise.all([stack?.close(), ttlStack?.close()]));
+afterAll(() => Promise.all([stack?.close(), ttlStack?.close(), slowStack?.close()]));
 
 const chat = (content: string) => ({ model: "gpt-4o-mini", messages: [{ role: "user" as const, content }] });
 
@@ -66,5 +69,35 @@ describe("answers kept in Redis", () => {
     expect(
       ((await again.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content,
     ).toBe("echo: fetch me later");
+  });
+
+  it("a pending async call fetched again and again is looked for in MongoDB once, not at every fetch", async () => {
+    const url = slowStack.gateways[0]!.url;
+    const accepted = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-batch-mode": "async" },
+      body: JSON.stringify(chat("pending a while")),
+    });
+    expect(accepted.status).toBe(202);
+    const { id } = (await accepted.json()) as { id: string };
+    const fetchIt = async () => {
+      const res = await fetch(`${url}/v1/requests/${id}`);
+      return { status: res.status, body: (await res.json()) as { status?: string } };
+    };
+    // Collated: its job is gone from Redis, its record is in MongoDB, and the store says in progress.
+    const { requests } = slowStack.store.mongo.collections;
+    await eventually(async () => (await requests.countDocuments({})) === 1, 30_000, "the request recorded");
+    await eventually(
+      async () => (await fetchIt()).body.status === "in_progress",
+      30_000,
+      "the call in progress",
+    );
+    // Gone from MongoDB: a fetch that read the store would find no job and no record, and call it lost.
+    const [request] = await requests.find({}).toArray();
+    await requests.deleteMany({});
+    for (let i = 0; i < 5; i++)
+      expect(await fetchIt()).toMatchObject({ status: 202, body: { status: "in_progress" } });
+    await requests.insertOne(request!);
+    await eventually(async () => (await fetchIt()).status === 200, 30_000, "the answer");
   });
 });
