@@ -69,6 +69,45 @@ describe("requestKey", () => {
   const key = (scope = "owner-a", endpoint = "/v1/chat/completions", b: Record<string, unknown> = body) =>
     requestKey(scope, endpoint, b);
 
+  it("keeps the keys earlier versions stored (cache entries, dedup claims and markers are found by them)", () => {
+    const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+    // Digests computed by the first implementation (entries, filter, sort, map, join and createHash).
+    const pinned: [Record<string, unknown>, string][] = [
+      [
+        { model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] },
+        "181d76b0eb3ec92e93e001d4bed013895af47608377cdf67233a28b9b1304056",
+      ],
+      [
+        {
+          model: "m",
+          stream: true,
+          stream_options: { include_usage: true },
+          temperature: 0.5,
+          ключ: "значение",
+          é: [1, null, { b: 2, a: [] }],
+          "10": 5,
+          "9": 6,
+          B: 1,
+          _: 2,
+          seed: rawJson("123456789012345678901"),
+        },
+        "4ec63d5899c014d1f2636de4f08afa33acd4dbcf3f91b8a004142818e2d3401f",
+      ],
+      [
+        {
+          model: "m",
+          input: ["a", "b"],
+          nested: { z: { y: { x: [[1, 2], [3]] } } },
+          empty: {},
+          s: 'quote " and \\ and \u2028',
+          undef: undefined,
+        },
+        "bbd6d939ccf64c409ced2262d81a576eae85712cce2e2a00abea2396ae883d59",
+      ],
+    ];
+    for (const [b, digest] of pinned) expect(requestKey("tenant-a", "/v1/chat/completions", b)).toBe(digest);
+  });
+
   it("is a sha256 hex digest", () => {
     expect(key()).toMatch(/^[0-9a-f]{64}$/);
   });
