@@ -114,16 +114,9 @@ export class OutcomeRecorder {
       else single.push(outcome);
     }
     const announce = await this.#finishMany(batch, bulk);
-    let resubmitted = 0;
-    await Promise.all(
-      single.map((outcome) =>
-        this.#lanes(async () => {
-          const result = await this.#deliverOne(batch.recordId, outcome);
-          if (result === "resubmitted") resubmitted++;
-          else if (result) announce.push(result);
-        }),
-      ),
-    );
+    const singles = await this.#deliverSingles(batch.recordId, single);
+    announce.push(...singles.announce);
+    const resubmitted = singles.resubmitted;
     reachedStep("poll.results-stored");
     await this.#publisher.publish(announce);
     this.#count(batch.recordId, announce, resubmitted, outcomes.length);
@@ -254,20 +247,39 @@ export class OutcomeRecorder {
     return finished.map(({ line, outcome }) => ({ requestId: line.requestId, outcome }));
   }
 
-  /** The per-line path: reads the request, then finishes it, sends it again, or leaves it (stale line). */
-  async #deliverOne(recordId: string, outcome: LineOutcome): Promise<Announcement | "resubmitted" | null> {
-    const request = await this.#store.requests.get(outcome.requestId);
-    if (!request || request.batchId !== recordId || request.attempt !== outcome.attempt) return null;
-    if (isTerminalRequest(request.state) && request.answer) {
-      // A repeat after a crash (or a failed write) between storing the outcome and freeing the key:
-      // finish again with the stored answer (each step keeps what is already there).
-      return this.#finish(request, request.answer);
+  /**
+   * The per-line path: reads the requests (in bulk), then finishes each, sends it again, or leaves it
+   * (a stale line: its request moved on to another record or attempt).
+   */
+  async #deliverSingles(
+    recordId: string,
+    outcomes: LineOutcome[],
+  ): Promise<{ announce: Announcement[]; resubmitted: number }> {
+    const announce: Announcement[] = [];
+    if (outcomes.length === 0) return { announce, resubmitted: 0 };
+    const requests = await this.#store.requests.getMany(outcomes.map((o) => o.requestId));
+    const resend: { request: RequestView; outcome: LineOutcome }[] = [];
+    const finish: { request: RequestView; answer: StoredAnswer }[] = [];
+    for (const outcome of outcomes) {
+      const request = requests.get(outcome.requestId);
+      if (!request || request.batchId !== recordId || request.attempt !== outcome.attempt) continue;
+      if (isTerminalRequest(request.state) && request.answer) {
+        // A repeat after a crash (or a failed write) between storing the outcome and freeing the key:
+        // finish again with the stored answer (each step keeps what is already there).
+        finish.push({ request, answer: request.answer });
+      } else if (outcome.kind === "unfinished" && this.#maySendAgain(request, outcome.innocent === true)) {
+        resend.push({ request, outcome });
+      } else finish.push({ request, answer: outcome.answer });
     }
-    if (outcome.kind === "unfinished" && this.#maySendAgain(request, outcome.innocent === true)) {
-      await this.#resubmit(request, outcome.retryAfterMs ?? 0, reasonOf(outcome.answer), outcome.innocent);
-      return "resubmitted";
-    }
-    return this.#finish(request, outcome.answer);
+    await this.#resubmitMany(resend);
+    await Promise.all(
+      finish.map(({ request, answer }) =>
+        this.#lanes(async () => {
+          announce.push(await this.#finish(request, answer));
+        }),
+      ),
+    );
+    return { announce, resubmitted: resend.length };
   }
 
   /** Innocent resubmissions and the others have a bound each: neither spends the other's. */
@@ -306,34 +318,57 @@ export class OutcomeRecorder {
   }
 
   /**
-   * Sends the request again as a new attempt: a new job, a new line in a future batch. The job goes
-   * first: if we crash before the record is updated, a repeat of this step re-adds the same job id
-   * and the line fence drops the duplicate; the other order could leave a queued record with no job.
+   * Sends each request again as a new attempt: a new job, a new line in a future batch. The jobs go
+   * first: if we crash before the records are updated, a repeat of this step re-adds the same job ids
+   * and the line fences drop the duplicates; the other order could leave a queued record with no job.
    */
-  async #resubmit(request: RequestView, delayMs: number, reason: string, innocent = false): Promise<void> {
-    const attempt = request.attempt + 1;
-    const job: CollateJob = {
-      requestId: request._id,
-      attempt,
-      owner: request.owner,
-      provider: request.provider,
-      endpoint: request.endpoint,
-      model: request.model,
-      body: request.body,
-      key: request.key,
-      traceId: request.traceId,
-      createdAt: request.createdAt.getTime(),
-      v: FORMAT_VERSION,
-    };
-    await this.#queues.producer(collateQueue).add(job, { delay: delayMs });
-    // Its identical requests keep attaching to it for as long as it may take again.
-    await this.#inflight.renew(request.key, request._id);
-    await this.#store.requests.requeue(request._id, attempt, { innocent });
-    this.#metrics?.resubmissions.inc({ reason });
-    this.#log.info(
-      { requestId: request._id, attempt, delayMs, reason, innocent, traceId: request.traceId },
-      "request resubmitted",
+  async #resubmitMany(items: { request: RequestView; outcome: LineOutcome }[]): Promise<void> {
+    if (items.length === 0) return;
+    const collate = this.#queues.producer(collateQueue);
+    await Promise.all(
+      items.map(({ request, outcome }) =>
+        this.#lanes(async () => {
+          const job: CollateJob = {
+            requestId: request._id,
+            attempt: request.attempt + 1,
+            owner: request.owner,
+            provider: request.provider,
+            endpoint: request.endpoint,
+            model: request.model,
+            body: request.body,
+            key: request.key,
+            traceId: request.traceId,
+            createdAt: request.createdAt.getTime(),
+            v: FORMAT_VERSION,
+          };
+          await collate.add(job, { delay: outcome.retryAfterMs ?? 0 });
+          // Its identical requests keep attaching to it for as long as it may take again.
+          await this.#inflight.renew(request.key, request._id);
+        }),
+      ),
     );
+    await this.#store.requests.requeueMany(
+      items.map(({ request, outcome }) => ({
+        id: request._id,
+        attempt: request.attempt + 1,
+        innocent: outcome.innocent === true,
+      })),
+    );
+    for (const { request, outcome } of items) {
+      const reason = reasonOf(outcome.answer);
+      this.#metrics?.resubmissions.inc({ reason });
+      this.#log.info(
+        {
+          requestId: request._id,
+          attempt: request.attempt + 1,
+          delayMs: outcome.retryAfterMs ?? 0,
+          reason,
+          innocent: outcome.innocent === true,
+          traceId: request.traceId,
+        },
+        "request resubmitted",
+      );
+    }
   }
 }
 

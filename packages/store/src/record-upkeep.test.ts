@@ -115,4 +115,60 @@ describe("a record's lines are read in bulk", () => {
     expect(JSON.parse(bodies.get(`${prefix}_7`)!).messages[0].content).toBe("line 7");
     expect(sent.filter((c) => c.name === "find" && c.collection === "requests").length).toBe(3);
   });
+
+  it("their requests, as `get` sees each, in four queries; sent again in one update per attempt", async () => {
+    const prefix = uniqueName("req_many");
+    const recordId = uniqueName("bgb_many");
+    const jobs: CollateJob[] = Array.from({ length: 300 }, (_, i) => ({
+      requestId: `${prefix}_${i}`,
+      attempt: 0,
+      owner: "anonymous",
+      provider: "openai",
+      endpoint: "/v1/chat/completions",
+      model: "m",
+      body: "{}",
+      key: `key-${prefix}-${i}`,
+      traceId: "trace",
+      createdAt: Date.now(),
+    }));
+    await store.requests.ensure(jobs);
+    await store.batches.prepare(
+      record(
+        recordId,
+        jobs.map((j) => `${j.requestId}:0`),
+      ),
+    );
+    // All but the last 100 are in the record; the first ten are finished.
+    await store.fences.claimMany(
+      jobs.slice(0, 200).map((j) => fenceIds.line(`${j.requestId}:0`)),
+      recordId,
+    );
+    const answer = { statusCode: 200, body: "{}" };
+    for (const j of jobs.slice(0, 10)) await store.requests.finish(j.requestId, "succeeded", answer, null);
+    const ids = jobs.map((j) => j.requestId);
+    sent.length = 0;
+    const views = await store.requests.getMany(ids);
+    expect(sent.filter((c) => c.name === "find").length).toBe(4);
+    for (const id of [ids[0]!, ids[50]!, ids[250]!]) {
+      const one = await store.requests.get(id);
+      expect(views.get(id)).toEqual(one);
+    }
+    expect(views.get(ids[0]!)?.state).toBe("succeeded");
+    expect(views.get(ids[50]!)?.batchId).toBe(recordId);
+    expect(views.get(ids[250]!)?.batchId).toBeNull();
+
+    sent.length = 0;
+    await store.requests.requeueMany([
+      ...ids.slice(10, 150).map((id) => ({ id, attempt: 1 })),
+      ...ids.slice(150, 200).map((id) => ({ id, attempt: 1, innocent: true })),
+    ]);
+    expect(sent.filter((c) => c.name === "update").length).toBe(2);
+    // Never backwards: an older attempt sent again later leaves the newer one.
+    await store.requests.requeueMany([{ id: ids[20]!, attempt: 3 }]);
+    await store.requests.requeueMany([{ id: ids[20]!, attempt: 2 }]);
+    const after = await store.requests.getMany([ids[20]!, ids[160]!, ids[5]!]);
+    expect(after.get(ids[20]!)?.attempt).toBe(3);
+    expect(after.get(ids[160]!)).toMatchObject({ attempt: 1, innocentResubmits: 1 });
+    expect(after.get(ids[5]!)?.attempt).toBe(0);
+  });
 });
