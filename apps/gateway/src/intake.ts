@@ -54,6 +54,12 @@ export interface IntakeRequest {
   useCache: boolean;
 }
 
+/** A request's key, and its answer when Redis's cache tier has it (null: not there, or not looked). */
+export interface TierLookup {
+  key: string;
+  hot: string | null;
+}
+
 /** What became of a request at intake. */
 export type IntakeResult =
   /** Answered from the cache; nothing was queued. */
@@ -117,18 +123,26 @@ export class Intake {
     this.#onQueued = opts.onQueued ?? (() => {});
   }
 
-  async submit(req: IntakeRequest): Promise<IntakeResult> {
+  /**
+   * The request's key and, when Redis's tier holds its answer, that answer (one read; the hit path
+   * touches nothing else). Looked at before the caller is admitted, so that a hit, answered at once,
+   * takes no place among its key's pending requests. Counted as a lookup only by `submit`.
+   */
+  async lookup(req: IntakeRequest): Promise<TierLookup> {
     const key = requestKey(req.scope, req.endpoint, req.body);
-    // A cached answer: Redis's tier first (one read; the hit path touches nothing else). Then MongoDB,
-    // but only when Redis's `cached` marker says it has the answer: a miss never reads MongoDB (on
-    // FerretDB v1 a lookup that finds nothing scans the collection). Every Redis command is a write on
-    // the connection, and those writes are most of a request's cost: hence the fewest commands.
-    if (req.useCache) {
-      const hot = await this.#fromTier(key);
-      if (hot !== null) {
-        this.#onCacheLookup(true);
-        return { kind: "cached", body: hot };
-      }
+    return { key, hot: req.useCache ? await this.#fromTier(key) : null };
+  }
+
+  /** `looked`: what `lookup` found for this request (looked up here when not given). */
+  async submit(req: IntakeRequest, looked?: TierLookup): Promise<IntakeResult> {
+    const { key, hot } = looked ?? (await this.lookup(req));
+    // A cached answer: Redis's tier first. Then MongoDB, but only when Redis's `cached` marker says it
+    // has the answer: a miss never reads MongoDB (on FerretDB v1 a lookup that finds nothing scans the
+    // collection). Every Redis command is a write on the connection, and those writes are most of a
+    // request's cost: hence the fewest commands.
+    if (hot !== null) {
+      this.#onCacheLookup(true);
+      return { kind: "cached", body: hot };
     }
     if (req.mode === "cache") {
       const stored = req.useCache && (await this.#inflight.isCached(key)) ? await this.#fromStore(key) : null;
