@@ -14,7 +14,7 @@ interface NodeBindings {
   incoming?: IncomingMessage;
   outgoing?: ServerResponse;
 }
-const nodeOf = (c: Context<GatewayEnv>) => (c.env ?? {}) as NodeBindings;
+export const nodeOf = (c: Context<GatewayEnv>) => (c.env ?? {}) as NodeBindings;
 
 const tooLarge = (maxBytes: number) =>
   new ApiError(413, `Request body is larger than the limit of ${maxBytes} bytes.`, {
@@ -75,6 +75,21 @@ function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Buff
     incoming.on("data", onData);
     incoming.on("end", onEnd);
     incoming.on("error", onError);
+  });
+}
+
+/**
+ * Runs `gone` when the caller goes away before its response was sent: one listener, where
+ * `callerSignal` also makes an AbortController (for code that takes a signal).
+ */
+export function onCallerGone(c: Context<GatewayEnv>, gone: () => void): void {
+  const { outgoing } = nodeOf(c);
+  if (!outgoing) {
+    c.req.raw.signal.addEventListener("abort", gone, { once: true });
+    return;
+  }
+  outgoing.once("close", () => {
+    if (!outgoing.writableFinished) gone();
   });
 }
 

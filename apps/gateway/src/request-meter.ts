@@ -3,7 +3,8 @@ import type { GatewayMetrics, RequestOutcome } from "@batch-gpt/metrics";
 import type { Context, Handler } from "hono";
 import type { ServingMode } from "./config.ts";
 import type { GatewayEnv } from "./deps.ts";
-import { callerSignal } from "./request-body.ts";
+import { onCallerGone } from "./request-body.ts";
+import { deliveredOutcome } from "./responses.ts";
 import { servingMode } from "./serving-mode.ts";
 
 /**
@@ -44,7 +45,7 @@ export class RequestMeter {
         this.#metrics.duration.observe({ endpoint, outcome }, (performance.now() - started) / 1000);
       };
       // A caller that leaves before its answer: its handler never returns (the request goes on).
-      callerSignal(c).addEventListener("abort", () => end("gone"), { once: true });
+      onCallerGone(c, () => end("gone"));
       let response: Response;
       try {
         response = (await handler(c, next)) as Response;
@@ -86,6 +87,10 @@ export class RequestMeter {
 
 /** How a call ended, from its response; "streaming" when that is known only at the stream's end. */
 export function outcomeOfResponse(response: Response): RequestOutcome | "streaming" {
+  // Said by responses.ts for the responses it makes: reading their headers would build a fetch
+  // `Headers` for each (see `respond` there).
+  const delivered = deliveredOutcome(response);
+  if (delivered) return delivered;
   if (response.headers.get("x-batch-cache") === "hit") return "cache_hit";
   if (response.status === 202) return "accepted";
   if (response.status < 200 || response.status >= 300) return "failed";

@@ -4,7 +4,13 @@ import type { GatewayDeps, GatewayEnv } from "../deps.ts";
 import type { IntakeRequest } from "../intake.ts";
 import { callerSignal } from "../request-body.ts";
 import { readIntakeRequest } from "../request-shape.ts";
-import { cachedResponse, outcomeResponse, pendingObject } from "../responses.ts";
+import {
+  acceptedResponse,
+  cachedResponse,
+  headerForAll,
+  outcomeResponse,
+  pendingObject,
+} from "../responses.ts";
 import { streamCached, streamWhenReady } from "../streaming.ts";
 
 /**
@@ -44,13 +50,12 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
         await lease.release();
         return delivered(c, req, result.body);
       case "accepted":
-        c.header("x-batch-cache", "miss");
-        return c.json(pendingObject({ ...result.call, endpoint }, "queued"), 202);
+        return acceptedResponse(c, pendingObject({ ...result.call, endpoint }, "queued"));
       case "pending": {
         const pending = { ...result, onSettled: lease.release };
         if (req.stream) return streamWhenReady(c, deps, req, pending);
         // Also on the 503 a caller gets when the request is lost or this gateway stops.
-        c.header("x-batch-cache", "miss");
+        headerForAll(c, "x-batch-cache", "miss");
         return outcomeResponse(c, await intake.wait(pending, callerSignal(c)));
       }
     }
