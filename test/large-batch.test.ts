@@ -29,7 +29,8 @@ describe("a batch of hundreds of lines", () => {
     await eventually(
       async () => {
         const records = await batches.find({ model }).toArray();
-        const lines = records.reduce((sum, r) => sum + r.lines.length, 0);
+        const counts = await Promise.all(records.map((r) => stack.store.batches.lineCount(r._id)));
+        const lines = counts.reduce((sum, n) => sum + n, 0);
         return lines === n && records.every((r) => r.state === "done");
       },
       40_000,

@@ -17,7 +17,6 @@
  * `redisKeys`; ids from `newRequestId` and friends. Written with insertMany of 1,000 per collection.
  */
 import {
-  type BatchRecord,
   CALL_ID_PREFIX,
   type CacheEntry,
   type CallDoc,
@@ -33,6 +32,7 @@ import {
   requestKey,
 } from "@batch-gpt/contracts";
 import { createRedis } from "@batch-gpt/queue";
+import type { BatchRecordDoc } from "@batch-gpt/store";
 import { BENCH_TENANT, chatBody, chatText, MODEL } from "./bodies.ts";
 import { openStackStore } from "./data.ts";
 import type { Services } from "./stack.ts";
@@ -163,14 +163,15 @@ export async function seedHistory(
       }
       fences.push({ _id: fenceIds.creating(recordId, 0), holder: "collator-history", at });
       const providerBatchId = `batch_hist${from.toString(36).padStart(24, "0")}`;
-      const record: BatchRecord = {
+      const record: BatchRecordDoc = {
         _id: recordId,
         v: FORMAT_VERSION,
         provider: "openai",
         endpoint: ENDPOINT,
         model: MODEL,
         state: "done",
-        lines,
+        // As BatchStore writes a record's line list: one JSON text (see BatchRecordDoc).
+        linesText: JSON.stringify(lines),
         generation: 0,
         owner: "collator-history",
         heartbeatAt: at,

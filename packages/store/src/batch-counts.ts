@@ -1,5 +1,6 @@
-import type { BatchRecord, BatchState, BatchVerdict } from "@batch-gpt/contracts";
+import type { BatchState, BatchVerdict } from "@batch-gpt/contracts";
 import type { Collection } from "mongodb";
+import type { BatchRecordDoc } from "./mongo.ts";
 
 /** How many batch records share a state, provider status and verdict. */
 export interface BatchTally {
@@ -14,7 +15,7 @@ export interface BatchTally {
  * groups: the records' line lists never leave the server. (FerretDB v1 still reads every record to
  * group them: callers cache the figure for a few seconds.)
  */
-export async function countBatches(batches: Collection<BatchRecord>): Promise<BatchTally[]> {
+export async function countBatches(batches: Collection<BatchRecordDoc>): Promise<BatchTally[]> {
   const groups = await batches
     .aggregate<{
       _id: { state: BatchState; status?: string | null; verdict?: BatchVerdict | null };

@@ -12,7 +12,7 @@ import {
 import type { Filter, UpdateFilter } from "mongodb";
 import { type Clock, hostClock } from "./clock.ts";
 import type { Fences } from "./fences.ts";
-import type { Collections } from "./mongo.ts";
+import type { BatchRecordDoc, Collections } from "./mongo.ts";
 
 export interface BatchListQuery {
   limit: number;
@@ -27,7 +27,22 @@ export interface BatchListQuery {
  * reads whole documents (FerretDB v1 decodes every record of the collection for any query), but only
  * this much crosses the wire and is parsed.
  */
-const SUMMARY_PROJECTION = { lines: 0, history: 0 } as const;
+const SUMMARY_PROJECTION = { lines: 0, linesText: 0, history: 0 } as const;
+
+/** The line list as stored (see `BatchRecordDoc`): one text on records written now, an array before. */
+const LINES_PROJECTION = { lines: 1, linesText: 1 } as const;
+
+function linesIn(doc: Pick<BatchRecordDoc, "lines" | "linesText">): string[] {
+  return doc.lines ?? (doc.linesText ? (JSON.parse(doc.linesText) as string[]) : []);
+}
+
+function toDoc({ lines, ...record }: BatchRecord): BatchRecordDoc {
+  return { ...record, linesText: JSON.stringify(lines) };
+}
+
+function fromDoc({ lines: _array, linesText: _text, ...record }: BatchRecordDoc): BatchRecord {
+  return { ...record, lines: linesIn({ lines: _array, linesText: _text }) };
+}
 
 /** What `GET /v1/batches` shows of a record: the provider's Batch object and what it is sorted by. */
 const LIST_PROJECTION = {
@@ -94,8 +109,9 @@ export class BatchStore {
     return this.#clock.now();
   }
 
-  get(id: string): Promise<BatchRecord | null> {
-    return this.#c.batches.findOne({ _id: id });
+  async get(id: string): Promise<BatchRecord | null> {
+    const doc = await this.#c.batches.findOne({ _id: id });
+    return doc && fromDoc(doc);
   }
 
   /**
@@ -104,15 +120,15 @@ export class BatchStore {
    */
   async prepare(record: BatchRecord & { state: "preparing" }): Promise<void> {
     const now = await this.#clock.now();
-    await this.#c.batches.insertOne({ ...record, createdAt: now, updatedAt: now, heartbeatAt: now });
+    await this.#c.batches.insertOne(toDoc({ ...record, createdAt: now, updatedAt: now, heartbeatAt: now }));
   }
 
   /** preparing → same: keeps the lines whose fence it won; with none left it is done (verdict `empty`). */
   trimLines(id: string, lines: string[], generation: number): Promise<boolean> {
     if (lines.length === 0) {
-      return this.#write("emptied", id, { lines, state: "done", verdict: "empty" }, generation);
+      return this.#write("emptied", id, { linesText: "[]", state: "done", verdict: "empty" }, generation);
     }
-    return this.#write("trimLines", id, { lines }, generation);
+    return this.#write("trimLines", id, { linesText: JSON.stringify(lines) }, generation);
   }
 
   /** Recovery's claim on a stale record: wins the next generation's fence, then takes the record. */
@@ -216,12 +232,14 @@ export class BatchStore {
   #write(
     transition: BatchTransitionName,
     id: string,
-    fields: Partial<Omit<BatchRecord, "_id">>,
+    fields: Partial<Omit<BatchRecordDoc, "_id" | "lines">>,
     generation?: number,
     beat = false,
   ): Promise<boolean> {
-    const update = async (): Promise<UpdateFilter<BatchRecord>> => ({
+    const update = async (): Promise<UpdateFilter<BatchRecordDoc>> => ({
       $set: { ...fields, ...(beat ? { heartbeatAt: await this.#clock.now() } : {}), updatedAt: new Date() },
+      // A record written before line lists were one text gets its list in the new form.
+      ...(fields.linesText !== undefined ? { $unset: { lines: "" } } : {}),
     });
     return this.#update(transition, id, update, generation);
   }
@@ -233,7 +251,7 @@ export class BatchStore {
   #update(
     transition: BatchTransitionName,
     id: string,
-    makeUpdate: UpdateFilter<BatchRecord> | (() => Promise<UpdateFilter<BatchRecord>>),
+    makeUpdate: UpdateFilter<BatchRecordDoc> | (() => Promise<UpdateFilter<BatchRecordDoc>>),
     generation?: number,
   ): Promise<boolean> {
     const { from, holder }: BatchTransition = BATCH_TRANSITIONS[transition];
@@ -241,7 +259,7 @@ export class BatchStore {
     return this.#serially(id, async () => {
       const update = typeof makeUpdate === "function" ? await makeUpdate() : makeUpdate;
       if (this.#guardInFilter) {
-        const filter: Filter<BatchRecord> = { _id: id, state: { $in: [...from] } };
+        const filter: Filter<BatchRecordDoc> = { _id: id, state: { $in: [...from] } };
         if (generation !== undefined) filter.generation = generation;
         return (await this.#c.batches.updateOne(filter, update)).matchedCount > 0;
       }
@@ -296,8 +314,8 @@ export class BatchStore {
 
   /** A record's line list alone (recovery of a record it took over in `preparing`). */
   async linesOf(id: string): Promise<string[]> {
-    const found = await this.#c.batches.findOne({ _id: id }, { projection: { lines: 1 } });
-    return found?.lines ?? [];
+    const found = await this.#c.batches.findOne({ _id: id }, { projection: LINES_PROJECTION });
+    return found ? linesIn(found) : [];
   }
 
   /**
@@ -305,12 +323,12 @@ export class BatchStore {
    * fields only: each page starts after the last one's key, so no query reads more than a page.
    */
   async *#pages<P extends Partial<Record<keyof BatchRecord, 1>> & { _id: 1; createdAt: 1 }>(
-    filter: Filter<BatchRecord>,
+    filter: Filter<BatchRecordDoc>,
     projection: P,
   ): AsyncGenerator<Pick<BatchRecord, Extract<keyof P, keyof BatchRecord>>[]> {
     let last: { createdAt: Date; _id: string } | null = null;
     for (;;) {
-      const after: Filter<BatchRecord> = last
+      const after: Filter<BatchRecordDoc> = last
         ? {
             $or: [
               { createdAt: { $gt: last.createdAt } },
@@ -352,8 +370,8 @@ export class BatchStore {
   /** How many lines a record holds (its line list's length), without reading the list itself. */
   async lineCount(id: string): Promise<number> {
     // Read for the few records still collating (their provider batch, with its counts, is not there yet).
-    const found = await this.#c.batches.findOne({ _id: id }, { projection: { lines: 1 } });
-    return found?.lines.length ?? 0;
+    const found = await this.#c.batches.findOne({ _id: id }, { projection: LINES_PROJECTION });
+    return found ? linesIn(found).length : 0;
   }
 
   /**
@@ -362,7 +380,7 @@ export class BatchStore {
    */
   async insertMany(records: BatchRecord[]): Promise<void> {
     for (let i = 0; i < records.length; i += 1000) {
-      await this.#c.batches.insertMany(records.slice(i, i + 1000), { ordered: false });
+      await this.#c.batches.insertMany(records.slice(i, i + 1000).map(toDoc), { ordered: false });
     }
   }
 
@@ -379,7 +397,7 @@ export class BatchStore {
    * one record more, to tell whether there is more) is read, with only the fields the list shows.
    */
   async list(query: BatchListQuery): Promise<{ records: ListedBatch[]; hasMore: boolean }> {
-    const filter: Filter<BatchRecord> = { providerBatchId: { $ne: null } };
+    const filter: Filter<BatchRecordDoc> = { providerBatchId: { $ne: null } };
     if (query.status === "completed") filter.status = "completed";
     else if (query.status === "not_completed") filter.status = { $ne: "completed" };
     else if (query.status) filter.status = query.status;
@@ -410,9 +428,11 @@ const LIST_ORDER = { providerCreatedAt: -1, createdAt: -1, _id: -1 } as const;
  * The records that come after `cursor` in `LIST_ORDER`. A record without the provider's creation time
  * sorts after every record with one (null is the smallest value in a descending sort).
  */
-function after(cursor: Pick<BatchRecord, "_id" | "providerCreatedAt" | "createdAt">): Filter<BatchRecord>[] {
+function after(
+  cursor: Pick<BatchRecord, "_id" | "providerCreatedAt" | "createdAt">,
+): Filter<BatchRecordDoc>[] {
   const created = cursor.providerCreatedAt ?? null;
-  const tie: Filter<BatchRecord>[] = [
+  const tie: Filter<BatchRecordDoc>[] = [
     { providerCreatedAt: created, createdAt: { $lt: cursor.createdAt } },
     { providerCreatedAt: created, createdAt: cursor.createdAt, _id: { $lt: cursor._id } },
   ];

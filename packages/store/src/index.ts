@@ -8,6 +8,7 @@ import { Fences } from "./fences.ts";
 import { ensureIndexes, INDEXES, type IndexedApp } from "./indexes.ts";
 import { BatchLines, type LineInfo } from "./lines.ts";
 import {
+  type BatchRecordDoc,
   type Collections,
   type ConnectOptions,
   connectMongo,
@@ -68,6 +69,7 @@ export {
   ApiKeyStore,
   BatchLines,
   type BatchListQuery,
+  type BatchRecordDoc,
   BatchStore,
   CacheStore,
   CallStore,

@@ -33,11 +33,20 @@ export type CacheRecord = CacheEntry & {
   answerOf?: string;
 };
 
+/**
+ * A batch record as stored: its line list is one JSON text (`linesText`), not an array of up to 50,000
+ * strings. FerretDB v1 decodes every field of every record for any query or update of the collection,
+ * so with a few hundred earlier records of 1,000 lines each, every write of a live record decoded
+ * hundreds of thousands of strings. Records written before keep their `lines` array and are read as
+ * they are (`BatchStore` turns both into `BatchRecord`).
+ */
+export type BatchRecordDoc = Omit<BatchRecord, "lines"> & { lines?: string[]; linesText?: string };
+
 export interface Collections {
   requests: Collection<RequestDoc>;
   /** Outcomes (the collection's name predates the word). */
   answers: Collection<OutcomeRecord>;
-  batches: Collection<BatchRecord>;
+  batches: Collection<BatchRecordDoc>;
   cache: Collection<CacheRecord>;
   calls: Collection<CallDoc>;
   fences: Collection<FenceRecord>;
@@ -107,7 +116,7 @@ export async function connectMongo(
     collections: {
       requests: db.collection<RequestDoc>("requests"),
       answers: db.collection<OutcomeRecord>("answers"),
-      batches: db.collection<BatchRecord>("batches"),
+      batches: db.collection<BatchRecordDoc>("batches"),
       cache: db.collection<CacheRecord>("cache"),
       calls: db.collection<CallDoc>("calls"),
       fences: db.collection<FenceRecord>("fences"),

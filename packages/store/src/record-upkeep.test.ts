@@ -172,3 +172,30 @@ describe("a record's lines are read in bulk", () => {
     expect(after.get(ids[5]!)?.attempt).toBe(0);
   });
 });
+
+describe("a record's line list is stored as one text", () => {
+  it("records written before, with a line array, are read and trimmed as they are, then kept as one text", async () => {
+    const id = uniqueName("bgb_old");
+    const lines = ["req_a:0", "req_b:0", "req_c:1"];
+    // As the previous version wrote it.
+    await store.mongo.collections.batches.insertOne(record(id, lines));
+    expect((await store.batches.get(id))?.lines).toEqual(lines);
+    expect(await store.batches.linesOf(id)).toEqual(lines);
+    expect(await store.batches.lineCount(id)).toBe(3);
+    expect(await store.batches.trimLines(id, ["req_a:0", "req_c:1"], 0)).toBe(true);
+    const raw = await store.mongo.collections.batches.findOne({ _id: id });
+    expect(raw?.lines).toBeUndefined();
+    expect(raw?.linesText).toBe(JSON.stringify(["req_a:0", "req_c:1"]));
+    expect((await store.batches.get(id))?.lines).toEqual(["req_a:0", "req_c:1"]);
+  });
+
+  it("new records keep no array of lines", async () => {
+    const id = uniqueName("bgb_new");
+    await store.batches.prepare(record(id, ["req_x:0", "req_y:0"]));
+    const raw = await store.mongo.collections.batches.findOne({ _id: id });
+    expect(raw).toMatchObject({ linesText: JSON.stringify(["req_x:0", "req_y:0"]) });
+    expect(raw?.lines).toBeUndefined();
+    expect(await store.batches.summary(id)).not.toHaveProperty("linesText");
+    expect((await store.batches.get(id))?.lines).toEqual(["req_x:0", "req_y:0"]);
+  });
+});

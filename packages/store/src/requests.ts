@@ -50,7 +50,10 @@ export class RequestStore {
     ]);
     const batchId = fence?.holder ?? null;
     // The batch record is read only when its state decides (a pending request placed in a batch).
-    const batch = !outcome && batchId ? await this.#c.batches.findOne({ _id: batchId }) : null;
+    const batch =
+      !outcome && batchId
+        ? await this.#c.batches.findOne({ _id: batchId }, { projection: { state: 1 } })
+        : null;
     const state = deriveRequestState({ outcome, batchId, batchState: batch?.state ?? null });
     return { ...doc, state, batchId, answer: outcome?.answer ?? null, usage: outcome?.usage ?? null };
   }
