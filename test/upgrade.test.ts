@@ -66,9 +66,14 @@ describe("data written by the previous version", () => {
       20_000,
       "the batch to be submitted",
     );
-    // Make it what the previous version wrote: no format version, no manifest.
+    // Make it what earlier versions wrote: no format version, no manifest, its line list an array.
     await stack.store.mongo.collections.batchLines.deleteMany({ recordId: record._id });
-    await stack.store.mongo.collections.batches.updateOne({ _id: record._id }, { $unset: { v: "" } });
+    const lines = JSON.parse(record.linesText ?? "[]") as string[];
+    expect(lines).toHaveLength(3);
+    await stack.store.mongo.collections.batches.updateOne(
+      { _id: record._id },
+      { $unset: { v: "", linesText: "" }, $set: { lines } },
+    );
     const results = await answers;
     expect(results.map((r) => r.choices[0]?.message.content)).toEqual(prompts.map((p) => `echo: ${p}`));
     expect(await stack.store.lines.read(record._id)).toEqual(new Map());
