@@ -26,7 +26,7 @@ import type { ServingMode } from "./config.ts";
 import type { Locate } from "./locate.ts";
 import { PendingCalls } from "./pending-calls.ts";
 import { callNotFound, lostRequest, shuttingDown } from "./responses.ts";
-import type { Waiters } from "./waiters.ts";
+import type { Waiters, WaitResult } from "./waiters.ts";
 
 type Json = Record<string, unknown>;
 
@@ -185,16 +185,22 @@ export class Intake {
    * outcome: the request was lost (its dedup key is freed, so a retry starts afresh) or this gateway is
    * shutting down (the request goes on; a retry attaches to it elsewhere).
    */
-  async wait(
+  wait(
     pending: { requestId: string; key: string; attached: boolean; onSettled?: () => void },
     signal?: AbortSignal,
   ): Promise<Outcome> {
-    const result = await this.#waiters
-      .wait(pending.requestId, signal, { attached: pending.attached })
-      .finally(pending.onSettled);
+    // A chain, not an async function: a held caller keeps no suspended frame here, only the chain.
+    const { requestId, key } = pending;
+    return this.#waiters
+      .wait(requestId, signal, { attached: pending.attached })
+      .finally(pending.onSettled)
+      .then((result) => this.#outcomeOf(result, key, requestId));
+  }
+
+  async #outcomeOf(result: WaitResult, key: string, requestId: string): Promise<Outcome> {
     if (result === "shutdown") throw shuttingDown();
     if (result === "lost") {
-      await this.#inflight.release(pending.key, pending.requestId).catch(() => {});
+      await this.#inflight.release(key, requestId).catch(() => {});
       throw lostRequest();
     }
     return result;

@@ -11,11 +11,12 @@ const HEADER = "x-request-id";
  * request; here the header is set on Node's response (responses.ts, `headerForAll`).
  */
 export function requestId(): MiddlewareHandler<GatewayEnv> {
-  return async (c, next) => {
+  // Not async: it returns `next()`'s promise, so a held caller keeps no suspended frame here.
+  return (c, next) => {
     const given = c.req.header(HEADER);
     const id = given && given.length <= 255 && !/[^\w\-=]/.test(given) ? given : crypto.randomUUID();
     c.set("requestId", id);
     headerForAll(c, HEADER, id);
-    await next();
+    return next();
   };
 }

@@ -51,7 +51,8 @@ const notAdmin = () =>
  * browser asking for a page without one is sent to sign in.
  */
 export function authenticate(ring: KeyRing, opts: { metricsOpen: boolean }): MiddlewareHandler<GatewayEnv> {
-  return async (c, next) => {
+  // Not async: it returns `next()`'s promise, so a held caller keeps no suspended frame here.
+  return (c, next) => {
     const access = accessOf(c.req.path, opts);
     if (access === "open") return next();
     if (ring.open) {
@@ -60,10 +61,10 @@ export function authenticate(ring: KeyRing, opts: { metricsOpen: boolean }): Mid
     }
     const bearer = bearerKey(c.req.header("authorization"));
     const cookie = bearer || !isAdminPath(c.req.path) ? undefined : adminCookieKey(c);
-    if (!bearer && !cookie && wantsPage(c)) return c.redirect("/admin/login", 302);
+    if (!bearer && !cookie && wantsPage(c)) return Promise.resolve(c.redirect("/admin/login", 302));
     if (cookie && !sameOrigin(c)) throw crossSite();
     c.set("caller", callerFor(ring, access, bearer ?? cookie));
-    await next();
+    return next();
   };
 }
 

@@ -56,7 +56,9 @@ export function endpointRoutes(deps: GatewayDeps): Hono<GatewayEnv> {
         if (req.stream) return streamWhenReady(c, deps, req, pending);
         // Also on the 503 a caller gets when the request is lost or this gateway stops.
         headerForAll(c, "x-batch-cache", "miss");
-        return outcomeResponse(c, await intake.wait(pending, callerSignal(c)));
+        // Returned, not awaited: while the caller is held, this function's frame (the request, its
+        // body) is not kept alive with it.
+        return intake.wait(pending, callerSignal(c)).then((outcome) => outcomeResponse(c, outcome));
       }
     }
   };
