@@ -11,6 +11,13 @@ import { type CacheRecord, type Collections, writeErrors } from "./mongo.ts";
 export type NewCacheEntry = CacheEntry & { answerOf?: string };
 
 /**
+ * A cache entry as read back: an entry pointing at an outcome is stored without its `endpoint` and
+ * `model` (see `CacheRecord`), so they may be absent.
+ */
+export type CachedEntry = Omit<CacheEntry, "endpoint" | "model"> &
+  Partial<Pick<CacheEntry, "endpoint" | "model">>;
+
+/**
  * Successful answers by request key. Expiry is a read-time condition on the entry's age (FerretDB v1
  * has no TTL indexes), so changing CACHE_TTL_SECONDS applies to entries already stored. A body too
  * large for its document is kept in parts (`LargeTexts`).
@@ -24,7 +31,7 @@ export class CacheStore {
     this.#texts = new LargeTexts(collections);
   }
 
-  async get(key: string, ttlSeconds?: number, now = Date.now()): Promise<CacheEntry | null> {
+  async get(key: string, ttlSeconds?: number, now = Date.now()): Promise<CachedEntry | null> {
     const hit = await this.#c.cache.findOne({ _id: key });
     if (!hit) return null;
     if (ttlSeconds !== undefined && hit.createdAt.getTime() + ttlSeconds * 1000 <= now) return null;
@@ -32,8 +39,8 @@ export class CacheStore {
   }
 
   /** The entries among `keys` stored at or after `from`, in one query per 500 (bodies kept whole). */
-  async getMany(keys: string[], from: Map<string, number>): Promise<CacheEntry[]> {
-    const found: CacheEntry[] = [];
+  async getMany(keys: string[], from: Map<string, number>): Promise<CachedEntry[]> {
+    const found: CachedEntry[] = [];
     for (let i = 0; i < keys.length; i += 500) {
       const hits = await this.#c.cache.find({ _id: { $in: keys.slice(i, i + 500) } }).toArray();
       const fresh = hits.filter(
@@ -49,14 +56,14 @@ export class CacheStore {
    * together, by `_id`). An entry whose outcome is gone or no longer a success (erased, expired under
    * RETAIN_ANSWERS_DAYS) answers no one: left out.
    */
-  async #withBodies(hits: CacheRecord[]): Promise<CacheEntry[]> {
+  async #withBodies(hits: CacheRecord[]): Promise<CachedEntry[]> {
     const pointing = hits.flatMap((hit) => (hit.answerOf ? [hit.answerOf] : []));
     const outcomes = new Map(
       pointing.length === 0
         ? []
         : (await this.#c.answers.find({ _id: { $in: pointing } }).toArray()).map((o) => [o._id, o]),
     );
-    const entries: CacheEntry[] = [];
+    const entries: CachedEntry[] = [];
     for (const { bodyRef, answerOf, ...entry } of hits) {
       if (answerOf) {
         const outcome = outcomes.get(answerOf);
@@ -127,7 +134,9 @@ export class CacheStore {
 
   async #storable({ answerOf, ...entry }: NewCacheEntry): Promise<CacheRecord> {
     // The answer is stored already, as the outcome of `answerOf`: point at it rather than copy it.
-    if (answerOf) return { ...entry, body: "", answerOf };
+    // Only the fields something reads: the tenant (its erasure), the age (expiry) and the pointer.
+    if (answerOf)
+      return { _id: entry._id, owner: entry.owner, body: "", answerOf, createdAt: entry.createdAt };
     if (!LargeTexts.needed(entry.body)) return entry;
     return { ...entry, body: "", bodyRef: await this.#texts.put(`cache:${entry._id}`, entry.body) };
   }

@@ -23,15 +23,19 @@ export interface FenceRecord {
  * there, and `bodyRef` says where it is. Readers of the store always get the whole body back.
  */
 export type OutcomeRecord = Omit<OutcomeDoc, "answer"> & { answer: StoredAnswer & { bodyRef?: TextRef } };
-export type CacheRecord = CacheEntry & {
-  bodyRef?: TextRef;
-  /**
-   * The request whose stored outcome holds the answer (its body is not copied here, and `body` is
-   * empty): a cache entry is then a small document, which FerretDB v1 inserts half again as fast as one
-   * carrying a copy of the answer. Absent on entries that carry their body (format 2 and before).
-   */
-  answerOf?: string;
-};
+export type CacheRecord = Omit<CacheEntry, "endpoint" | "model"> &
+  Partial<Pick<CacheEntry, "endpoint" | "model">> & {
+    bodyRef?: TextRef;
+    /**
+     * The request whose stored outcome holds the answer (its body is not copied here, and `body` is
+     * empty): a cache entry is then a small document, which FerretDB v1 inserts half again as fast as
+     * one carrying a copy of the answer. Absent on entries that carry their body (format 2 and before).
+     * Such an entry has no `endpoint` and `model` either (written since the poller's settling stores
+     * 50,000 of them per batch: FerretDB v1's cost per document goes with its fields, and nothing reads
+     * those two); older ones have them.
+     */
+    answerOf?: string;
+  };
 
 /**
  * A batch record as stored: its line list is one JSON text (`linesText`), not an array of up to 50,000

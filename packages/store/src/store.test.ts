@@ -171,6 +171,31 @@ describe("cache", () => {
     await store.cache.put({ _id: "dangling", ...base, body: "{}", answerOf: "req_never_finished" });
     expect(await store.cache.get("dangling")).toBeNull();
   });
+
+  it("stores a pointing entry with only the fields read back, and still reads one written with them all", async () => {
+    const answer = { statusCode: 200, body: '{"choices":[{"message":{"content":"slim"}}]}' };
+    await store.requests.finish("req_slim", "succeeded", answer, null);
+    const createdAt = new Date();
+    const entry = { endpoint: "/v1/chat/completions" as const, model: "m", owner: "o", createdAt };
+    await store.cache.put({ _id: "slim", ...entry, body: answer.body, answerOf: "req_slim" });
+    const raw = await store.mongo.collections.cache.findOne({ _id: "slim" });
+    expect(Object.keys(raw ?? {}).sort()).toEqual(["_id", "answerOf", "body", "createdAt", "owner"]);
+    expect(await store.cache.get("slim")).toMatchObject({ _id: "slim", owner: "o", body: answer.body });
+    // As an earlier version wrote it: endpoint and model included.
+    await store.mongo.collections.cache.insertOne({ _id: "full", ...entry, body: "", answerOf: "req_slim" });
+    expect((await store.cache.get("full"))?.body).toBe(answer.body);
+    const from = new Map([
+      ["slim", 0],
+      ["full", 0],
+    ]);
+    expect((await store.cache.getMany(["slim", "full"], from)).map((e) => e.body)).toEqual([
+      answer.body,
+      answer.body,
+    ]);
+    // A tenant's erasure still finds it by its owner.
+    const erased = await store.mongo.collections.cache.countDocuments({ owner: "o", _id: "slim" });
+    expect(erased).toBe(1);
+  });
 });
 
 describe("batches", () => {
