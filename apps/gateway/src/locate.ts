@@ -19,6 +19,6 @@ export function locator(queues: QueueRegistry, store: Store): Locate {
   return async (requestId) => {
     const state = await collate.state({ requestId, attempt: 0 });
     if (state !== "unknown") return "queued";
-    return (await store.requests.get(requestId)) === null ? "nowhere" : "recorded";
+    return (await store.requests.exists(requestId)) ? "recorded" : "nowhere";
   };
 }

@@ -115,6 +115,14 @@ export class RequestStore {
     return views;
   }
 
+  /**
+   * Whether the request was recorded: one read of its `_id` alone (`get` reads four collections, and a
+   * held caller asks this once it has waited a while, all of them at the same moment).
+   */
+  async exists(id: string): Promise<boolean> {
+    return (await this.#c.requests.findOne({ _id: id }, { projection: { _id: 1 } })) !== null;
+  }
+
   /** Only the outcome: what a held caller needs, in one read (more only for a body kept in parts). */
   async outcome(id: string): Promise<OutcomeDoc | null> {
     const doc = await this.#c.answers.findOne({ _id: id });
