@@ -4,6 +4,9 @@ import type { ClaimView, Store } from "@batch-gpt/store";
 import type { Heartbeats } from "./heartbeat.ts";
 import type { BatchSubmitter } from "./submitter.ts";
 
+/** Stale records a collator takes over and carries on at once. */
+const RECOVERIES_AT_ONCE = 4;
+
 /**
  * Takes over batch records whose collator stopped reporting mid-way (`preparing`, `uploaded`,
  * `creating`) and carries them on. Winning the fence for the next generation is the claim: the old
@@ -39,7 +42,15 @@ export class Recovery {
     const stale = new Date((await this.#store.batches.now()).getTime() - this.#staleMs);
     let taken = 0;
     for await (const page of this.#store.batches.staleCollating(stale)) {
-      for (const record of page) if (await this.#recover(record, stale)) taken++;
+      // A few at a time: one after the other, a collator that found ten records of a killed one
+      // carried each to its batch before it even claimed the next, and the last waited minutes.
+      const queue = [...page];
+      const lane = async () => {
+        for (let record = queue.shift(); record; record = queue.shift()) {
+          if (await this.#recover(record, stale)) taken++;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(RECOVERIES_AT_ONCE, queue.length) }, lane));
     }
     return taken;
   }
