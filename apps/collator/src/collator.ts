@@ -277,13 +277,25 @@ export class Collator {
 
   /**
    * Records the batch and fences its lines before any job is completed:
-   * request records → batch record (preparing) → line fences → completed jobs → upload and create.
+   * request records → batch record (preparing) → line fences → completed jobs → create. The file is
+   * uploaded meanwhile, from the start; the create waits for it and for the fences.
    */
   async #record(group: Group): Promise<void> {
     const { store, log, collatorId } = this.#o;
     const recordId = newBatchRecordId();
     await this.#answerFromCache(group);
     if (group.jobs.length === 0) return;
+    // The file goes up while the requests are recorded and the lines fenced: the create still waits for
+    // both (`advance` below), and uses this file only if the record ends up with exactly these lines.
+    const bodies = new Map(group.jobs.map((j) => [j.data.requestId, j.data.body]));
+    const ahead = this.#o.submitter.uploadAhead(
+      {
+        _id: recordId,
+        endpoint: group.jobs[0]!.data.endpoint,
+        lines: group.jobs.map((j) => lineId(j.data.requestId, j.data.attempt)),
+      },
+      bodies,
+    );
     const refused = await store.requests.ensure(group.jobs.map((j) => j.data));
     if (refused.size > 0) await this.#refuse(group, refused);
     const jobs = group.jobs;
@@ -352,7 +364,7 @@ export class Collator {
     const submitting =
       mine.length === 0
         ? Promise.resolve()
-        : this.#o.submitter.advance(recordId, 0, new Map(mine.map((j) => [j.data.requestId, j.data.body])));
+        : this.#o.submitter.advance(recordId, 0, bodies, undefined, ahead);
     // A failed upload is thrown once every job is completed (or let go), never while some still are.
     const [, submitted] = await Promise.allSettled([completing, submitting]);
     if (submitted.status === "rejected") throw submitted.reason;

@@ -42,6 +42,29 @@ export interface SubmitterOptions {
   fileDir?: string | undefined;
 }
 
+/** A batch file uploaded before its record was written (`BatchSubmitter.uploadAhead`). */
+export interface UploadedAhead {
+  fileId: string;
+  /** The record's lines the file holds, in its order. */
+  lines: string[];
+}
+
+/** `work`'s result, or its signal's reason as soon as it aborts (the work itself goes on). */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+function sameLines(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Carries a batch record from `preparing` to `submitted`: stream the JSONL to the provider, then create
  * the batch exactly once. Runs for a fresh record and for one taken over from a dead collator.
@@ -63,13 +86,15 @@ export class BatchSubmitter {
   /**
    * `bodies` (request id → body) spares store reads when the caller still holds the jobs. `carried`: the
    * heartbeat of a caller that already reports the record (recovery, from its take-over on); else one
-   * is started here, and stopped when this returns.
+   * is started here, and stopped when this returns. `ahead`: the record's file, being uploaded since
+   * before the record was written (`uploadAhead`).
    */
   async advance(
     recordId: string,
     generation: number,
     bodies?: Map<string, string>,
     carried?: Heartbeat,
+    ahead?: Promise<UploadedAhead | null>,
   ): Promise<void> {
     const { store, log } = this.#o;
     const heartbeat = carried ?? this.#o.heartbeats.start(recordId, generation);
@@ -79,7 +104,15 @@ export class BatchSubmitter {
       if (!record) return;
       if (record.state === "preparing") {
         const signal = AbortSignal.any([this.#stopping.signal, lost]);
-        const inputFileId = await this.#upload(record, generation, signal, bodies);
+        // A file uploaded ahead serves only a record listing exactly its lines, in its order (the
+        // provider's line numbers in errors are the file's); otherwise the record's own is uploaded.
+        // It is awaited here, under the record's heartbeat: an upload held up at the provider must
+        // not leave the record looking abandoned.
+        const uploaded = ahead ? await unlessAborted(ahead, signal) : null;
+        const inputFileId =
+          uploaded && sameLines(uploaded.lines, record.lines)
+            ? uploaded.fileId
+            : await this.#upload(record, generation, signal, bodies);
         if (!inputFileId) return;
         // Refused: another collator holds the record now (it uploads its own file).
         if (!(await store.batches.markUploaded(recordId, inputFileId, generation))) return;
@@ -94,6 +127,43 @@ export class BatchSubmitter {
       log.info({ recordId, generation }, "batch record left to its holder or to recovery");
     } finally {
       if (!carried) heartbeat.stop();
+    }
+  }
+
+  /**
+   * Uploads a new record's file while the record and its line fences are still being written, so the
+   * create waits on whichever of the two ends last rather than on both in turn. Nothing is created
+   * from it until `advance` finds the record written, fenced and listing the same lines; a crash
+   * before that leaves an unused file at the provider, and the record's holder uploads its own. Null
+   * when the upload failed for whatever reason: `advance` then uploads as it always did (and handles
+   * the failure there).
+   */
+  async uploadAhead(
+    record: Pick<BatchRecord, "_id" | "endpoint" | "lines">,
+    bodies: Map<string, string>,
+  ): Promise<UploadedAhead | null> {
+    try {
+      const file = await writeBatchFile(record._id, this.#lines(record, bodies), this.#o.fileDir);
+      try {
+        const { id } = await this.#o.provider.uploadBatchFile(
+          file.path,
+          `${record._id}.jsonl`,
+          this.#stopping.signal,
+        );
+        this.#o.log.info(
+          { recordId: record._id, fileId: id, lines: file.count, bytes: file.bytes },
+          "batch file uploaded",
+        );
+        return { fileId: id, lines: record.lines };
+      } finally {
+        await file.cleanup();
+      }
+    } catch (err) {
+      this.#o.log.warn(
+        { recordId: record._id, err: err instanceof Error ? err.message : String(err) },
+        "batch file not uploaded ahead; it is uploaded once the record is written",
+      );
+      return null;
     }
   }
 
@@ -283,7 +353,10 @@ export class BatchSubmitter {
   }
 
   /** The record's lines with their bodies: from `bodies`, else read from the store 500 at a time. */
-  async *#lines(record: BatchRecord, bodies?: Map<string, string>): AsyncIterable<BatchLine> {
+  async *#lines(
+    record: Pick<BatchRecord, "_id" | "endpoint" | "lines">,
+    bodies?: Map<string, string>,
+  ): AsyncIterable<BatchLine> {
     for (let i = 0; i < record.lines.length; i += BODIES_PER_READ) {
       const requestIds = record.lines
         .slice(i, i + BODIES_PER_READ)
