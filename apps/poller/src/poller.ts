@@ -24,7 +24,7 @@ import {
 } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import { parseResultLine } from "./results.ts";
-import { delayUntilLikelyDone, nextCheckDelay, progressOf } from "./schedule.ts";
+import { delayUntilLikelyDone, nextCheckDelay, progressOf, readingOf } from "./schedule.ts";
 
 export interface PollerOptions {
   store: Store;
@@ -154,11 +154,8 @@ export class Poller {
       const delay = progress
         ? delayUntilLikelyDone(parsed.data.progress, progress, next, this.#o.minIntervalMs)
         : next;
-      await job.updateData({
-        ...parsed.data,
-        intervalMs: next,
-        ...(progress ? { progress: { done: progress.done, atMs: progress.atMs } } : {}),
-      });
+      const reading = readingOf(batch.status, progress, now);
+      await job.updateData({ ...parsed.data, intervalMs: next, ...(reading ? { progress: reading } : {}) });
       await job.moveToDelayed(now + delay, token);
       throw new DelayedError();
     }

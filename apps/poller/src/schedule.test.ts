@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { delayUntilLikelyDone, nextCheckDelay, progressOf } from "./schedule.ts";
+import { delayUntilLikelyDone, nextCheckDelay, progressOf, readingOf } from "./schedule.ts";
 
 const limits = { minIntervalMs: 200, maxIntervalMs: 1000 };
 
@@ -32,5 +32,18 @@ describe("nextCheckDelay", () => {
     expect(progressOf(null, 1)).toBeUndefined();
     expect(progressOf({ total: 0, completed: 0, failed: 0 }, 1)).toBeUndefined();
     expect(progressOf({ total: 10, completed: 3, failed: 1 }, 5)).toEqual({ done: 4, total: 10, atMs: 5 });
+  });
+
+  it("takes a batch still validating as a first reading of no lines done", () => {
+    const validating = progressOf({ total: 0, completed: 0, failed: 0 }, 10_000);
+    const first = readingOf("validating", validating, 10_000);
+    expect(first).toEqual({ done: 0, atMs: 10_000 });
+    // Seen running next: 300 of 400 lines in 600 ms, the rest due in 200 ms, not at the doubled 800.
+    const running = progressOf({ total: 400, completed: 300, failed: 0 }, 10_600)!;
+    expect(delayUntilLikelyDone(first, running, 800, 100)).toBe(200);
+    expect(readingOf("in_progress", running, 10_600)).toEqual({ done: 300, atMs: 10_600 });
+    // Anything else without counts leaves no reading (the schedule alone decides).
+    expect(readingOf("in_progress", undefined, 10_000)).toBeUndefined();
+    expect(readingOf("finalizing", undefined, 10_000)).toBeUndefined();
   });
 });

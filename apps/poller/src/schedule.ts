@@ -42,6 +42,21 @@ export function delayUntilLikelyDone(
   return Math.min(scheduledMs, Math.max(minIntervalMs, Math.ceil(remainingMs)));
 }
 
+/**
+ * What a check leaves for the next one to judge progress by: the lines done, or none yet while the
+ * provider validates the file (its counts are empty until the lines start). That zero is the first
+ * reading: without it, a batch first seen running had no rate until a third check, and on the doubling
+ * schedule a short batch was seen complete up to a whole interval after it was.
+ */
+export function readingOf(
+  status: string,
+  progress: Progress | undefined,
+  atMs: number,
+): Pick<Progress, "done" | "atMs"> | undefined {
+  if (progress) return { done: progress.done, atMs: progress.atMs };
+  return status === "validating" ? { done: 0, atMs } : undefined;
+}
+
 /** The progress a provider's batch object shows, if it counts its lines. */
 export function progressOf(
   counts: { total: number; completed: number; failed: number } | null | undefined,
