@@ -22,3 +22,26 @@ export function locator(queues: QueueRegistry, store: Store): Locate {
     return (await store.requests.exists(requestId)) ? "recorded" : "nowhere";
   };
 }
+
+/** `Locate` for many requests at once: their jobs, then one store query per 500 for those without one. */
+export type LocateMany = (requestIds: string[]) => Promise<Map<string, Whereabouts>>;
+
+/**
+ * What held callers' periodic re-check uses: every caller held past the grace asks at the same moment,
+ * and one query for all of them replaces one each (on FerretDB v1, each a scan of the requests).
+ */
+export function manyLocator(queues: QueueRegistry, store: Store): LocateMany {
+  const collate = queues.producer(collateQueue);
+  return async (requestIds) => {
+    const states = await Promise.all(requestIds.map((requestId) => collate.state({ requestId, attempt: 0 })));
+    const where = new Map<string, Whereabouts>();
+    const unqueued: string[] = [];
+    requestIds.forEach((id, i) => {
+      if (states[i] === "unknown") unqueued.push(id);
+      else where.set(id, "queued");
+    });
+    const recorded = unqueued.length > 0 ? await store.requests.existing(unqueued) : new Set<string>();
+    for (const id of unqueued) where.set(id, recorded.has(id) ? "recorded" : "nowhere");
+    return where;
+  };
+}

@@ -29,7 +29,7 @@ import type { GatewayConfig } from "./config.ts";
 import { DeploymentFigures } from "./deployment-figures.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { Intake } from "./intake.ts";
-import { locator } from "./locate.ts";
+import { locator, manyLocator } from "./locate.ts";
 import { RequestMeter } from "./request-meter.ts";
 import { Waiters } from "./waiters.ts";
 
@@ -71,7 +71,7 @@ export async function startGateway(
   const waiters = new Waiters({
     requests: store.requests,
     recent,
-    locate,
+    locate: manyLocator(queues, store),
     recheckMs: config.WAITER_RECHECK_MS,
     storeAfterMs: (config.ANSWER_REDIS_TTL_SECONDS * 1000) / 2,
   });

@@ -18,7 +18,12 @@ afterAll(async () => {
 const recent = new RecentAnswers(redis, keys);
 const publisher = new DonePublisher(redis, keys, { carryMaxBytes: 1024, ttlSeconds: 60 });
 const waiters = () =>
-  new Waiters({ requests: store.requests, recent, locate: async () => "queued" as const, recheckMs: 60_000 });
+  new Waiters({
+    requests: store.requests,
+    recent,
+    locate: async (ids) => new Map(ids.map((id) => [id, "queued" as const])),
+    recheckMs: 60_000,
+  });
 const answered = { state: "succeeded" as const, answer: { statusCode: 200, body: '{"hot":true}' } };
 
 describe("waiters", () => {
@@ -104,7 +109,7 @@ describe("waiters", () => {
     const w = new Waiters({
       requests: store.requests,
       recent,
-      locate: async () => "queued" as const,
+      locate: async (ids) => new Map(ids.map((id) => [id, "queued" as const])),
       recheckMs: 100,
       storeAfterMs: 60_000,
     });
@@ -118,23 +123,47 @@ describe("waiters", () => {
   });
 
   it("looks for a long-held request until the store has it, then never again", async () => {
-    const asked: string[] = [];
+    const asked: string[][] = [];
     const answers = ["queued", "recorded", "nowhere"] as const;
     const w = new Waiters({
       requests: store.requests,
       recent,
-      locate: async (id) => {
-        asked.push(id);
-        return answers[Math.min(asked.length - 1, 2)]!;
+      locate: async (ids) => {
+        asked.push(ids);
+        return new Map(ids.map((id) => [id, answers[Math.min(asked.length - 1, 2)]!]));
       },
       recheckMs: 60_000,
       lostGraceMs: 0,
     });
     const held = w.wait("req_long_batch");
     for (let i = 0; i < 4; i++) await w.recheckAll();
-    expect(asked).toEqual(["req_long_batch", "req_long_batch"]);
+    expect(asked).toEqual([["req_long_batch"], ["req_long_batch"]]);
     expect(w.size).toBe(1);
     w.close();
     expect(await held).toBe("shutdown");
+  });
+
+  it("looks for every long-held request of a re-check at once, and tells the lost ones", async () => {
+    const asked: string[][] = [];
+    const w = new Waiters({
+      requests: store.requests,
+      recent,
+      locate: async (ids) => {
+        asked.push(ids);
+        return new Map(
+          ids.map((id) => [id, id === "req_many_gone" ? ("nowhere" as const) : ("recorded" as const)]),
+        );
+      },
+      recheckMs: 60_000,
+      lostGraceMs: 0,
+    });
+    const gone = w.wait("req_many_gone");
+    const kept = ["req_many_a", "req_many_b"].map((id) => w.wait(id));
+    await w.recheckAll();
+    expect(asked.map((ids) => [...ids].sort())).toEqual([["req_many_a", "req_many_b", "req_many_gone"]]);
+    expect(await gone).toBe("lost");
+    expect(w.size).toBe(2);
+    w.close();
+    expect(await Promise.all(kept)).toEqual(["shutdown", "shutdown"]);
   });
 });

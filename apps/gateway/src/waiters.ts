@@ -1,7 +1,7 @@
 import type { DoneMessage, Outcome } from "@batch-gpt/contracts";
 import type { Peeked, RecentAnswers } from "@batch-gpt/queue";
 import type { RequestStore } from "@batch-gpt/store";
-import type { Locate } from "./locate.ts";
+import type { LocateMany, Whereabouts } from "./locate.ts";
 
 /** "lost": the request exists nowhere any more; "shutdown": this process is stopping (the request goes on). */
 export type WaitResult = Outcome | "lost" | "shutdown";
@@ -30,7 +30,7 @@ export class Waiters {
   readonly #held = new Map<string, Held>();
   readonly #requests: RequestStore;
   readonly #recent: RecentAnswers;
-  readonly #locate: Locate;
+  readonly #locate: LocateMany;
   readonly #lostGraceMs: number;
   readonly #storeAfterMs: number;
   #timer: NodeJS.Timeout | undefined;
@@ -39,7 +39,8 @@ export class Waiters {
   constructor(opts: {
     requests: RequestStore;
     recent: RecentAnswers;
-    locate: Locate;
+    /** Where long-held requests are: many at once (see `manyLocator`). */
+    locate: LocateMany;
     recheckMs: number;
     lostGraceMs?: number;
     /**
@@ -114,21 +115,24 @@ export class Waiters {
       const chunk = ids.slice(i, i + RECHECK_CHUNK);
       const peeked = await this.#recent.peekMany(chunk).catch(() => chunk.map(() => null));
       const unknown: string[] = [];
+      const unanswered: string[] = [];
       chunk.forEach((id, index) => {
         const seen = peeked[index];
         if (seen && seen !== "stored") this.#resolveAll(id, seen);
         else if (seen === "stored" || full || now - this.#oldest(id) >= this.#storeAfterMs) unknown.push(id);
-        else void this.#checkLost(id);
+        else unanswered.push(id);
       });
-      if (unknown.length === 0) continue;
-      const found = await this.#requests.outcomes(unknown).catch(() => null);
-      if (!found) return;
-      const byId = new Map(found.map((outcome) => [outcome._id, outcome]));
-      for (const id of unknown) {
-        const outcome = byId.get(id);
-        if (outcome) this.#resolveAll(id, outcome);
-        else await this.#checkLost(id);
+      if (unknown.length > 0) {
+        const found = await this.#requests.outcomes(unknown).catch(() => null);
+        if (!found) return;
+        const byId = new Map(found.map((outcome) => [outcome._id, outcome]));
+        for (const id of unknown) {
+          const outcome = byId.get(id);
+          if (outcome) this.#resolveAll(id, outcome);
+          else unanswered.push(id);
+        }
       }
+      await this.#checkLost(unanswered);
     }
   }
 
@@ -154,14 +158,23 @@ export class Waiters {
 
   /**
    * A request held long enough, with no job and no record anywhere, will never be answered. Once the
-   * store has it, it is never looked for again (on FerretDB v1 that lookup scans a collection).
+   * store has it, it is never looked for again (on FerretDB v1 that lookup scans a collection). All the
+   * requests of a re-check are looked for at once.
    */
-  async #checkLost(requestId: string): Promise<void> {
-    const held = this.#held.get(requestId);
-    if (!held || held.recorded || Date.now() - this.#oldest(requestId) < this.#lostGraceMs) return;
-    const where = await this.#locate(requestId).catch(() => "queued" as const);
-    if (where === "nowhere") this.#resolveAll(requestId, "lost");
-    else if (where === "recorded") held.recorded = true;
+  async #checkLost(requestIds: string[]): Promise<void> {
+    const now = Date.now();
+    const suspects = requestIds.filter((id) => {
+      const held = this.#held.get(id);
+      return held !== undefined && !held.recorded && now - this.#oldest(id) >= this.#lostGraceMs;
+    });
+    if (suspects.length === 0) return;
+    const where = await this.#locate(suspects).catch(() => new Map<string, Whereabouts>());
+    for (const id of suspects) {
+      const held = this.#held.get(id);
+      if (!held) continue;
+      if (where.get(id) === "nowhere") this.#resolveAll(id, "lost");
+      else if (where.get(id) === "recorded") held.recorded = true;
+    }
   }
 
   #resolveAll(requestId: string, result: WaitResult): void {

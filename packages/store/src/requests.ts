@@ -123,6 +123,16 @@ export class RequestStore {
     return (await this.#c.requests.findOne({ _id: id }, { projection: { _id: 1 } })) !== null;
   }
 
+  /** Those of `ids` that were recorded: their `_id` alone, a query per 500. */
+  async existing(ids: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const docs = this.#c.requests.find({ _id: { $in: ids.slice(i, i + 500) } }, { projection: { _id: 1 } });
+      for await (const doc of docs) found.add(doc._id);
+    }
+    return found;
+  }
+
   /** Only the outcome: what a held caller needs, in one read (more only for a body kept in parts). */
   async outcome(id: string): Promise<OutcomeDoc | null> {
     const doc = await this.#c.answers.findOne({ _id: id });
