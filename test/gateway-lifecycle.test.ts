@@ -1,3 +1,5 @@
+import { request } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createRedis } from "@batch-gpt/queue";
 import { eventually, type Stack, startStack } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -5,11 +7,53 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 let stack: Stack;
 beforeAll(async () => {
   // A long batch, so callers are still held when the test acts on them.
-  stack = await startStack({ gateways: 2, batchDurationMs: 1500 });
+  stack = await startStack({ gateways: 3, batchDurationMs: 1500 });
 });
 afterAll(() => stack?.close());
 
 const chat = (content: string) => ({ model: "gpt-life", messages: [{ role: "user" as const, content }] });
+
+describe("a gateway that shuts down", () => {
+  it("finishes a request under way (its body still coming) instead of cutting its connection", async () => {
+    const leaving = stack.gateways[1]!;
+    const body = JSON.stringify({ ...chat("arriving slowly"), model: "gpt-life-drain" });
+    const half = Math.floor(body.length / 2);
+    const { hostname, port } = new URL(leaving.url);
+    const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        {
+          hostname,
+          port,
+          path: "/v1/chat/completions",
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "content-length": String(Buffer.byteLength(body)),
+            "x-batch-mode": "async",
+          },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (chunk) => {
+            text += chunk;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on("error", reject);
+      req.write(body.slice(0, half));
+      // The rest comes once the gateway has begun to stop.
+      setTimeout(() => req.end(body.slice(half)), 500);
+    });
+    await sleep(200);
+    const closing = leaving.close();
+    stack.gateways.splice(1, 1);
+    const { status, body: text } = await reply;
+    expect(status).toBe(202);
+    expect(JSON.parse(text)).toMatchObject({ status: "queued" });
+    await closing;
+  });
+});
 
 describe("held callers", () => {
   it("a caller that disconnects frees its waiter; the request still completes and is cached", async () => {

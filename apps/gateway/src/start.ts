@@ -40,6 +40,9 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/** How long a stopping gateway lets the requests under way finish before it cuts their connections. */
+const SHUTDOWN_DRAIN_MS = 10_000;
+
 /** Composition root of the gateway: builds Redis, Mongo, queues and services, then listens. */
 export async function startGateway(
   config: GatewayConfig,
@@ -169,11 +172,17 @@ export async function startGateway(
     port,
     deps,
     async close() {
-      // Stop intake, answer held callers "retry" (their requests go on), then close connections.
+      // Stop taking connections, answer held callers "retry" (their requests go on), let the requests
+      // under way finish, then close connections: a request cut mid-way (its body half read, its reply
+      // half written) got a reset, and its handler went on against connections closed under it.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       waiters.close();
-      await new Promise((r) => setTimeout(r, 50));
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      const drained = await Promise.race([
+        closed.then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), SHUTDOWN_DRAIN_MS).unref()),
+      ]);
+      // Past the drain, whatever is left (a client sending its body for ever) is cut.
+      if (!drained) (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
       keyRing.stop();
       await quotas.close();
