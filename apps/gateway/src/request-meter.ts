@@ -35,7 +35,8 @@ export class RequestMeter {
 
   /** `handler` (the POST of `endpoint`), metered. */
   route(endpoint: Endpoint, handler: Handler<GatewayEnv>): Handler<GatewayEnv> {
-    return async (c, next) => {
+    // Not async: the handler's promise is chained, so a held caller keeps no suspended frame here.
+    return (c, next) => {
       const started = performance.now();
       let ended = false;
       const end = (outcome: RequestOutcome) => {
@@ -46,34 +47,43 @@ export class RequestMeter {
       };
       // A caller that leaves before its answer: its handler never returns (the request goes on).
       onCallerGone(c, () => end("gone"));
-      let response: Response;
-      try {
-        response = (await handler(c, next)) as Response;
-      } catch (err) {
+      const failed = (err: unknown) => {
         end(outcomeOfError(err));
         throw err;
+      };
+      try {
+        return Promise.resolve(handler(c, next)).then(
+          (response) => this.#ended(response as Response, end),
+          failed,
+        );
+      } catch (err) {
+        return failed(err);
       }
-      const outcome = outcomeOfResponse(response);
-      if (outcome !== "streaming" || !response.body) {
-        end(outcome === "streaming" ? "succeeded" : outcome);
-        return response;
-      }
-      // A streamed answer: it failed if it carries an error event, which is known when the stream ends.
-      let failed = false;
-      const decoder = new TextDecoder();
-      const watched = response.body.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, controller) {
-            if (!failed && isErrorEvent(decoder.decode(chunk))) failed = true;
-            controller.enqueue(chunk);
-          },
-          flush() {
-            end(failed ? "failed" : "succeeded");
-          },
-        }),
-      );
-      return new Response(watched, { status: response.status, headers: response.headers });
     };
+  }
+
+  /** The response, counted now, or when its stream ends. */
+  #ended(response: Response, end: (outcome: RequestOutcome) => void): Response {
+    const outcome = outcomeOfResponse(response);
+    if (outcome !== "streaming" || !response.body) {
+      end(outcome === "streaming" ? "succeeded" : outcome);
+      return response;
+    }
+    // A streamed answer: it failed if it carries an error event, which is known when the stream ends.
+    let failed = false;
+    const decoder = new TextDecoder();
+    const watched = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          if (!failed && isErrorEvent(decoder.decode(chunk))) failed = true;
+          controller.enqueue(chunk);
+        },
+        flush() {
+          end(failed ? "failed" : "succeeded");
+        },
+      }),
+    );
+    return new Response(watched, { status: response.status, headers: response.headers });
   }
 
   #modeOf(c: Context<GatewayEnv>): ServingMode {
