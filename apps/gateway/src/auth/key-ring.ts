@@ -61,7 +61,9 @@ export class KeyRing {
   readonly #versionKey: string;
   readonly #defaults: KeyDefaults;
   readonly #log: Logger;
-  #version: string | null = null;
+  /** The version last loaded (null: none was ever set); undefined until the first load. */
+  #version: string | null | undefined = undefined;
+  #refreshing: Promise<void> | null = null;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(opts: {
@@ -111,17 +113,37 @@ export class KeyRing {
     clearInterval(this.#timer);
   }
 
-  /** Reloads the stored keys if the version moved since the last load (or `force`). */
+  /**
+   * Reloads the stored keys if the version moved since the last load (or `force`). One at a time: a
+   * timer's refresh while one is under way joins it (behind a slow store they piled up, one per tick,
+   * each its own read); a forced one goes after it, so it reads what was just changed.
+   */
   async refresh(force = false): Promise<void> {
+    if (!force && this.#refreshing) return this.#refreshing;
+    const previous = this.#refreshing;
+    const next = (async () => {
+      await previous?.catch(() => {});
+      await this.#load(force);
+    })();
+    this.#refreshing = next;
+    try {
+      await next;
+    } finally {
+      if (this.#refreshing === next) this.#refreshing = null;
+    }
+  }
+
+  async #load(force: boolean): Promise<void> {
     const version = await this.#redis.get(this.#versionKey);
-    if (!force && this.#version !== null && version === this.#version) return;
+    // No version yet (no key was ever made through the API) is a version too: nothing to reload.
+    if (!force && this.#version !== undefined && version === this.#version) return;
     const docs = await this.#store.list();
     this.#stored = new Map(
       docs
         .filter((d) => !d.revokedAt)
         .map((d) => [d.hash, { digest: Buffer.from(d.hash, "hex"), caller: this.#callerOf(d) }]),
     );
-    this.#version = version ?? "0";
+    this.#version = version;
   }
 
   /** After this gateway created or revoked a key: every gateway reloads (this one at once). */
