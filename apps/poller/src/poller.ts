@@ -44,6 +44,8 @@ export interface PollerOptions {
 
 /** Outcomes are stored and announced in chunks, so a 50,000-line result never sits in memory whole. */
 const CHUNK = 500;
+/** A running batch's counts are stored at most this often (its status whenever it changes). */
+const COUNTS_WRITE_EVERY_MS = 5000;
 /** Chunks being stored and announced at once. */
 const DELIVERIES_IN_FLIGHT = 4;
 
@@ -130,11 +132,19 @@ export class Poller {
   async #process(job: Job<PollJob>, token?: string): Promise<void> {
     const parsed = pollQueue.schema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError("malformed poll job");
-    const record = await this.#o.store.batches.get(parsed.data.recordId);
-    if (record?.state !== "submitted" || !record.providerBatchId) return;
+    // A check reads the record without its line list (up to 50,000 lines, parsed on every read): only
+    // settling needs it, and reads it then.
+    const record = await this.#o.store.batches.summary(parsed.data.recordId);
+    if (record?._id !== parsed.data.recordId || record.state !== "submitted" || !record.providerBatchId)
+      return;
     const batch = await this.#o.provider.retrieveBatch(record.providerBatchId);
-    await this.#o.store.batches.recordStatus(record, batch);
-    if (batch.status !== record.status) {
+    const changed = batch.status !== record.status;
+    // The status is stored whenever it changes; the counts of a running batch (the dashboard's progress)
+    // at most every few seconds. On FerretDB v1 each write scans every batch record, and the first
+    // checks of a batch come a few hundred milliseconds apart.
+    if (changed || Date.now() - record.updatedAt.getTime() >= COUNTS_WRITE_EVERY_MS)
+      await this.#o.store.batches.recordStatus(record, batch);
+    if (changed) {
       this.#o.log.info(
         {
           recordId: record._id,
@@ -159,7 +169,9 @@ export class Poller {
       await job.moveToDelayed(now + delay, token);
       throw new DelayedError();
     }
-    await this.#settle(record, batch);
+    const full = await this.#o.store.batches.get(record._id);
+    if (full?.state !== "submitted") return;
+    await this.#settle(full, batch);
   }
 
   /** Every line of a terminal batch gets exactly one outcome: its result, its error, or a verdict. */
