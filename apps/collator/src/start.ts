@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { createLogger, type Logger } from "@batch-gpt/config";
+import { createLogger, type Logger, repeat } from "@batch-gpt/config";
 import { adminKeys, collateQueue, redisKeys } from "@batch-gpt/contracts";
 import { type ProbeServer, serveProbes } from "@batch-gpt/metrics";
 import { openWorkerRuntime } from "@batch-gpt/pipeline";
@@ -104,10 +104,9 @@ export async function startCollator(
       // Entries of requests whose job is gone (a gateway died between admitting and queueing it).
       admission.reconcile().catch((err) => log.error({ err }, "admission reconcile failed")),
     ]);
-  let sweeping: Promise<unknown> = sweep();
-  const timer = setInterval(() => {
-    sweeping = sweep();
-  }, config.COLLATOR_RECOVERY_INTERVAL_MS);
+  // One sweep at a time: behind a slow store a sweep outlasts the interval, and sweeps started on top
+  // of it each read the stale records again and raced for the same take-overs.
+  const sweeps = repeat(sweep, config.COLLATOR_RECOVERY_INTERVAL_MS);
   log.info(
     { collatorId, windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS, metrics: `${probes.url}/metrics` },
     "collator started",
@@ -119,14 +118,14 @@ export async function startCollator(
     probes,
     async close() {
       // Stop intake of new work first: flush held groups, then let the recovery sweep finish.
-      clearInterval(timer);
+      const sweepsStopped = sweeps.stop();
       await signals.quit().catch(() => {});
       // An upload may take minutes: past a grace (well within the shutdown deadline) it is abandoned,
       // its file removed, and its record left for recovery to carry on.
       const abandon = setTimeout(() => submitter.stop(), UPLOAD_SHUTDOWN_GRACE_MS);
       await collator.close();
       clearTimeout(abandon);
-      await sweeping;
+      await sweepsStopped;
       await runtime.close();
       await admissionRedis.quit().catch(() => {});
       await probes.close();

@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from "@batch-gpt/config";
+import { createLogger, type Logger, repeat } from "@batch-gpt/config";
 import { type ProbeServer, serveProbes } from "@batch-gpt/metrics";
 import { openWorkerRuntime } from "@batch-gpt/pipeline";
 import type { PollerConfig } from "./config.ts";
@@ -43,14 +43,16 @@ export async function startPoller(
   // that died are announced again, and batches whose job was lost are tracked again.
   const sweep = () => poller.sweep().catch((err) => log.error({ err }, "poll sweep failed"));
   await sweep();
-  const timer = setInterval(sweep, config.POLL_SWEEP_INTERVAL_MS);
+  // One sweep at a time: behind a slow store a sweep outlasts the interval, and each one started on
+  // top of it read every submitted record again.
+  const sweeps = repeat(sweep, config.POLL_SWEEP_INTERVAL_MS, { first: false });
   const retention = await startRetention(runtime, config, log);
   log.info({ metrics: `${probes.url}/metrics` }, "poller started");
   return {
     poller,
     probes,
     async close() {
-      clearInterval(timer);
+      await sweeps.stop();
       await retention.stop();
       await poller.close();
       await runtime.close();

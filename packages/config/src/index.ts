@@ -5,3 +5,4 @@ export { type AppSettings, appSchema, type HotPathSettings, hotPathSchema } from
 export { runUntilSignal } from "./lifecycle.ts";
 export { createLogger, type Logger } from "./logger.ts";
 export { type ProviderSettings, providerSchema } from "./provider-settings.ts";
+export { type Repeating, repeat } from "./repeat.ts";

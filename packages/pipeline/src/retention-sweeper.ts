@@ -1,4 +1,4 @@
-import type { Logger } from "@batch-gpt/config";
+import { type Logger, type Repeating, repeat } from "@batch-gpt/config";
 import { expiredAnswer, type RedisKeys } from "@batch-gpt/contracts";
 import { type createRedis, forgetCopies } from "@batch-gpt/queue";
 import type { Page, Store } from "@batch-gpt/store";
@@ -46,8 +46,7 @@ export class RetentionSweeper {
   readonly #windows: RetentionWindows;
   readonly #log: Logger;
   readonly #maxPages: number;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> | null = null;
+  #repeating: Repeating | undefined;
 
   constructor(opts: {
     store: Store;
@@ -73,22 +72,16 @@ export class RetentionSweeper {
   /** Sweeps now, then every `intervalMs`; a sweep still running when the next is due is not doubled. */
   start(intervalMs: number): void {
     if (!this.enabled) return;
-    const tick = () => {
-      if (this.#running) return;
-      this.#running = this.sweep()
-        .catch((err) => this.#log.error({ err }, "retention sweep failed; the next one tries again"))
-        .finally(() => {
-          this.#running = null;
-        });
-    };
-    tick();
-    this.#timer = setInterval(tick, intervalMs);
+    const sweep = () =>
+      this.sweep().catch((err) =>
+        this.#log.error({ err }, "retention sweep failed; the next one tries again"),
+      );
+    this.#repeating = repeat(sweep, intervalMs);
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+    await this.#repeating?.stop();
+    this.#repeating = undefined;
   }
 
   async sweep(now = Date.now()): Promise<SweepTally> {
