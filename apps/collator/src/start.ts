@@ -124,8 +124,9 @@ export async function startCollator(
       // its file removed, and its record left for recovery to carry on.
       const abandon = setTimeout(() => submitter.stop(), UPLOAD_SHUTDOWN_GRACE_MS);
       await collator.close();
-      clearTimeout(abandon);
+      // A recovery sweep may be carrying a record it took over: its upload is abandoned the same way.
       await sweepsStopped;
+      clearTimeout(abandon);
       await runtime.close();
       await admissionRedis.quit().catch(() => {});
       await probes.close();
