@@ -40,10 +40,11 @@ end
 return {0, 0}`;
 
 // Extends the leases of callers still held (ZADD XX: a lease already released stays released).
+// (`until` is a Lua keyword: a variable of that name kept the script from compiling.)
 const RENEW = `
 local t = redis.call('TIME')
-local until = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', until, ARGV[i]) end
+local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', expires, ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 0`;
 
@@ -56,7 +57,7 @@ interface QuotaCommands {
     member: string,
     leaseMs: number,
   ): Promise<[number, number]>;
-  batchGptRenew(pending: string, leaseMs: number, ...members: string[]): Promise<number>;
+  batchGptRenewLeases(pending: string, leaseMs: number, ...members: string[]): Promise<number>;
 }
 
 /** A place among a key's pending requests, given back when its caller has been answered. */
@@ -89,7 +90,8 @@ export class Quotas {
     const r = redis as Redis & Partial<QuotaCommands>;
     if (!r.batchGptAdmit) {
       redis.defineCommand("batchGptAdmit", { numberOfKeys: 2, lua: ADMIT });
-      redis.defineCommand("batchGptRenew", { numberOfKeys: 1, lua: RENEW });
+      // Not `batchGptRenew`: that is the dedup claims' own script (Inflight), on this same connection.
+      redis.defineCommand("batchGptRenewLeases", { numberOfKeys: 1, lua: RENEW });
     }
     this.#redis = redis as Redis & QuotaCommands;
     this.#keys = keys;
@@ -175,7 +177,7 @@ export class Quotas {
     for (const [keyId, members] of this.#held) {
       if (members.size === 0) continue;
       await this.#redis
-        .batchGptRenew(this.#keys.quotaPending(keyId), this.#leaseMs, ...members)
+        .batchGptRenewLeases(this.#keys.quotaPending(keyId), this.#leaseMs, ...members)
         .catch(() => {});
     }
   }
