@@ -172,12 +172,20 @@ describe("batch files are removed on every path", () => {
       `the answer of ${id}`,
     );
 
+  /** Whether the queued fault has struck (the upload it holds reached the provider). */
+  const faultTaken = async () =>
+    ((await (await files.control("faults", undefined, "GET")).json()) as { pending: unknown[] }).pending
+      .length === 0;
+
   it("a killed collator's file is removed by the next collator; a stopping one removes its own", async () => {
     // Killed mid-upload: no cleanup runs; the next collator to start removes what it left.
     await files.control("faults", { target: "files.create", delayMs: 600_000 });
     const doomed = spawnApp("collator", files.env);
     const first = await askAsync("killed mid-upload");
     await eventually(() => readdirSync(dir).length > 0, 30_000, "the batch file");
+    // The file is written while the batch is recorded, before its upload starts: kill once the upload
+    // is held at the provider (else the held upload would be the next collator's).
+    await eventually(faultTaken, 30_000, "the upload held at the provider");
     doomed.child.kill("SIGKILL");
     await doomed.exited;
     expect(readdirSync(dir)).toHaveLength(1);
@@ -189,6 +197,7 @@ describe("batch files are removed on every path", () => {
     await files.control("faults", { target: "files.create", delayMs: 600_000 });
     const second = await askAsync("stopped mid-upload");
     await eventually(() => readdirSync(dir).length > 0, 30_000, "the batch file");
+    await eventually(faultTaken, 30_000, "the upload held at the provider");
     await survivor.close();
     files.collators.splice(files.collators.indexOf(survivor), 1);
     expect(readdirSync(dir)).toEqual([]);

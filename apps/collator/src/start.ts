@@ -126,6 +126,7 @@ export async function startCollator(
       await collator.close();
       // A recovery sweep may be carrying a record it took over: its upload is abandoned the same way.
       await sweepsStopped;
+      await submitter.uploadsEnded();
       clearTimeout(abandon);
       await runtime.close();
       await admissionRedis.quit().catch(() => {});

@@ -73,6 +73,8 @@ export class BatchSubmitter {
   readonly #o: SubmitterOptions;
   /** Aborted at shutdown: an upload under way is abandoned (its file removed), recovery carries it on. */
   readonly #stopping = new AbortController();
+  /** Uploads started ahead of their records (`uploadAhead`), until they end. */
+  readonly #ahead = new Set<Promise<UploadedAhead | null>>();
 
   constructor(opts: SubmitterOptions) {
     this.#o = opts;
@@ -81,6 +83,14 @@ export class BatchSubmitter {
   /** Abandons the uploads under way; their records stay for recovery to take over. */
   stop(): void {
     this.#stopping.abort();
+  }
+
+  /**
+   * Waits for the uploads started ahead of their records to end (an abandoned one ends once its file
+   * is removed): a flush that stopped waiting on one, at shutdown, may leave it running.
+   */
+  async uploadsEnded(): Promise<void> {
+    await Promise.allSettled([...this.#ahead]);
   }
 
   /**
@@ -138,7 +148,16 @@ export class BatchSubmitter {
    * when the upload failed for whatever reason: `advance` then uploads as it always did (and handles
    * the failure there).
    */
-  async uploadAhead(
+  uploadAhead(
+    record: Pick<BatchRecord, "_id" | "endpoint" | "lines">,
+    bodies: Map<string, string>,
+  ): Promise<UploadedAhead | null> {
+    const upload = this.#uploadAhead(record, bodies).finally(() => this.#ahead.delete(upload));
+    this.#ahead.add(upload);
+    return upload;
+  }
+
+  async #uploadAhead(
     record: Pick<BatchRecord, "_id" | "endpoint" | "lines">,
     bodies: Map<string, string>,
   ): Promise<UploadedAhead | null> {
