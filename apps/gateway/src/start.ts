@@ -142,7 +142,11 @@ export async function startGateway(
   await keyRing.start(config.KEYS_REFRESH_MS);
   // Decided before anything listens: refuses to expose a gateway without keys.
   const hostname = listenAddress(config, keyRing.open, log);
-  const quotas = new Quotas(client, keys, { leaseMs: config.QUOTA_LEASE_MS });
+  const quotas = new Quotas(client, keys, {
+    leaseMs: config.QUOTA_LEASE_MS,
+    // A failure here once went unseen for a whole release (the script never compiled).
+    onRenewError: (err) => log.warn({ err }, "renewing held callers' quota places failed"),
+  });
 
   const deps: GatewayDeps = {
     redis: client,

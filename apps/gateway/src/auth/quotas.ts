@@ -86,7 +86,14 @@ export class Quotas {
   #freeing = new Map<string, string[]>();
   #freed: Promise<void> | undefined;
 
-  constructor(redis: Redis, keys: RedisKeys, opts: { leaseMs: number }) {
+  readonly #onRenewError: (err: unknown) => void;
+
+  /** `onRenewError`: told when renewing held places fails (they lapse after `leaseMs` unless renewed). */
+  constructor(
+    redis: Redis,
+    keys: RedisKeys,
+    opts: { leaseMs: number; onRenewError?: (err: unknown) => void },
+  ) {
     const r = redis as Redis & Partial<QuotaCommands>;
     if (!r.batchGptAdmit) {
       redis.defineCommand("batchGptAdmit", { numberOfKeys: 2, lua: ADMIT });
@@ -96,6 +103,7 @@ export class Quotas {
     this.#redis = redis as Redis & QuotaCommands;
     this.#keys = keys;
     this.#leaseMs = opts.leaseMs;
+    this.#onRenewError = opts.onRenewError ?? (() => {});
     this.#timer = setInterval(() => void this.#renew(), Math.max(50, Math.floor(opts.leaseMs / 3)));
     this.#timer.unref();
   }
@@ -178,7 +186,7 @@ export class Quotas {
       if (members.size === 0) continue;
       await this.#redis
         .batchGptRenewLeases(this.#keys.quotaPending(keyId), this.#leaseMs, ...members)
-        .catch(() => {});
+        .catch(this.#onRenewError);
     }
   }
 }
