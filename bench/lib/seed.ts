@@ -18,7 +18,6 @@
  */
 import {
   CALL_ID_PREFIX,
-  type CacheEntry,
   type CallDoc,
   FORMAT_VERSION,
   fenceIds,
@@ -32,7 +31,7 @@ import {
   requestKey,
 } from "@batch-gpt/contracts";
 import { createRedis } from "@batch-gpt/queue";
-import type { BatchRecordDoc } from "@batch-gpt/store";
+import type { BatchRecordDoc, CacheRecord } from "@batch-gpt/store";
 import { BENCH_TENANT, chatBody, chatText, MODEL } from "./bodies.ts";
 import { openStackStore } from "./data.ts";
 import type { Services } from "./stack.ts";
@@ -107,7 +106,7 @@ export async function seedHistory(
       const created = Math.floor(at.getTime() / 1000);
       const requests: RequestDoc[] = [];
       const answers: OutcomeDoc[] = [];
-      const cache: CacheEntry[] = [];
+      const cache: CacheRecord[] = [];
       const calls: CallDoc[] = [];
       const fences = [];
       const lines: string[] = [];
@@ -138,14 +137,8 @@ export async function seedHistory(
           usage: JSON.stringify({ prompt_tokens: 12, completion_tokens: 14, total_tokens: 26 }),
           at,
         });
-        cache.push({
-          _id: key,
-          endpoint: ENDPOINT,
-          model: MODEL,
-          owner: TENANT,
-          body: answer,
-          createdAt: at,
-        });
+        // As the poller writes an entry: pointing at the request's stored outcome, its body not copied.
+        cache.push({ _id: key, owner: TENANT, body: "", answerOf: _id, createdAt: at });
         fences.push({ _id: fenceIds.line(lineId(_id, 0)), holder: recordId, at });
         if (i % 2 === 0) {
           calls.push({
@@ -203,7 +196,14 @@ export async function seedHistory(
         c.fences.insertMany(fences, unordered),
         calls.length ? c.calls.insertMany(calls, unordered) : null,
         c.batches.insertOne(record),
-        c.batchLines.insertOne({ _id: `${recordId}:0`, recordId, v: 1, lines: manifest }),
+        // As BatchLines writes a manifest (format 2): the chunk's lines packed in one JSON text.
+        c.batchLines.insertOne({
+          _id: `${recordId}:0`,
+          recordId,
+          v: 2,
+          of: 1,
+          text: JSON.stringify(manifest.map((l) => [l.requestId, l.attempt, l.key, l.owner])),
+        }),
         pipeline.exec(),
       ]);
       documents += requests.length + answers.length + cache.length + fences.length + calls.length + 2;

@@ -9,6 +9,7 @@ import { ensureIndexes, INDEXES, type IndexedApp } from "./indexes.ts";
 import { BatchLines, type LineInfo } from "./lines.ts";
 import {
   type BatchRecordDoc,
+  type CacheRecord,
   type Collections,
   type ConnectOptions,
   connectMongo,
@@ -71,6 +72,7 @@ export {
   type BatchListQuery,
   type BatchRecordDoc,
   BatchStore,
+  type CacheRecord,
   CacheStore,
   CallStore,
   type ClaimView,
