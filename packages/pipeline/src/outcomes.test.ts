@@ -9,7 +9,7 @@ import {
   RecentAnswers,
 } from "@batch-gpt/queue";
 import type { LineInfo } from "@batch-gpt/store";
-import { openTestStore, services, uniqueName } from "@batch-gpt/testing";
+import { collateJob, openTestStore, services, uniqueName } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DeliveryBatch, OutcomeRecorder } from "./outcomes.ts";
 
@@ -50,18 +50,7 @@ afterAll(async () => {
   await store?.drop();
 });
 
-const job = (requestId: string, key: string): CollateJob => ({
-  requestId,
-  attempt: 0,
-  owner: "anonymous",
-  provider: "openai",
-  endpoint: "/v1/chat/completions",
-  model: "m",
-  body: "{}",
-  key,
-  traceId: "trace",
-  createdAt: Date.now(),
-});
+const job = (requestId: string, key: string): CollateJob => collateJob(requestId, { key, body: "{}" });
 
 const batch = (recordId: string, lines: LineInfo[] = []): DeliveryBatch => ({
   recordId,

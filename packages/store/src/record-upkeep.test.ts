@@ -1,5 +1,5 @@
-import { type BatchRecord, type CollateJob, fenceIds } from "@batch-gpt/contracts";
-import { services, uniqueName } from "@batch-gpt/testing";
+import { type CollateJob, fenceIds } from "@batch-gpt/contracts";
+import { collateJob, preparingRecord, services, uniqueName } from "@batch-gpt/testing";
 import type { CommandStartedEvent } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchStore } from "./batches.ts";
@@ -25,25 +25,7 @@ afterAll(async () => {
   await store.close();
 });
 
-const record = (id: string, lines: string[]): BatchRecord & { state: "preparing" } => ({
-  _id: id,
-  provider: "openai",
-  endpoint: "/v1/chat/completions",
-  model: "m",
-  state: "preparing",
-  lines,
-  generation: 0,
-  owner: "c0",
-  heartbeatAt: new Date(),
-  inputFileId: null,
-  providerBatchId: null,
-  providerCreatedAt: null,
-  providerBatch: null,
-  status: null,
-  history: [],
-  createdAt: new Date(),
-  updatedAt: new Date(),
-});
+const record = (id: string, lines: string[]) => preparingRecord(id, lines);
 
 describe("heartbeats", () => {
   it("stamp the time they are written, not the time they were asked for", async () => {
@@ -96,18 +78,11 @@ describe("a record's lines are read in bulk", () => {
 
   it("their bodies: one query per 500", async () => {
     const prefix = uniqueName("req_body");
-    const jobs: CollateJob[] = Array.from({ length: LINES }, (_, i) => ({
-      requestId: `${prefix}_${i}`,
-      attempt: 0,
-      owner: "anonymous",
-      provider: "openai",
-      endpoint: "/v1/chat/completions",
-      model: "m",
-      body: JSON.stringify({ model: "m", messages: [{ role: "user", content: `line ${i}` }] }),
-      key: `key-${prefix}-${i}`,
-      traceId: "trace",
-      createdAt: Date.now(),
-    }));
+    const jobs: CollateJob[] = Array.from({ length: LINES }, (_, i) =>
+      collateJob(`${prefix}_${i}`, {
+        body: JSON.stringify({ model: "m", messages: [{ role: "user", content: `line ${i}` }] }),
+      }),
+    );
     await store.requests.ensure(jobs);
     sent.length = 0;
     const bodies = await store.requests.bodies([...jobs.map((j) => j.requestId), `${prefix}_missing`]);
@@ -119,18 +94,7 @@ describe("a record's lines are read in bulk", () => {
   it("their requests, as `get` sees each, in four queries; sent again in one update per attempt", async () => {
     const prefix = uniqueName("req_many");
     const recordId = uniqueName("bgb_many");
-    const jobs: CollateJob[] = Array.from({ length: 300 }, (_, i) => ({
-      requestId: `${prefix}_${i}`,
-      attempt: 0,
-      owner: "anonymous",
-      provider: "openai",
-      endpoint: "/v1/chat/completions",
-      model: "m",
-      body: "{}",
-      key: `key-${prefix}-${i}`,
-      traceId: "trace",
-      createdAt: Date.now(),
-    }));
+    const jobs: CollateJob[] = Array.from({ length: 300 }, (_, i) => collateJob(`${prefix}_${i}`));
     await store.requests.ensure(jobs);
     await store.batches.prepare(
       record(

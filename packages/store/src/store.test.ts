@@ -1,5 +1,5 @@
 import { type BatchRecord, type CollateJob, fenceIds } from "@batch-gpt/contracts";
-import { openTestStore } from "@batch-gpt/testing";
+import { collateJob, openTestStore, preparingRecord } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { BatchStore } from "./batches.ts";
 
@@ -11,41 +11,10 @@ beforeAll(async () => {
 });
 afterAll(() => store.drop());
 
-const job = (requestId: string, body: object = { model: "m", messages: [] }): CollateJob => ({
-  requestId,
-  attempt: 0,
-  owner: "anonymous",
-  provider: "openai",
-  endpoint: "/v1/chat/completions",
-  model: "m",
-  body: JSON.stringify(body),
-  key: `key-${requestId}`,
-  traceId: "trace",
-  createdAt: Date.now(),
-});
+const job = (requestId: string, body: object = { model: "m", messages: [] }): CollateJob =>
+  collateJob(requestId, { body: JSON.stringify(body) });
 
-/** A new batch record in `preparing`, as a collator writes it. */
-const preparing = (
-  id: string,
-  lines = [`req_${id}_a:0`, `req_${id}_b:0`],
-): BatchRecord & { state: "preparing" } => ({
-  _id: id,
-  provider: "openai",
-  endpoint: "/v1/chat/completions",
-  model: "m",
-  state: "preparing",
-  lines,
-  generation: 0,
-  owner: "c0",
-  heartbeatAt: new Date(),
-  inputFileId: null,
-  providerBatchId: null,
-  providerBatch: null,
-  status: null,
-  history: [],
-  createdAt: new Date(),
-  updatedAt: new Date(),
-});
+const preparing = preparingRecord;
 
 describe("fences", () => {
   it("lets exactly one of many concurrent claimants win", async () => {
