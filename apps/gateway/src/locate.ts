@@ -19,7 +19,7 @@ export function locator(queues: QueueRegistry, store: Store): Locate {
   return async (requestId) => {
     const state = await collate.state({ requestId, attempt: 0 });
     if (state !== "unknown") return "queued";
-    return (await store.requests.exists(requestId)) ? "recorded" : "nowhere";
+    return (await store.requests.existing([requestId])).has(requestId) ? "recorded" : "nowhere";
   };
 }
 

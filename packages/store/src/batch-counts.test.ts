@@ -1,5 +1,5 @@
 import type { BatchRecord } from "@batch-gpt/contracts";
-import { openTestStore } from "@batch-gpt/testing";
+import { openTestStore, preparingRecord } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countBatches } from "./batch-counts.ts";
 
@@ -10,22 +10,7 @@ beforeAll(async () => {
 afterAll(() => store.drop());
 
 const record = (id: string, fields: Partial<BatchRecord>): BatchRecord => ({
-  _id: id,
-  provider: "openai",
-  endpoint: "/v1/chat/completions",
-  model: "m",
-  state: "preparing",
-  lines: [`req_${id}:0`],
-  generation: 0,
-  owner: "c0",
-  heartbeatAt: new Date(),
-  inputFileId: null,
-  providerBatchId: null,
-  providerBatch: null,
-  status: null,
-  history: [],
-  createdAt: new Date(),
-  updatedAt: new Date(),
+  ...preparingRecord(id, [`req_${id}:0`]),
   ...fields,
 });
 

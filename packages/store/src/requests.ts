@@ -64,14 +64,15 @@ export class RequestStore {
    */
   async bodies(ids: string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
-    for (let i = 0; i < ids.length; i += 500) {
-      const docs = this.#c.requests.find(
-        { _id: { $in: ids.slice(i, i + 500) } },
-        { projection: { body: 1 } },
-      );
-      for await (const doc of docs) found.set(doc._id, doc.body);
-    }
+    for await (const doc of this.#byIds(ids, { body: 1 })) found.set(doc._id, doc.body);
     return found;
+  }
+
+  /** The requests among `ids` with `projection`'s fields only, a query per 500. */
+  async *#byIds(ids: string[], projection: { _id?: 1; body?: 1 }): AsyncGenerator<RequestDoc> {
+    for (let i = 0; i < ids.length; i += 500) {
+      yield* this.#c.requests.find({ _id: { $in: ids.slice(i, i + 500) } }, { projection });
+    }
   }
 
   /**
@@ -116,20 +117,12 @@ export class RequestStore {
   }
 
   /**
-   * Whether the request was recorded: one read of its `_id` alone (`get` reads four collections, and a
-   * held caller asks this once it has waited a while, all of them at the same moment).
+   * Those of `ids` that were recorded: their `_id` alone, a query per 500 (`get` reads four collections,
+   * and held callers ask this once they have waited a while, all of them at the same moment).
    */
-  async exists(id: string): Promise<boolean> {
-    return (await this.#c.requests.findOne({ _id: id }, { projection: { _id: 1 } })) !== null;
-  }
-
-  /** Those of `ids` that were recorded: their `_id` alone, a query per 500. */
   async existing(ids: string[]): Promise<Set<string>> {
     const found = new Set<string>();
-    for (let i = 0; i < ids.length; i += 500) {
-      const docs = this.#c.requests.find({ _id: { $in: ids.slice(i, i + 500) } }, { projection: { _id: 1 } });
-      for await (const doc of docs) found.add(doc._id);
-    }
+    for await (const doc of this.#byIds(ids, { _id: 1 })) found.add(doc._id);
     return found;
   }
 
