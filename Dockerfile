@@ -5,6 +5,9 @@ FROM node:24-bookworm-slim
 
 WORKDIR /app
 ENV NODE_ENV=production
+# The flags every launcher gives the apps (APP_NODE_FLAGS in packages/local-services): a young
+# generation sized for what the apps keep, not for the host's memory.
+ENV NODE_OPTIONS=--max-semi-space-size=8
 
 # pnpm at the exact version package.json names.
 COPY package.json ./

@@ -36,7 +36,8 @@ case "$cmd" in
   app)
     name="${1:?usage: run.sh app <gateway|collator|poller|openai-emulator>}"
     bash scripts/setup.sh base
-    exec node "apps/$name/src/main.ts"
+    # The flags every launcher gives the apps (APP_NODE_FLAGS in packages/local-services).
+    exec node --max-semi-space-size=8 "apps/$name/src/main.ts"
     ;;
   cli) exec node apps/cli/src/main.ts "$@" ;;
   *) echo "unknown command: $cmd" >&2; exit 2 ;;

@@ -3,10 +3,13 @@
  * - POST /v1/* answers the JSON it got (the "Hono JSON echo" the throughput targets are ratios to);
  * - POST /hold/* reads the body, then holds the request until POST /release (or the client leaves);
  * - GET /stats tells how many requests are held; GET /healthz answers 200.
- * Listens on 127.0.0.1:$PORT.
+ * Listens on 127.0.0.1:$PORT. Paces its heap as the apps do (HEAP_GROWING_PERCENT), nothing more.
  */
+import { paceHeap } from "@batch-gpt/config";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
+
+paceHeap(process.env, "echo");
 
 const port = Number(process.env.PORT);
 const held = new Set<() => void>();

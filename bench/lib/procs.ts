@@ -43,18 +43,18 @@ export class Scope {
     this.logDir = logDir;
   }
 
-  /** `node <script> ...args` from the repository root, as a child of this scope. */
+  /** `node ...flags <script> ...args` from the repository root, as a child of this scope. */
   node(
     name: string,
     script: string,
-    opts: { args?: string[]; env?: NodeJS.ProcessEnv; ipc?: boolean } = {},
+    opts: { args?: string[]; env?: NodeJS.ProcessEnv; ipc?: boolean; flags?: readonly string[] } = {},
   ): Child {
     // A scenario stopped by its timeout may still be running its code: it must not start anything.
     if (this.#closed) throw new Error(`not starting ${name}: the scenario was stopped`);
     const child = spawnChild(
       name,
       process.execPath,
-      [script, ...(opts.args ?? [])],
+      [...(opts.flags ?? []), script, ...(opts.args ?? [])],
       opts.env ?? process.env,
       join(this.logDir, `${name}.log`),
       opts.ipc ?? false,

@@ -4,7 +4,7 @@
  * environment variables, on a database and queue prefix of their own.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "@batch-gpt/local-services";
+import { APP_NODE_FLAGS, freePort } from "@batch-gpt/local-services";
 import { BENCH_KEY } from "./bodies.ts";
 import { app, child } from "./paths.ts";
 import type { Child, Scope } from "./procs.ts";
@@ -110,14 +110,17 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
     ...(process.env.BENCH_APP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_APP_NODE_OPTIONS } : {}),
     ...env,
   };
-  const poller = scope.node(`poller${suffix}`, app("poller"), { env: appEnv });
-  const collator = scope.node(`collator${suffix}`, app("collator"), { env: appEnv });
+  // Started as every launcher starts them (dev, the tests, the Docker image).
+  const poller = scope.node(`poller${suffix}`, app("poller"), { env: appEnv, flags: APP_NODE_FLAGS });
+  const collator = scope.node(`collator${suffix}`, app("collator"), { env: appEnv, flags: APP_NODE_FLAGS });
   const gateways: Child[] = [];
   const gatewayUrls: string[] = [];
   for (let g = 0; g < (opts.gateways ?? 1); g++) {
     const port = await freePort();
     const name = `gateway${suffix}${g === 0 ? "" : `-g${g + 1}`}`;
-    gateways.push(scope.node(name, app("gateway"), { env: { ...appEnv, PORT: String(port) } }));
+    gateways.push(
+      scope.node(name, app("gateway"), { env: { ...appEnv, PORT: String(port) }, flags: APP_NODE_FLAGS }),
+    );
     gatewayUrls.push(`http://127.0.0.1:${port}`);
   }
   await Promise.all([
@@ -142,11 +145,15 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
   };
 }
 
-/** The bare Hono server of the baselines, in its own process. */
+/**
+ * The bare Hono server of the baselines, in its own process, with the apps' Node memory settings (their
+ * flags, and the heap pace it sets itself as they do), so a comparison of memory is one of code.
+ */
 export async function startEcho(scope: Scope, name = "echo"): Promise<{ url: string; server: Child }> {
   const port = await freePort();
   const server = scope.node(name, child("echo-server"), {
     env: { PATH: process.env.PATH ?? "", PORT: String(port) },
+    flags: APP_NODE_FLAGS,
   });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/healthz`, server);

@@ -1,4 +1,10 @@
-export { type AppProcess, type ChildExit, describeExit, spawnNodeApp } from "./app-process.ts";
+export {
+  APP_NODE_FLAGS,
+  type AppProcess,
+  type ChildExit,
+  describeExit,
+  spawnNodeApp,
+} from "./app-process.ts";
 export { freePort } from "./free-port.ts";
 export { type Leftover, PidFiles, startTimeOf } from "./pid-files.ts";
 export { killWhenParentDies, type RunningProcess, startProcess, waitForPort } from "./process.ts";
