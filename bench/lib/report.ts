@@ -30,6 +30,8 @@ const DIGITS: Record<string, number> = {
   "req/s": 0,
   "lines/s": 0,
   "jobs/s": 0,
+  "documents/s": 0,
+  "records/s": 0,
   s: 2,
   ms: 1,
   MiB: 0,

@@ -41,7 +41,7 @@ const ENDPOINT = "/v1/chat/completions" as const;
 const TENANT = BENCH_TENANT;
 
 /** The emulator's answer to a chat body (the same fields; ids and times are made up). */
-function answerBody(text: string, i: number, created: number): string {
+export function answerBody(text: string, i: number, created: number): string {
   return JSON.stringify({
     id: `chatcmpl-hist${i.toString(36).padStart(20, "0")}`,
     object: "chat.completion",

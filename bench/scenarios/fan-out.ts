@@ -7,12 +7,23 @@
  * (`BatchStore.recordStatus`, right after fetching it); the callers' answer times are epoch ms taken by
  * the load generator (bench/children/callers.ts) on the same machine. The poller's "batch settled" log
  * line splits the interval into storing the results and waking the callers.
+ *
+ * Baseline, the store alone (bench/lib/store-floor.ts): after each run, with its stack stopped, N
+ * outcomes and N cache entries written the way the poller writes them when a batch succeeds, through the
+ * store's own code into a fresh database on the same server; the two timed apart, so they hold whatever
+ * order the poller gives them.
  */
 import { freshTag } from "../lib/bodies.ts";
 import { completionsSeen, dropStackData, logEvents, openStackStore } from "../lib/data.ts";
 import { callers } from "../lib/load.ts";
 import { BENCH_SETTINGS, startStack } from "../lib/stack.ts";
 import { figure } from "../lib/stats.ts";
+import {
+  DELIVERIES_IN_FLIGHT,
+  DELIVERY_CHUNK,
+  type SettlingFloor,
+  settlingFloor,
+} from "../lib/store-floor.ts";
 import type { Scenario } from "./types.ts";
 
 export const fanOut: Scenario = {
@@ -33,7 +44,8 @@ export const fanOut: Scenario = {
     const lastFromStartS: number[] = [];
     const wrong: number[] = [];
     const batches: number[] = [];
-    const details: unknown[] = [];
+    const floors: SettlingFloor[] = [];
+    const details: Record<string, unknown>[] = [];
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: ${n} sync callers on one ${n}-line batch`);
       const stack = await startStack(scope, services, {
@@ -83,8 +95,20 @@ export const fanOut: Scenario = {
         await stack.stop();
         await dropStackData(services, stack.env).catch(() => {});
       }
+      // The stack is gone: the server has only this to do.
+      const floor = await settlingFloor(services, n, freshTag("fanout-floor"));
+      floors.push(floor);
+      log(
+        `  the store alone: ${n} outcomes ${floor.outcomesS.toFixed(2)} s, ${n} cache entries ${floor.cacheS.toFixed(2)} s`,
+      );
     }
     const fanOutFigure = figure("s", fanOutS);
+    const lines = n.toLocaleString("en-US");
+    const alone = figure(
+      "s",
+      floors.map((f) => f.outcomesS + f.cacheS),
+    );
+    const store = { label: "the store alone, outcomes + cache entries", value: alone };
     return {
       params: {
         callers: n,
@@ -98,6 +122,7 @@ export const fanOut: Scenario = {
         {
           label: "poller saw the completion → last caller answered (s)",
           value: fanOutFigure,
+          baseline: store,
           target: {
             text: "10,000-line batch: last caller within 2 s",
             met: n >= 10_000 ? fanOutFigure.median <= 2 : null,
@@ -110,6 +135,7 @@ export const fanOut: Scenario = {
         {
           label: "… → results stored and announced (poller's batch settled) (s)",
           value: figure("s", storeS),
+          baseline: store,
         },
         { label: "batch settled → last caller answered (s)", value: figure("s", wakeS) },
         {
@@ -123,13 +149,35 @@ export const fanOut: Scenario = {
         { label: "first caller opened → last caller answered (s)", value: figure("s", lastFromStartS) },
         { label: "callers not answered correctly", value: figure("calls", wrong) },
         { label: "batches the callers' lines went into", value: figure("batches", batches) },
+        {
+          label: `the store alone: ${lines} outcomes, fresh database (s)`,
+          value: figure(
+            "s",
+            floors.map((f) => f.outcomesS),
+          ),
+        },
+        {
+          label: `the store alone: ${lines} cache entries, fresh database (s)`,
+          value: figure(
+            "s",
+            floors.map((f) => f.cacheS),
+          ),
+        },
+        {
+          label: "the store alone: outcomes and cache entries stored (documents/s)",
+          value: figure(
+            "documents/s",
+            floors.map((f) => f.documents / (f.outcomesS + f.cacheS)),
+          ),
+        },
       ],
       notes: [
         `${n} distinct sync calls on one gateway, opened at 4,000 a second (node:http, one connection each); the collator flushes at ${n} lines (COLLATE_MAX_LINES), the window (${windowMs / 1000} s) only if fewer get in.`,
         "The poller saw the completion when it stored the terminal status in the batch record's history (right after fetching it); answer times are taken by the load generator on the same machine; batch settled is the poller's log line.",
         "A run with a caller unanswered or answered wrongly counts as ∞.",
+        `The store alone: after each run, with its stack stopped and nothing else running, ${lines} outcomes (RequestStore.finishMany) over seeded request records, then ${lines} cache entries pointing at them (CacheStore.putMany), shaped as the poller writes them when a batch succeeds (emulator-shaped answers; chunks of ${DELIVERY_CHUNK}, ${DELIVERIES_IN_FLIGHT} at once, as the poller delivers them), through the store's own code into a fresh database on the same server, with the indexes the apps create at start. The two are timed apart; their sum is what the store takes on this server whatever order the poller writes them in.`,
       ],
-      details,
+      details: details.map((d, i) => ({ ...d, storeAlone: floors[i] })),
     };
   },
 };
