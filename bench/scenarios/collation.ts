@@ -218,9 +218,11 @@ export const collation: Scenario = {
       );
     const alone = floor((f) => f.totalS);
     const store = { label: "the store alone", value: alone };
-    // Why a figure the store alone cannot beat on this server is not met, in the summary too.
+    // A target not met, with what the store alone takes of it, in the summary too.
     const bound =
-      judged && alone.median >= 5 ? { note: `the store alone takes ${alone.median.toFixed(2)} s` } : {};
+      judged && flushToSubmitted.median >= 5
+        ? { note: `the store alone takes ${alone.median.toFixed(2)} s` }
+        : {};
     return {
       params: { lines: n, bodyBytes, collateMaxLines: n },
       rows: [

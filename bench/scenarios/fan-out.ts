@@ -109,6 +109,13 @@ export const fanOut: Scenario = {
       floors.map((f) => f.outcomesS + f.cacheS),
     );
     const store = { label: "the store alone, outcomes + cache entries", value: alone };
+    // A target not met comes with what the store alone takes of it, in the summary too.
+    const targetNote =
+      n < 10_000
+        ? { note: `${lines} lines here; the target is for 10,000` }
+        : fanOutFigure.median > 2
+          ? { note: `the store alone takes ${alone.median.toFixed(2)} s` }
+          : {};
     return {
       params: {
         callers: n,
@@ -126,9 +133,7 @@ export const fanOut: Scenario = {
           target: {
             text: "10,000-line batch: last caller within 2 s",
             met: n >= 10_000 ? fanOutFigure.median <= 2 : null,
-            ...(n < 10_000
-              ? { note: `${n.toLocaleString("en-US")} lines here; the target is for 10,000` }
-              : {}),
+            ...targetNote,
           },
         },
         { label: "poller saw the completion → first caller answered (s)", value: figure("s", firstS) },
