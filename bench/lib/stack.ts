@@ -4,6 +4,7 @@
  * environment variables, on a database and queue prefix of their own.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { heapSchema } from "@batch-gpt/config";
 import { APP_NODE_FLAGS, freePort } from "@batch-gpt/local-services";
 import { BENCH_KEY } from "./bodies.ts";
 import { app, child } from "./paths.ts";
@@ -152,7 +153,11 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
 export async function startEcho(scope: Scope, name = "echo"): Promise<{ url: string; server: Child }> {
   const port = await freePort();
   const server = scope.node(name, child("echo-server"), {
-    env: { PATH: process.env.PATH ?? "", PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORT: String(port),
+      HEAP_GROWING_PERCENT: String(heapSchema.shape.HEAP_GROWING_PERCENT.parse(undefined)),
+    },
     flags: APP_NODE_FLAGS,
   });
   const url = `http://127.0.0.1:${port}`;
