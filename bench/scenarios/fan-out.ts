@@ -8,10 +8,10 @@
  * the load generator (bench/children/callers.ts) on the same machine. The poller's "batch settled" log
  * line splits the interval into storing the results and waking the callers.
  *
- * Baseline, the store alone (bench/lib/store-floor.ts): after each run, with its stack stopped, N
- * outcomes and N cache entries written the way the poller writes them when a batch succeeds, through the
- * store's own code into a fresh database on the same server; the two timed apart, so they hold whatever
- * order the poller gives them.
+ * Baseline, the store alone (bench/lib/store-floor.ts): just before and just after each run, with no
+ * stack running, N outcomes and N cache entries written the way the poller writes them when a batch
+ * succeeds, through the store's own code into a fresh database on the same server; the two timed apart,
+ * so they hold whatever order the poller gives them. The faster of the two measurements counts.
  */
 import { freshTag } from "../lib/bodies.ts";
 import { completionsSeen, dropStackData, logEvents, openStackStore } from "../lib/data.ts";
@@ -48,6 +48,8 @@ export const fanOut: Scenario = {
     const details: Record<string, unknown>[] = [];
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: ${n} sync callers on one ${n}-line batch`);
+      // No stack yet: the server has only this to do.
+      const before = await settlingFloor(services, n, freshTag("fanout-floor"));
       const stack = await startStack(scope, services, {
         env: { COLLATE_MAX_LINES: String(n), COLLATE_BATCHES_FOR_DURATION_IN_MS: String(windowMs) },
       });
@@ -95,12 +97,19 @@ export const fanOut: Scenario = {
         await stack.stop();
         await dropStackData(services, stack.env).catch(() => {});
       }
-      // The stack is gone: the server has only this to do.
-      const floor = await settlingFloor(services, n, freshTag("fanout-floor"));
-      floors.push(floor);
-      log(
-        `  the store alone: ${n} outcomes ${floor.outcomesS.toFixed(2)} s, ${n} cache entries ${floor.cacheS.toFixed(2)} s`,
-      );
+      // The stack is gone: the server has only this to do again.
+      const after = await settlingFloor(services, n, freshTag("fanout-floor"));
+      for (const [when, f] of [
+        ["before", before],
+        ["after", after],
+      ] as const) {
+        log(
+          `  the store alone, ${when} the run: ${n} outcomes ${f.outcomesS.toFixed(2)} s, ${n} cache entries ${f.cacheS.toFixed(2)} s`,
+        );
+      }
+      const total = (f: SettlingFloor) => f.outcomesS + f.cacheS;
+      floors.push(total(before) <= total(after) ? before : after);
+      details.at(-1)!.storeAlone = [before, after];
     }
     const fanOutFigure = figure("s", fanOutS);
     const lines = n.toLocaleString("en-US");
@@ -180,9 +189,9 @@ export const fanOut: Scenario = {
         `${n} distinct sync calls on one gateway, opened at 4,000 a second (node:http, one connection each); the collator flushes at ${n} lines (COLLATE_MAX_LINES), the window (${windowMs / 1000} s) only if fewer get in.`,
         "The poller saw the completion when it stored the terminal status in the batch record's history (right after fetching it); answer times are taken by the load generator on the same machine; batch settled is the poller's log line.",
         "A run with a caller unanswered or answered wrongly counts as ∞.",
-        `The store alone: after each run, with its stack stopped and nothing else running, ${lines} outcomes (RequestStore.finishMany) over seeded request records, then ${lines} cache entries pointing at them (CacheStore.putMany), shaped as the poller writes them when a batch succeeds (emulator-shaped answers; chunks of ${DELIVERY_CHUNK}, ${DELIVERIES_IN_FLIGHT} at once, as the poller delivers them), through the store's own code into a fresh database on the same server, with the indexes the apps create at start. The two are timed apart; their sum is what the store takes on this server whatever order the poller writes them in.`,
+        `The store alone: just before and just after each run, with no stack running, ${lines} outcomes (RequestStore.finishMany) over seeded request records, then ${lines} cache entries pointing at them (CacheStore.putMany), shaped as the poller writes them when a batch succeeds (emulator-shaped answers; chunks of ${DELIVERY_CHUNK}, ${DELIVERIES_IN_FLIGHT} at once, as the poller delivers them), through the store's own code into a fresh database on the same server, with the indexes the apps create at start; the faster of the two measurements counts. Outcomes and cache entries are timed apart; their sum is what the store takes on this server whatever order the poller writes them in.`,
       ],
-      details: details.map((d, i) => ({ ...d, storeAlone: floors[i] })),
+      details,
     };
   },
 };
