@@ -29,6 +29,13 @@ const DRAIN_FETCHES = 16;
 /** Jobs completed at once (each is a Redis round trip; a 50,000-line group goes in steps). */
 const COMPLETE_CHUNK = 500;
 
+/**
+ * A gathering group's request records are written in chunks of this many while it still gathers, so
+ * a flush writes only the last ones: on the embedded FerretDB (about 11,000 1 KB records a second),
+ * writing a 50,000-line batch's records took 4.5 s after its flush.
+ */
+const EARLY_RECORD_CHUNK = 500;
+
 /** How long a flush waits for the cache's oldest entry before going on without it (see below). */
 const MARKER_CHECK_WAIT_MS = 1000;
 
@@ -244,6 +251,31 @@ export class Collator {
     // Its lock lapsed and it was fetched again: the old handle's token no longer holds the job.
     if (replaced) this.#letGo(replaced);
     if (group.full(this.#o.limits)) this.#flush(group);
+    else if (group.unrecorded.length >= EARLY_RECORD_CHUNK) this.#recordEarly(group);
+  }
+
+  /**
+   * Writes the request records of the jobs the group gathered since the last time, while it goes on
+   * gathering. A record alone commits nothing: the batch is recorded, and its lines fenced, only when
+   * the group is flushed, and a request written twice (its job fetched again after a crash) keeps its
+   * first record. (A request the flush then answers from MongoDB's cache keeps its record, as one
+   * answered by a batch does.) A chunk that fails is written again at flush.
+   */
+  #recordEarly(group: Group): void {
+    const chunk = group.unrecorded;
+    group.unrecorded = [];
+    group.early = group.early.then(async () => {
+      try {
+        const refused = await this.#o.store.requests.ensure(chunk.map((held) => held.data));
+        for (const held of chunk) group.recorded.add(held.data.requestId);
+        for (const [id, reason] of refused) group.refused.set(id, reason);
+      } catch (err) {
+        this.#o.log.warn(
+          { err: String(err), group: group.key },
+          "request records not written early; at flush",
+        );
+      }
+    });
   }
 
   /**
@@ -283,6 +315,7 @@ export class Collator {
   async #record(group: Group): Promise<void> {
     const { store, log, collatorId } = this.#o;
     const recordId = newBatchRecordId();
+    log.info({ recordId, group: group.key, lines: group.jobs.length }, "batch flushing");
     await this.#answerFromCache(group);
     if (group.jobs.length === 0) return;
     // The file goes up while the requests are recorded and the lines fenced: the create still waits for
@@ -296,7 +329,12 @@ export class Collator {
       },
       bodies,
     );
-    const refused = await store.requests.ensure(group.jobs.map((j) => j.data));
+    // The records written while the group gathered (`#recordEarly`) are not written again.
+    await group.early;
+    const refused = await store.requests.ensure(
+      group.jobs.filter((j) => !group.recorded.has(j.data.requestId)).map((j) => j.data),
+    );
+    for (const [id, reason] of group.refused) if (!refused.has(id)) refused.set(id, reason);
     if (refused.size > 0) await this.#refuse(group, refused);
     const jobs = group.jobs;
     if (jobs.length === 0) return;

@@ -28,6 +28,16 @@ export class Group {
   /** Characters of the bodies it holds: what the collator's memory bound counts. */
   bodyChars = 0;
   embeddingInputs = 0;
+  /**
+   * Requests whose records went into the store while the group was gathering (`Collator#recordEarly`),
+   * so a flush writes only the rest; and those the store refused meanwhile (id → reason).
+   */
+  readonly recorded = new Set<string>();
+  readonly refused = new Map<string, string>();
+  /** Jobs added since the last early write. */
+  unrecorded: HeldJob[] = [];
+  /** The early writes, one after the other; never rejects (a failed chunk is written again at flush). */
+  early: Promise<void> = Promise.resolve();
 
   constructor(key: string) {
     this.key = key;
@@ -61,6 +71,7 @@ export class Group {
       return twin;
     }
     this.jobs.push(held);
+    this.unrecorded.push(held);
     this.bytes += sizeOf(held);
     this.bodyChars += held.data.body.length;
     if (held.data.endpoint === "/v1/embeddings") this.embeddingInputs += inputsOf(held);
