@@ -116,11 +116,11 @@ async function measure({ opts, services, scope, log }: ScenarioContext): Promise
         v: FORMAT_VERSION,
       };
     });
+    // No stack yet: the server has only this to do.
+    const before = await collationFloor(services, jobs);
     const stack = await startStack(scope, services, {
       env: { COLLATE_MAX_LINES: String(n), COLLATE_BATCHES_FOR_DURATION_IN_MS: String(waitMs) },
     });
-    // No stack yet: the server has only this to do.
-    const before = await collationFloor(services, jobs);
     let result: Omit<CollationRun, "floor" | "floors">;
     const queues = new QueueRegistry({
       redisUrl: services.redisUrl,
