@@ -19,8 +19,9 @@
  * with no stack running, the same N jobs written the way the collator writes them before it may create
  * the batch (request records, batch record, line fences, manifest) through the store's own code into a
  * fresh database on the same server; the faster of the two counts (this machine's speed moves from one
- * minute to the next). On FerretDB v1 these inserts would bound the collation figure from below were
- * they all written after the flush; the collator writes the request records while the batch gathers.
+ * minute to the next). The collator writes the request records while the batch gathers; what it writes
+ * after the flush (the batch record, line fences and manifest, timed apart) bounds the collation
+ * figure from below on FerretDB v1, and is the target rows' baseline.
  */
 import {
   type CollateJob,
@@ -237,11 +238,15 @@ export const collation: Scenario = {
         runs.map((r) => part(r.floor)),
       );
     const alone = floor((f) => f.totalS);
-    const store = { label: "the store alone", value: alone };
+    // What the collator writes after the flush, before it may create the batch.
+    const afterFlush = floor((f) => f.recordS + f.fencesS + f.manifestS);
+    const store = { label: "the store alone, batch record + line fences + manifest", value: afterFlush };
     // A target not met, with what the store alone takes of it, in the summary too.
     const bound =
       judged && flushToSubmitted.median >= 5
-        ? { note: `the store alone takes ${alone.median.toFixed(2)} s` }
+        ? {
+            note: `the store alone takes ${afterFlush.median.toFixed(2)} s of it after the flush, ${alone.median.toFixed(2)} s for every document`,
+          }
         : {};
     return {
       params: { lines: n, bodyBytes, collateMaxLines: n },
@@ -265,7 +270,10 @@ export const collation: Scenario = {
         {
           label: "… flush → requests stored (the rest of them: see below) (s)",
           value: seconds(runs, "flushAt", "requestsStoredAt"),
-          baseline: { label: "the store alone, request records", value: floor((f) => f.requestsS) },
+          baseline: {
+            label: `the store alone, all ${lines} request records`,
+            value: floor((f) => f.requestsS),
+          },
         },
         {
           label: "… requests stored → batch record stored (s)",
@@ -348,7 +356,7 @@ export const collation: Scenario = {
       notes: [
         `Each run: ${n.toLocaleString("en-US")} collate jobs of ~${bodyBytes}-byte chat bodies added to the collate queue directly (the app's queue catalog and QueueRegistry, ${ADDS_IN_FLIGHT} adds in flight), on a fresh stack whose collator flushes at ${n.toLocaleString("en-US")} lines (COLLATE_MAX_LINES).`,
         "Flush = the collator's \"batch flushing\" log line; requests stored = the batch record's createdAt; record stored = its line fences' time; the other times are the collator's log lines. Peak RSS = VmHWM from /proc once the batch has settled; MiB = 2^20 bytes.",
-        `The store alone: just before and just after each run's batch, with no stack running, the same ${lines} jobs written as the collator writes them before it may create the batch, one step after the other, through the store's own code (RequestStore.ensure, BatchStore.prepare, Fences.claimMany, BatchLines.write) into a fresh database on the same server, with the indexes the apps create at start; the faster of the two counts. Were every document written after the flush, the collator could record the batch, and so submit it, no sooner than this after the flush on this server. It writes the request records while the batch gathers, in chunks of 500 (the row "written before the flush" counts them), so what follows the flush is the rest of them, the batch record, the line fences and the manifest.`,
+        `The store alone: just before and just after each run's batch, with no stack running, the same ${lines} jobs written as the collator writes them before it may create the batch, one step after the other, through the store's own code (RequestStore.ensure, BatchStore.prepare, Fences.claimMany, BatchLines.write) into a fresh database on the same server, with the indexes the apps create at start; the faster of the two counts. The collator writes the request records while the batch gathers, in chunks of 500 (the row "written before the flush" counts them); after the flush, the rest of them, then the batch record, the line fences and the manifest, before it may create the batch: with the store's writes as they are, it records the batch, and so submits it, no sooner than the store alone takes for those three after the flush on this server (the first two rows' baseline). The store alone for every document is what the flush would wait for if the records were all written after it.`,
         sharedNote("results"),
       ],
       details: runs,
