@@ -32,6 +32,7 @@ const DIGITS: Record<string, number> = {
   "jobs/s": 0,
   "documents/s": 0,
   "records/s": 0,
+  records: 0,
   s: 2,
   ms: 1,
   MiB: 0,
