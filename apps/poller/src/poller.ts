@@ -7,7 +7,7 @@ import {
   parseLineId,
   pollQueue,
 } from "@batch-gpt/contracts";
-import type { LineOutcome, OutcomeRecorder } from "@batch-gpt/pipeline";
+import type { FollowUp, LineOutcome, OutcomeRecorder } from "@batch-gpt/pipeline";
 import {
   type BatchProvider,
   isPermanentFailure,
@@ -187,19 +187,23 @@ export class Poller {
       lines: await store.lines.read(record._id),
     };
     // Chunks are delivered a few at a time while the file is read on: one after the other, a
-    // 10,000-line batch waited on 20 deliveries in a row.
+    // 10,000-line batch waited on 20 deliveries in a row. What each leaves for later (the MongoDB cache
+    // entries of answers Redis's tier serves) waits until every caller of the batch is told: those
+    // writes would delay the next chunks' outcomes, and each follow-up holds only manifest entries.
     let chunk: LineOutcome[] = [];
     const inFlight = new Set<Promise<void>>();
+    const followUps: FollowUp[] = [];
     let failure: unknown;
     const settled = { finished: 0, resubmitted: 0 };
     const flush = async () => {
       if (chunk.length > 0) {
         const lines = chunk;
         chunk = [];
-        const work: Promise<void> = outcomes.deliver(delivery, lines).then(
+        const work: Promise<void> = outcomes.answer(delivery, lines).then(
           (done) => {
             settled.finished += done.finished;
             settled.resubmitted += done.resubmitted;
+            followUps.push(done.followUp);
             inFlight.delete(work);
           },
           (err: unknown) => {
@@ -235,7 +239,10 @@ export class Poller {
     await flush();
     await Promise.all(inFlight);
     if (failure) throw failure;
+    log.info({ recordId: record._id, batchId: batch.id, lines: attempts.size }, "batch announced");
     reachedStep("poll.announced");
+    // One at a time: the gateways are still answering the callers just told, on the same cores.
+    for (const followUp of followUps) await followUp();
     await store.batches.markSettled(record._id);
     log.info(
       { recordId: record._id, batchId: batch.id, status: batch.status, lines: attempts.size, ...settled },

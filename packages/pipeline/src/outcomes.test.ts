@@ -130,6 +130,69 @@ describe("settling lines the manifest lists (the bulk path)", () => {
   });
 });
 
+describe("telling the callers before caching (answer, then its follow-up)", () => {
+  it("announces a success the tier serves before its MongoDB entry; the follow-up caches it and frees its key", async () => {
+    const lines = [
+      { requestId: "req_told_ok", attempt: 0, key: "key-told-ok", owner: "t1" },
+      { requestId: "req_told_big", attempt: 0, key: "key-told-big", owner: "t1" },
+      { requestId: "req_told_failed", attempt: 0, key: "key-told-failed", owner: "t1" },
+    ];
+    for (const line of lines) expect(await inflight.claim(line.key, line.requestId)).toBe(line.requestId);
+    // Over the tier's 1,024 bytes: only MongoDB's cache can serve it.
+    const big = ok("b".repeat(2000));
+    const failed = errorAnswer(400, "bad line");
+    const done = await recorder.answer(batch("bgb_told", lines), [
+      { kind: "answer", requestId: "req_told_ok", attempt: 0, answer: ok("told") },
+      { kind: "answer", requestId: "req_told_big", attempt: 0, answer: big },
+      { kind: "answer", requestId: "req_told_failed", attempt: 0, answer: failed },
+    ]);
+    expect(done).toMatchObject({ finished: 3, resubmitted: 0 });
+    // Every caller is told, each outcome stored (the large one too large to travel: read from MongoDB).
+    expect(await recent.peekMany(lines.map((l) => l.requestId))).toEqual([
+      { state: "succeeded", answer: ok("told") },
+      "stored",
+      { state: "failed", answer: failed },
+    ]);
+    expect(await store.requests.outcome("req_told_ok")).toMatchObject({ state: "succeeded" });
+    // Every key is freed: an identical request with no-cache (or after the failure) starts anew.
+    for (const line of lines) expect(await inflight.leader(line.key)).toBeNull();
+    // The small success: a hit in the tier at once (the gateway looks there first); its MongoDB entry
+    // and its marker come with the follow-up.
+    expect(await tier.get("key-told-ok")).toMatchObject({ body: ok("told").body });
+    expect(await store.cache.get("key-told-ok")).toBeNull();
+    expect(await inflight.isCached("key-told-ok")).toBe(false);
+    // The large success kept the old order: cached in MongoDB and marked before it was announced.
+    expect(await tier.get("key-told-big")).toBeNull();
+    expect(await store.cache.get("key-told-big")).toMatchObject({ body: big.body });
+    expect(await inflight.isCached("key-told-big")).toBe(true);
+    expect(await inflight.isCached("key-told-failed")).toBe(false);
+    // A no-cache repeat took the freed key meanwhile: the follow-up must leave its claim alone.
+    expect(await inflight.claim("key-told-ok", "req_told_fresh")).toBe("req_told_fresh");
+
+    await done.followUp();
+    expect(await store.cache.get("key-told-ok")).toMatchObject({ owner: "t1", body: ok("told").body });
+    expect(await inflight.isCached("key-told-ok")).toBe(true);
+    expect(await inflight.leader("key-told-ok")).toBe("req_told_fresh");
+    // Safe to repeat (a poller that died after it, before the batch was marked settled).
+    await done.followUp();
+    expect(await store.cache.get("key-told-ok")).toMatchObject({ body: ok("told").body });
+  });
+
+  it("a repeat after a crash between telling and the follow-up finishes the follow-up's work", async () => {
+    const line = { requestId: "req_told_crash", attempt: 0, key: "key-told-crash", owner: "t1" };
+    expect(await inflight.claim(line.key, line.requestId)).toBe(line.requestId);
+    const outcome = { kind: "answer" as const, requestId: line.requestId, attempt: 0, answer: ok("once") };
+    // The follow-up never ran: the poller died.
+    await recorder.answer(batch("bgb_told_crash", [line]), [outcome]);
+    expect(await inflight.isCached(line.key)).toBe(false);
+    await recorder.deliver(batch("bgb_told_crash", [line]), [{ ...outcome, answer: ok("twice") }]);
+    expect((await store.requests.outcome(line.requestId))?.answer).toEqual(ok("once"));
+    expect(await store.cache.get(line.key)).toMatchObject({ body: ok("once").body });
+    expect(await inflight.isCached(line.key)).toBe(true);
+    expect(await inflight.leader(line.key)).toBeNull();
+  });
+});
+
 describe("an answer that cannot be stored", () => {
   it("fails alone, with an error its caller reads; its neighbours are stored as usual", async () => {
     const lines = [

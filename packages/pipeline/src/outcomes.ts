@@ -49,6 +49,13 @@ export interface DeliveryBatch {
 }
 
 /**
+ * What is left of a delivery once its callers are told: the MongoDB cache entries of the successes
+ * Redis's tier serves already, and their `cached` markers. Run it before the batch is marked settled: a
+ * crash before then makes the next poller deliver the batch again, this part too.
+ */
+export type FollowUp = () => Promise<void>;
+
+/**
  * Lines handled at once by one process on the per-line path, across every batch it is settling.
  * Bounded process-wide: each store write holds FerretDB v1 connections until it ends, and ~100 at
  * once freeze it.
@@ -56,12 +63,17 @@ export interface DeliveryBatch {
 const LINE_CONCURRENCY = 16;
 
 /**
- * Stores every line's outcome, then announces them. Order matters for waiters: store → cache →
- * release dedup key → publish. Safe to repeat: a line already finished keeps its first outcome and is
+ * Stores every line's outcome, then announces them. Order matters for waiters: store → cache (Redis's
+ * tier, or MongoDB's) → release dedup key → publish. Safe to repeat: a line already finished keeps its first outcome and is
  * only announced again, and a line that belongs to another record (resubmitted since) is left alone.
  *
  * A line the manifest lists and that finishes takes the bulk path: a few commands per chunk, no read
  * per line. A line to send again, or one the manifest lacks, takes the per-line path (it reads its request).
+ *
+ * On the bulk path a success whose answer Redis's tier takes is announced before its MongoDB cache entry
+ * is written and its key marked cached (`answer`'s follow-up): the gateway looks in the tier before
+ * anything else, so from the tier write on an identical request is a hit there. On FerretDB v1 those
+ * entries were half of what a batch waited on before its last caller was told.
  */
 export class OutcomeRecorder {
   readonly #store: Store;
@@ -99,10 +111,24 @@ export class OutcomeRecorder {
     this.#metrics = opts.metrics;
   }
 
+  /** Every step of the lines' delivery: `answer`, then its follow-up at once. */
   async deliver(
     batch: DeliveryBatch,
     outcomes: LineOutcome[],
   ): Promise<{ finished: number; resubmitted: number }> {
+    const { followUp, ...done } = await this.answer(batch, outcomes);
+    await followUp();
+    return done;
+  }
+
+  /**
+   * Stores the lines' outcomes and tells their callers; returns what is left to do (`FollowUp`), for
+   * the caller to run once the batch's later lines are told too.
+   */
+  async answer(
+    batch: DeliveryBatch,
+    outcomes: LineOutcome[],
+  ): Promise<{ finished: number; resubmitted: number; followUp: FollowUp }> {
     const bulk: { outcome: LineOutcome; line: LineInfo }[] = [];
     const single: LineOutcome[] = [];
     for (const outcome of outcomes) {
@@ -113,14 +139,14 @@ export class OutcomeRecorder {
       if (line && !resend) bulk.push({ outcome, line });
       else single.push(outcome);
     }
-    const announce = await this.#finishMany(batch, bulk);
+    const { announce, served, at } = await this.#finishMany(batch, bulk);
     const singles = await this.#deliverSingles(batch.recordId, single);
     announce.push(...singles.announce);
     const resubmitted = singles.resubmitted;
     reachedStep("poll.results-stored");
     await this.#publisher.publish(announce);
     this.#count(batch.recordId, announce, resubmitted, outcomes.length);
-    return { finished: announce.length, resubmitted };
+    return { finished: announce.length, resubmitted, followUp: () => this.#cacheServed(batch, served, at) };
   }
 
   /**
@@ -185,12 +211,15 @@ export class OutcomeRecorder {
   /**
    * The bulk path. The manifest lists only lines this record won, and a request's attempt moves on
    * only when the batch holding it settles, so no request needs reading to know the line is current.
+   * Returns the announcements, and the lines `#cacheServed` has left to do (the successes Redis's tier
+   * serves from `at` on): of them only the manifest's own entries are kept, never their answers.
    */
   async #finishMany(
     batch: DeliveryBatch,
     items: { outcome: LineOutcome; line: LineInfo }[],
-  ): Promise<Announcement[]> {
-    if (items.length === 0) return [];
+  ): Promise<{ announce: Announcement[]; served: LineInfo[]; at: Date }> {
+    const at = new Date();
+    if (items.length === 0) return { announce: [], served: [], at };
     const finished = items.map(({ outcome, line }) => ({
       line,
       outcome: asOutcome(outcome.answer),
@@ -219,8 +248,21 @@ export class OutcomeRecorder {
       }
     }
     const succeeded = finished.filter(({ outcome }) => outcome.state === "succeeded");
-    const uncached = await this.#store.cache.putMany(
+    // Redis's tier first: the gateway looks there before anything else, so from here on an identical
+    // request is a hit, answered with the outcome stored just above. Its entry's age is `at`, as the
+    // MongoDB entry's will be (`#cacheServed`, after the announcement).
+    const served = await this.#tier.putMany(
       succeeded.map(({ line, outcome }) => ({
+        key: line.key,
+        body: outcome.answer.body,
+        storedAt: at.getTime(),
+      })),
+    );
+    // The other successes (too large for the tier, or every one when it is off) are cached in MongoDB
+    // before they are announced, so that a caller who has the answer finds it cached.
+    const unserved = succeeded.filter(({ line }) => !served.has(line.key));
+    const uncached = await this.#store.cache.putMany(
+      unserved.map(({ line, outcome }) => ({
         _id: line.key,
         // The outcome stored just above holds the answer: the entry points at it.
         answerOf: line.requestId,
@@ -228,23 +270,52 @@ export class OutcomeRecorder {
         model: batch.model,
         owner: line.owner,
         body: outcome.answer.body,
-        createdAt: new Date(),
+        createdAt: at,
       })),
     );
-    await this.#tier.putMany(
-      succeeded
-        .filter(({ line }) => !uncached.has(line.key))
-        .map(({ line, outcome }) => ({ key: line.key, body: outcome.answer.body })),
-    );
-    // Only now may an identical request start a new attempt (after a failure) or hit the cache.
+    // Only now may an identical request start a new attempt (after a failure, or with no-cache, which
+    // must not attach to a finished request) or hit the cache. Every key is freed before its request is
+    // announced; a tier-served one is marked cached later, with its MongoDB entry.
     await this.#inflight.settleMany(
       finished.map(({ line, outcome }) => ({
         key: line.key,
         requestId: line.requestId,
-        cached: outcome.state === "succeeded" && !uncached.has(line.key),
+        cached: outcome.state === "succeeded" && !served.has(line.key) && !uncached.has(line.key),
       })),
     );
-    return finished.map(({ line, outcome }) => ({ requestId: line.requestId, outcome }));
+    return {
+      announce: finished.map(({ line, outcome }) => ({ requestId: line.requestId, outcome })),
+      served: succeeded.filter(({ line }) => served.has(line.key)).map(({ line }) => line),
+      at,
+    };
+  }
+
+  /**
+   * The follow-up of the bulk path: the MongoDB cache entries of answers Redis's tier serves already,
+   * then their `cached` markers (a hit the tier no longer has reads MongoDB). Meanwhile the tier answers
+   * an identical request; should it have lost the entry (evicted), the request is a miss and runs again,
+   * as any miss. An entry MongoDB refuses is not marked: its tier entry answers until it expires. Safe to
+   * repeat (settling a key already freed only sets its marker).
+   */
+  async #cacheServed(batch: DeliveryBatch, lines: LineInfo[], at: Date): Promise<void> {
+    if (lines.length === 0) return;
+    const uncached = await this.#store.cache.putMany(
+      lines.map((line) => ({
+        _id: line.key,
+        // It points at the stored outcome: no body of its own (`CacheStore` stores none then).
+        answerOf: line.requestId,
+        endpoint: batch.endpoint,
+        model: batch.model,
+        owner: line.owner,
+        body: "",
+        createdAt: at,
+      })),
+    );
+    await this.#inflight.settleMany(
+      lines
+        .filter((line) => !uncached.has(line.key))
+        .map((line) => ({ key: line.key, requestId: line.requestId, cached: true })),
+    );
   }
 
   /**

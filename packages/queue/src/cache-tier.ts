@@ -29,22 +29,35 @@ export class CacheTier {
   }
 
   /**
-   * Keeps the bodies that fit. `ttlSeconds` shortens an entry's life (an answer already part-way
-   * through CACHE_TTL_SECONDS must not outlive it here).
+   * Keeps the bodies that fit, and returns their keys (a hit for them is served from here from now on).
+   * `ttlSeconds` shortens an entry's life (an answer already part-way through CACHE_TTL_SECONDS must
+   * not outlive it here).
    */
   async putMany(
     entries: { key: string; body: string; storedAt?: number; ttlSeconds?: number }[],
-  ): Promise<void> {
-    if (this.#ttlSeconds === 0) return;
+  ): Promise<Set<string>> {
+    const kept = new Set<string>();
+    if (this.#ttlSeconds === 0) return kept;
     const pipeline = this.#redis.pipeline();
-    let count = 0;
     const now = Date.now();
     for (const { key, body, storedAt = now, ttlSeconds } of entries) {
       const ttl = Math.min(this.#ttlSeconds, ttlSeconds ?? this.#ttlSeconds);
-      if (Buffer.byteLength(body) > this.#maxEntryBytes || ttl <= 0) continue;
+      // Measured in characters first: only a body that may be over the limit is measured in bytes.
+      if (
+        ttl <= 0 ||
+        (body.length * 3 > this.#maxEntryBytes && Buffer.byteLength(body) > this.#maxEntryBytes)
+      )
+        continue;
       pipeline.set(this.#keys.cacheTier(key), `${storedAt}:${body}`, "EX", ttl);
-      count++;
+      kept.add(key);
     }
-    if (count > 0) await pipeline.exec();
+    if (kept.size === 0) return kept;
+    const results = (await pipeline.exec()) ?? [];
+    // A write Redis refused (out of memory, say) keeps nothing.
+    const written = [...kept];
+    results.forEach(([error], index) => {
+      if (error) kept.delete(written[index]!);
+    });
+    return kept;
   }
 }
