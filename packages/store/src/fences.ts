@@ -1,3 +1,4 @@
+import { eachInFlight } from "./bulk.ts";
 import { type Collections, duplicateKeyIndexes, isDuplicateKey } from "./mongo.ts";
 
 /** The prefix of every batch record's fence id (`fenceIds.generation`, `fenceIds.creating`). */
@@ -46,12 +47,16 @@ export class Fences {
     }
   }
 
-  /** Claims many fences at once (a few commands of 1,000); returns the ids this caller won. */
+  /**
+   * Claims many fences at once (commands of 1,000, two in flight as `eachInFlight` measured); returns
+   * the ids this caller won.
+   */
   async claimMany(ids: string[], holder: string): Promise<Set<string>> {
     const won = new Set<string>();
     const at = new Date();
-    for (let i = 0; i < ids.length; i += 1000) {
-      const chunk = ids.slice(i, i + 1000);
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += 1000) chunks.push(ids.slice(i, i + 1000));
+    await eachInFlight(chunks, async (chunk) => {
       try {
         await this.#of(chunk[0]!).insertMany(
           chunk.map((_id) => ({ _id, holder, at })),
@@ -65,7 +70,7 @@ export class Fences {
           if (!lost.has(index)) won.add(id);
         });
       }
-    }
+    });
     return won;
   }
 
