@@ -3,11 +3,11 @@
  * the last answer, against the floor (collation window + emulator batch duration). Each run gets a fresh
  * stack (a new database and queue prefix), so every run starts from an empty store.
  */
-import { readFile } from "node:fs/promises";
 import { freshTag } from "../lib/bodies.ts";
 import { burst } from "../lib/load.ts";
 import { BENCH_SETTINGS, startEcho, startStack } from "../lib/stack.ts";
 import { figure } from "../lib/stats.ts";
+import { type BatchTimeline, batchTimeline, TIMELINE_NOTE, timelineRows } from "../lib/timeline.ts";
 import type { Scenario } from "./types.ts";
 
 export const e2eSync: Scenario = {
@@ -21,10 +21,7 @@ export const e2eSync: Scenario = {
     const mid: number[] = [];
     const unanswered: number[] = [];
     const echoLast: number[] = [];
-    const flushS: number[] = [];
-    const lateS: number[] = [];
-    const settleS: number[] = [];
-    const batches: number[] = [];
+    const timelines: BatchTimeline[] = [];
     const details: unknown[] = [];
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: ${n} calls at once on the bare Hono echo`);
@@ -49,11 +46,7 @@ export const e2eSync: Scenario = {
         verify: true,
       });
       await stack.stop();
-      const timeline = await batchTimeline(stack.collator.logFile, stack.poller.logFile);
-      batches.push(timeline.batches);
-      flushS.push(timeline.recordedToSubmittedS);
-      lateS.push(timeline.seenLateS);
-      settleS.push(timeline.seenToSettledS);
+      timelines.push(await batchTimeline(stack.collator.logFile, stack.poller.logFile));
       log(
         `  answered ${result.answered}/${n}, first ${(result.firstMs / 1000).toFixed(2)} s, last ${(result.lastMs / 1000).toFixed(2)} s`,
       );
@@ -97,71 +90,14 @@ export const e2eSync: Scenario = {
           value: figure("calls", unanswered),
         },
         { label: "same burst on the bare Hono echo: last answer (s)", value: figure("s", echoLast) },
-        { label: "timeline: batches", value: figure("batches", batches) },
-        { label: "timeline: batch recorded → submitted, slowest batch (s)", value: figure("s", flushS) },
-        {
-          label: "timeline: submitted → seen complete, beyond the batch duration, latest batch (s)",
-          value: figure("s", lateS),
-        },
-        { label: "timeline: seen complete → settled, slowest batch (s)", value: figure("s", settleS) },
+        ...timelineRows(timelines),
       ],
       notes: [
         `floor = collation window ${BENCH_SETTINGS.windowMs} ms + emulator batch duration ${BENCH_SETTINGS.batchDurationMs} ms; first status check ${BENCH_SETTINGS.firstPollMs} ms after submission, then doubling up to ${BENCH_SETTINGS.maxPollIntervalS} s.`,
         "A run with calls unanswered at its deadline counts as ∞ for the time to the last answer.",
-        "Timeline figures come from the collator's and poller's logs of each run (their clocks, one machine): a batch is recorded once its jobs are completed, submitted once created at the emulator, seen complete at the poller's first check that finds it so.",
+        TIMELINE_NOTE,
       ],
       details,
     };
   },
 };
-
-/**
- * Where a run's time went after collation, from the apps' own log lines (info level): how long each
- * batch took from recorded to submitted, how long after the emulator's batch duration the poller saw it
- * complete, and how long it then took to settle. The slowest batch of each run is the figure.
- */
-async function batchTimeline(collatorLog: string, pollerLog: string) {
-  const at = new Map<string, { recorded?: number; submitted?: number; seen?: number; settled?: number }>();
-  const mark = (recordId: unknown, step: "recorded" | "submitted" | "seen" | "settled", time: number) => {
-    if (typeof recordId !== "string") return;
-    const entry = at.get(recordId) ?? {};
-    entry[step] ??= time;
-    at.set(recordId, entry);
-  };
-  for (const file of [collatorLog, pollerLog]) {
-    const text = await readFile(file, "utf8").catch(() => "");
-    for (const line of text.split("\n")) {
-      if (!line.startsWith("{")) continue;
-      let entry: { time?: number; msg?: string; recordId?: unknown; status?: unknown };
-      try {
-        entry = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      const time = entry.time;
-      if (typeof time !== "number") continue;
-      if (entry.msg === "batch recorded") mark(entry.recordId, "recorded", time);
-      else if (entry.msg === "batch submitted") mark(entry.recordId, "submitted", time);
-      else if (entry.msg === "batch status changed" && entry.status === "completed")
-        mark(entry.recordId, "seen", time);
-      else if (entry.msg === "batch settled") mark(entry.recordId, "settled", time);
-    }
-  }
-  const slowest = (spans: (number | undefined)[]) => {
-    const known = spans.filter((v): v is number => v !== undefined);
-    return known.length ? Math.max(...known) / 1000 : Number.NaN;
-  };
-  const entries = [...at.values()];
-  const span = (a?: number, b?: number) => (a !== undefined && b !== undefined ? b - a : undefined);
-  return {
-    batches: entries.filter((e) => e.submitted !== undefined).length,
-    recordedToSubmittedS: slowest(entries.map((e) => span(e.recorded, e.submitted))),
-    seenLateS: slowest(
-      entries.map((e) => {
-        const waited = span(e.submitted, e.seen);
-        return waited === undefined ? undefined : waited - BENCH_SETTINGS.batchDurationMs;
-      }),
-    ),
-    seenToSettledS: slowest(entries.map((e) => span(e.seen, e.settled))),
-  };
-}

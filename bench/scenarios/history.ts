@@ -13,6 +13,7 @@ import { burst } from "../lib/load.ts";
 import { type SeedResult, seedHistory } from "../lib/seed.ts";
 import { BENCH_SETTINGS, startStack } from "../lib/stack.ts";
 import { figure } from "../lib/stats.ts";
+import { type BatchTimeline, batchTimeline, TIMELINE_NOTE, timelineRows } from "../lib/timeline.ts";
 import type { Scenario } from "./types.ts";
 
 /**
@@ -61,6 +62,8 @@ export const history: Scenario = {
     const emptyFirst: number[] = [];
     const emptyMid: number[] = [];
     const ratio: number[] = [];
+    const timelines: BatchTimeline[] = [];
+    const emptyTimelines: BatchTimeline[] = [];
     const details: unknown[] = [];
     const lastOf = (r: { lastMs: number; unanswered: number; failed: number }) =>
       r.unanswered + r.failed > 0 ? Number.POSITIVE_INFINITY : r.lastMs / 1000;
@@ -85,6 +88,7 @@ export const history: Scenario = {
           verify: true,
         });
         await empty.stop();
+        emptyTimelines.push(await batchTimeline(empty.collator.logFile, empty.poller.logFile));
         log(
           `  answered ${base.answered}/${n}, first ${(base.firstMs / 1000).toFixed(2)} s, last ${(base.lastMs / 1000).toFixed(2)} s`,
         );
@@ -102,6 +106,7 @@ export const history: Scenario = {
           verify: true,
         });
         await seeded.stop();
+        timelines.push(await batchTimeline(seeded.collator.logFile, seeded.poller.logFile));
         log(
           `  answered ${result.answered}/${n}, first ${(result.firstMs / 1000).toFixed(2)} s, last ${(result.lastMs / 1000).toFixed(2)} s`,
         );
@@ -156,6 +161,11 @@ export const history: Scenario = {
             label: `calls not answered correctly within ${opts.e2eDeadlineS} s (with history)`,
             value: figure("calls", unanswered),
           },
+          // Which step of the burst grows with the history (the seeded runs, the empty store beside them).
+          ...timelineRows(timelines, {
+            flushing: true,
+            baseline: { label: "empty store", runs: emptyTimelines },
+          }),
           { label: "seeding the history (s)", value: figure("s", [seed.seconds]) },
         ],
         notes: [
@@ -163,6 +173,7 @@ export const history: Scenario = {
           `Each run: the burst on a fresh empty store first, then on the seeded store; the ratio is taken run by run (floor ${floorS.toFixed(1)} s).`,
           "Checked before the first seeded run: an earlier body is answered from the cache, and an earlier async call by its id.",
           "A run with calls unanswered at its deadline counts as ∞ for the time to the last answer.",
+          `${TIMELINE_NOTE} A batch is flushing from the collator's "batch flushing" line (its window over or the group full).`,
         ],
         details: [{ seed }, ...details],
       };
