@@ -8,7 +8,7 @@
  *   `cache`: its answer by request key, `fences`: its line fence `line:<id>:0` held by its batch record;
  * - every other request came from an async call: a `calls` document pointing at it;
  * - per 1,000 requests, one batch record (`batches`, done, provider status completed, with its
- *   `creating` fence) and its line manifest (`batchLines`);
+ *   `creating` fence in `recordFences`) and its line manifest (`batchLines`);
  * - Redis: the `cached:<key>` marker a miss is answered from. Not the Redis cache tier, answer and
  *   call entries: they expire (CACHE_REDIS_TTL_SECONDS, ANSWER_REDIS_TTL_SECONDS, CALL_REDIS_TTL_SECONDS),
  *   and history is older than that.
@@ -154,7 +154,8 @@ export async function seedHistory(
         manifest.push({ requestId: _id, attempt: 0, key, owner: TENANT });
         pipeline.set(keys.cached(key), "1");
       }
-      fences.push({ _id: fenceIds.creating(recordId, 0), holder: "collator-history", at });
+      // A record's own fences live apart from the lines' (`recordFences`), as the apps write them.
+      const recordFence = { _id: fenceIds.creating(recordId, 0), holder: "collator-history", at };
       const providerBatchId = `batch_hist${from.toString(36).padStart(24, "0")}`;
       const record: BatchRecordDoc = {
         _id: recordId,
@@ -194,6 +195,7 @@ export async function seedHistory(
         c.answers.insertMany(answers, unordered),
         c.cache.insertMany(cache, unordered),
         c.fences.insertMany(fences, unordered),
+        c.recordFences.insertOne(recordFence),
         calls.length ? c.calls.insertMany(calls, unordered) : null,
         c.batches.insertOne(record),
         // As BatchLines writes a manifest (format 2): the chunk's lines packed in one JSON text.
@@ -206,7 +208,7 @@ export async function seedHistory(
         }),
         pipeline.exec(),
       ]);
-      documents += requests.length + answers.length + cache.length + fences.length + calls.length + 2;
+      documents += requests.length + answers.length + cache.length + fences.length + calls.length + 3;
       markers += size;
       progress(from + size);
     }
