@@ -36,7 +36,7 @@ const COMPLETE_CHUNK = 500;
  */
 const EARLY_RECORD_CHUNK = 500;
 
-/** How long a flush waits for the cache's oldest entry before going on without it (see below). */
+/** How long the first to ask waits for the cache's oldest entry before going on without it (see below). */
 const MARKER_CHECK_WAIT_MS = 1000;
 
 export interface CollatorOptions {
@@ -89,6 +89,8 @@ export class Collator {
   /** Until then no cache entry can lack its marker (none is older than its life); Infinity: some may. */
   #markersHoldUntil = 0;
   #markersCheck: Promise<void> | null = null;
+  /** The look-ups something already waited on (each is waited on once: see `#markersMayHaveLapsed`). */
+  readonly #markersWaited = new WeakSet<Promise<void>>();
   #lockTimer: NodeJS.Timeout | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -106,6 +108,10 @@ export class Collator {
 
   async start(): Promise<void> {
     this.#running = true;
+    // Whether Redis's cache markers may have lapsed is asked here, before any flush (which waits only
+    // for a look-up nobody waited on yet): on FerretDB v1 it scans and sorts the whole cache, 7 s with
+    // 200,000 entries on an idle machine and longer under load, and a burst's flushes each waited on it.
+    await this.#markersMayHaveLapsed();
     await this.#worker.startStalledCheckTimer();
     this.#lockTimer = setInterval(() => void this.#extendLocks(), Math.floor(this.#lockMs / 3));
     this.#loop = this.#fetchLoop();
@@ -457,21 +463,26 @@ export class Collator {
     if (!ttl) return false;
     if (this.#markersHoldUntil === Number.POSITIVE_INFINITY) return true;
     if (Date.now() < this.#markersHoldUntil) return false;
-    // A flush waits for the answer a moment only: on FerretDB v1 finding the oldest entry scans and
-    // sorts the whole cache (about 30 s with 200,000 entries, measured by the bench), and a flush
+    // The answer is waited for a moment only: on FerretDB v1 finding the oldest entry scans and sorts
+    // the whole cache (about 30 s with 200,000 entries under load, measured by the bench), and a flush
     // waiting on it held its callers that long. Past the moment the look-up goes on in the background,
-    // and until it is known a missing marker is a miss.
+    // and until it is known a missing marker is a miss. Only the first to ask waits: a burst's flushes
+    // each waited their moment for the same look-up, a second or more added to every batch.
     this.#markersCheck ??= this.#checkMarkers(ttl).finally(() => {
       this.#markersCheck = null;
     });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.#markersCheck,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, MARKER_CHECK_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+    const check = this.#markersCheck;
+    if (!this.#markersWaited.has(check)) {
+      this.#markersWaited.add(check);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        check,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, MARKER_CHECK_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     return this.#markersHoldUntil === Number.POSITIVE_INFINITY;
   }
 
