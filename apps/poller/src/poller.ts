@@ -48,6 +48,12 @@ const CHUNK = 500;
 const COUNTS_WRITE_EVERY_MS = 5000;
 /** Chunks being stored and announced at once. */
 const DELIVERIES_IN_FLIGHT = 4;
+/**
+ * Chunks' follow-ups run at once, once every chunk is announced. They share the cores with the gateways
+ * still answering the callers just told: four at once made the last of 10,000 callers wait longer, one
+ * at a time settled a 50,000-line batch about 10% slower (bench fan-out and results).
+ */
+const FOLLOW_UPS_IN_FLIGHT = 2;
 
 /**
  * Tracks each submitted batch with one delayed job that reschedules itself (doubling, capped) until
@@ -241,8 +247,8 @@ export class Poller {
     if (failure) throw failure;
     log.info({ recordId: record._id, batchId: batch.id, lines: attempts.size }, "batch announced");
     reachedStep("poll.announced");
-    // One at a time: the gateways are still answering the callers just told, on the same cores.
-    for (const followUp of followUps) await followUp();
+    for (let i = 0; i < followUps.length; i += FOLLOW_UPS_IN_FLIGHT)
+      await Promise.all(followUps.slice(i, i + FOLLOW_UPS_IN_FLIGHT).map((followUp) => followUp()));
     await store.batches.markSettled(record._id);
     log.info(
       { recordId: record._id, batchId: batch.id, status: batch.status, lines: attempts.size, ...settled },
