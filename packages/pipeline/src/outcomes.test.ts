@@ -178,6 +178,19 @@ describe("telling the callers before caching (answer, then its follow-up)", () =
     expect(await store.cache.get("key-told-ok")).toMatchObject({ body: ok("told").body });
   });
 
+  it("writes no MongoDB entry for an answer whose tier entry went meanwhile (an erase deleted it)", async () => {
+    const line = { requestId: "req_told_erased", attempt: 0, key: "key-told-erased", owner: "t1" };
+    expect(await inflight.claim(line.key, line.requestId)).toBe(line.requestId);
+    const done = await recorder.answer(batch("bgb_told_erased", [line]), [
+      { kind: "answer", requestId: line.requestId, attempt: 0, answer: ok("erase me") },
+    ]);
+    // What an erase of the request does to Redis (`forgetCopies`): its tier entry and marker go.
+    await redis.del(keys.cacheTier(line.key), keys.cached(line.key));
+    await done.followUp();
+    expect(await store.cache.get(line.key)).toBeNull();
+    expect(await inflight.isCached(line.key)).toBe(false);
+  });
+
   it("a repeat after a crash between telling and the follow-up finishes the follow-up's work", async () => {
     const line = { requestId: "req_told_crash", attempt: 0, key: "key-told-crash", owner: "t1" };
     expect(await inflight.claim(line.key, line.requestId)).toBe(line.requestId);

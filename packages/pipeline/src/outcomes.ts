@@ -64,8 +64,9 @@ const LINE_CONCURRENCY = 16;
 
 /**
  * Stores every line's outcome, then announces them. Order matters for waiters: store → cache (Redis's
- * tier, or MongoDB's) → release dedup key → publish. Safe to repeat: a line already finished keeps its first outcome and is
- * only announced again, and a line that belongs to another record (resubmitted since) is left alone.
+ * tier, or MongoDB's) → release dedup key → publish. Safe to repeat: a line already finished keeps its
+ * first outcome and is only announced again, and a line that belongs to another record (resubmitted
+ * since) is left alone.
  *
  * A line the manifest lists and that finishes takes the bulk path: a few commands per chunk, no read
  * per line. A line to send again, or one the manifest lacks, takes the per-line path (it reads its request).
@@ -73,7 +74,7 @@ const LINE_CONCURRENCY = 16;
  * On the bulk path a success whose answer Redis's tier takes is announced before its MongoDB cache entry
  * is written and its key marked cached (`answer`'s follow-up): the gateway looks in the tier before
  * anything else, so from the tier write on an identical request is a hit there. On FerretDB v1 those
- * entries were half of what a batch waited on before its last caller was told.
+ * entries were about a third of the inserts a batch's last caller waited on.
  */
 export class OutcomeRecorder {
   readonly #store: Store;
@@ -294,10 +295,15 @@ export class OutcomeRecorder {
    * The follow-up of the bulk path: the MongoDB cache entries of answers Redis's tier serves already,
    * then their `cached` markers (a hit the tier no longer has reads MongoDB). Meanwhile the tier answers
    * an identical request; should it have lost the entry (evicted), the request is a miss and runs again,
-   * as any miss. An entry MongoDB refuses is not marked: its tier entry answers until it expires. Safe to
-   * repeat (settling a key already freed only sets its marker).
+   * as any miss. An entry whose tier entry is gone is not written: an erase in between deleted it (and
+   * replaced the answer the entry would point at), and a cache may always miss. An entry MongoDB refuses
+   * is not marked: its tier entry answers until it expires. Safe to repeat (settling a key already freed
+   * only sets its marker).
    */
-  async #cacheServed(batch: DeliveryBatch, lines: LineInfo[], at: Date): Promise<void> {
+  async #cacheServed(batch: DeliveryBatch, served: LineInfo[], at: Date): Promise<void> {
+    if (served.length === 0) return;
+    const held = await this.#tier.holding(served.map((line) => line.key));
+    const lines = served.filter((line) => held.has(line.key));
     if (lines.length === 0) return;
     const uncached = await this.#store.cache.putMany(
       lines.map((line) => ({

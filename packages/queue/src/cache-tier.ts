@@ -28,6 +28,19 @@ export class CacheTier {
     return { storedAt: Number(value.slice(0, at)), body: value.slice(at + 1) };
   }
 
+  /** The keys among `keys` whose entry is here (one EXISTS each, pipelined: a cluster's keys spread). */
+  async holding(keys: string[]): Promise<Set<string>> {
+    const held = new Set<string>();
+    if (keys.length === 0) return held;
+    const pipeline = this.#redis.pipeline();
+    for (const key of keys) pipeline.exists(this.#keys.cacheTier(key));
+    const results = (await pipeline.exec()) ?? [];
+    results.forEach(([error, found], index) => {
+      if (!error && found === 1) held.add(keys[index]!);
+    });
+    return held;
+  }
+
   /**
    * Keeps the bodies that fit, and returns their keys (a hit for them is served from here from now on).
    * `ttlSeconds` shortens an entry's life (an answer already part-way through CACHE_TTL_SECONDS must
