@@ -73,13 +73,22 @@ export async function parseUpload(
       final(cb) {
         out.end(cb);
       },
+      destroy(err, cb) {
+        out.destroy(); // a failed part must not leave its file descriptor open
+        cb(err);
+      },
     });
-    writes.push(pipeline(stream, limiter));
+    const written = pipeline(stream, limiter);
+    // A client gone mid-upload fails the body and this part together; the body's failure is the one
+    // reported below, so this one must not surface as an unhandled rejection on its own.
+    written.catch(() => {});
+    writes.push(written);
   });
   try {
     await pipeline(Readable.fromWeb(body), bb);
     await Promise.all(writes);
   } catch {
+    await Promise.allSettled(writes); // busboy's destroy fails the part too, so this settles at once
     await rm(tmpPath, { force: true });
     throw invalidRequest("Could not parse the multipart form.");
   }

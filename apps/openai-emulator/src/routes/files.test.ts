@@ -1,3 +1,7 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, harness } from "../test-support.ts";
@@ -103,6 +107,59 @@ describe("Files API", () => {
       expect(page.has_more).toBe(true);
     } finally {
       await h2.emu.close();
+    }
+  });
+
+  it("shrugs off a client that dies mid-upload: no stray rejection, no temp file, still serving", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "emu-abort-"));
+    const h2 = await harness({ stateDir });
+    const stray: unknown[] = [];
+    const onStray = (reason: unknown) => stray.push(reason);
+    process.on("unhandledRejection", onStray);
+    try {
+      // A collator killed while its batch file is on the wire: the file part has begun, the body is
+      // far from its declared length, and the socket is reset.
+      const boundary = "----dies-mid-upload";
+      const head = [
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="purpose"',
+        "",
+        "batch",
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="file"; filename="in.jsonl"',
+        "Content-Type: application/octet-stream",
+        "",
+        '{"custom_id":"a"}',
+      ].join("\r\n");
+      const socket = connect(h2.emu.port, "127.0.0.1");
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      socket.write(
+        [
+          "POST /v1/files HTTP/1.1",
+          "Host: 127.0.0.1",
+          "Authorization: Bearer k",
+          `Content-Type: multipart/form-data; boundary=${boundary}`,
+          "Content-Length: 1000000",
+          "",
+          head,
+        ].join("\r\n"),
+      );
+      const tmp = join(stateDir, "tmp");
+      for (let i = 0; i < 200 && readdirSync(tmp).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(readdirSync(tmp)).toHaveLength(1); // the upload reached the disk before the client died
+      socket.resetAndDestroy();
+      for (let i = 0; i < 200 && readdirSync(tmp).length > 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 50)); // a stray rejection is reported a turn later
+      expect(stray).toEqual([]);
+      expect(readdirSync(tmp)).toEqual([]);
+      const file = await h2.upload([{ after: "abort" }]);
+      expect(file.status).toBe("processed");
+    } finally {
+      process.off("unhandledRejection", onStray);
+      await h2.emu.close();
+      rmSync(stateDir, { recursive: true, force: true });
     }
   });
 });
