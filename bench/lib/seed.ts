@@ -8,7 +8,8 @@
  *   `cache`: its answer by request key, `fences`: its line fence `line:<id>:0` held by its batch record;
  * - every other request came from an async call: a `calls` document pointing at it;
  * - per 1,000 requests, one batch record (`batches`, done, provider status completed, with its
- *   `creating` fence in `recordFences`) and its line manifest (`batchLines`);
+ *   `creating` fence in `recordFences`; its line count, no line list: finished, it dropped it) and its
+ *   line manifest (`batchLines`);
  * - Redis: the `cached:<key>` marker a miss is answered from. Not the Redis cache tier, answer and
  *   call entries: they expire (CACHE_REDIS_TTL_SECONDS, ANSWER_REDIS_TTL_SECONDS, CALL_REDIS_TTL_SECONDS),
  *   and history is older than that.
@@ -109,7 +110,6 @@ export async function seedHistory(
       const cache: CacheRecord[] = [];
       const calls: CallDoc[] = [];
       const fences = [];
-      const lines: string[] = [];
       const manifest = [];
       const pipeline = redis.pipeline();
       for (let i = from; i < from + size; i++) {
@@ -150,7 +150,6 @@ export async function seedHistory(
           });
         }
         if (i === 0) sample = { body, answer, callId: calls[0]!._id };
-        lines.push(lineId(_id, 0));
         manifest.push({ requestId: _id, attempt: 0, key, owner: TENANT });
         pipeline.set(keys.cached(key), "1");
       }
@@ -164,8 +163,8 @@ export async function seedHistory(
         endpoint: ENDPOINT,
         model: MODEL,
         state: "done",
-        // As BatchStore writes a record's line list: one JSON text (see BatchRecordDoc).
-        linesText: JSON.stringify(lines),
+        // As BatchStore leaves a finished record: its line count only (see BatchRecordDoc).
+        lineCount: size,
         generation: 0,
         owner: "collator-history",
         heartbeatAt: at,

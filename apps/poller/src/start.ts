@@ -19,6 +19,16 @@ export async function startPoller(
 ): Promise<RunningPoller> {
   const runtime = await openWorkerRuntime(config, log);
   await runtime.store.ensureIndexes("poller");
+  // Records finished by an earlier version still carry their line lists, and on FerretDB v1 every read
+  // of a live record decoded them all: dropped once, beside the start rather than before it (a scan of
+  // every record on FerretDB v1). Nothing waits on them: no transition leaves `done`.
+  const dropping = runtime.store.batches.dropFinishedLines().then(
+    (records) => {
+      if (records > 0) log.info({ records }, "finished batch records' line lists dropped");
+    },
+    (err: unknown) =>
+      log.warn({ err }, "finished batch records' line lists not dropped (tried at the next start)"),
+  );
   const probes = await serveProbes({
     host: config.METRICS_HOST,
     port: config.METRICS_PORT,
@@ -54,6 +64,7 @@ export async function startPoller(
     async close() {
       await sweeps.stop();
       await retention.stop();
+      await dropping;
       await poller.close();
       await runtime.close();
       await probes.close();

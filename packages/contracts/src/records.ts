@@ -93,7 +93,10 @@ export interface BatchRecord {
   endpoint: Endpoint;
   model: string;
   state: BatchState;
-  /** "<requestId>:<attempt>" of every line this record holds (fenced: a line is in one record only). */
+  /**
+   * "<requestId>:<attempt>" of every line this record holds (fenced: a line is in one record only).
+   * Empty once the record is `done`: the list is dropped as it finishes (its line manifest keeps them).
+   */
   lines: string[];
   /** Claim generation: recovery takes over a stale record by winning the fence for generation + 1. */
   generation: number;

@@ -27,7 +27,7 @@ export interface BatchListQuery {
  * reads whole documents (FerretDB v1 decodes every record of the collection for any query), but only
  * this much crosses the wire and is parsed.
  */
-const SUMMARY_PROJECTION = { lines: 0, linesText: 0, history: 0 } as const;
+const SUMMARY_PROJECTION = { lines: 0, linesText: 0, lineCount: 0, history: 0 } as const;
 
 /** The line list as stored (see `BatchRecordDoc`): one text on records written now, an array before. */
 const LINES_PROJECTION = { lines: 1, linesText: 1 } as const;
@@ -36,13 +36,32 @@ function linesIn(doc: Pick<BatchRecordDoc, "lines" | "linesText">): string[] {
   return doc.lines ?? (doc.linesText ? (JSON.parse(doc.linesText) as string[]) : []);
 }
 
+/** A record as stored; one written already `done` (imports, fixtures) keeps its count only, as one finished. */
 function toDoc({ lines, ...record }: BatchRecord): BatchRecordDoc {
-  return { ...record, linesText: JSON.stringify(lines) };
+  if (record.state === "done") return { ...record, lineCount: lines.length };
+  return { ...record, linesText: JSON.stringify(lines), lineCount: lines.length };
 }
 
-function fromDoc({ lines: _array, linesText: _text, ...record }: BatchRecordDoc): BatchRecord {
+/** A `done` record's lines are empty: its list was dropped when it finished (see `BatchRecordDoc`). */
+function fromDoc({
+  lines: _array,
+  linesText: _text,
+  lineCount: _count,
+  ...record
+}: BatchRecordDoc): BatchRecord {
   return { ...record, lines: linesIn({ lines: _array, linesText: _text }) };
 }
+
+/**
+ * What a finishing transition removes: the line list, in either of its forms. Nothing reads a finished
+ * record's lines (its line manifest keeps what settling needed), and on FerretDB v1 every read or
+ * update of any record decoded every finished one's list: measured, 90–100 ms per read by `_id` with
+ * 200 finished records of 1,000 lines, against 31 ms on an empty store.
+ */
+const DROP_LINES = { lines: "", linesText: "" } as const;
+
+/** Finished records whose lines are counted, then dropped, per command (`dropFinishedLines`). */
+const COUNT_PAGE = 50;
 
 /** What `GET /v1/batches` shows of a record: the provider's Batch object and what it is sorted by. */
 const LIST_PROJECTION = {
@@ -126,9 +145,10 @@ export class BatchStore {
   /** preparing → same: keeps the lines whose fence it won; with none left it is done (verdict `empty`). */
   trimLines(id: string, lines: string[], generation: number): Promise<boolean> {
     if (lines.length === 0) {
-      return this.#write("emptied", id, { linesText: "[]", state: "done", verdict: "empty" }, generation);
+      return this.#write("emptied", id, { lineCount: 0, state: "done", verdict: "empty" }, generation);
     }
-    return this.#write("trimLines", id, { linesText: JSON.stringify(lines) }, generation);
+    const fields = { linesText: JSON.stringify(lines), lineCount: lines.length };
+    return this.#write("trimLines", id, fields, generation);
   }
 
   /** Recovery's claim on a stale record: wins the next generation's fence, then takes the record. */
@@ -211,12 +231,15 @@ export class BatchStore {
   }
 
   /** preparing | uploaded | creating → done: the provider refused it for good (every line already failed). */
-  markRefused(
+  async markRefused(
     id: string,
     verdict: Extract<BatchVerdict, `${string}_refused`>,
     generation: number,
   ): Promise<boolean> {
-    return this.#write("refused", id, { state: "done", verdict }, generation);
+    // Counted before its list goes: with no provider batch, nothing else counts a refused record's
+    // lines (the admin API shows them), and one prepared by an earlier version has no count yet.
+    const lineCount = await this.lineCount(id);
+    return this.#write("refused", id, { state: "done", verdict, lineCount }, generation);
   }
 
   /** submitted → done: every line's outcome stored and announced. */
@@ -227,7 +250,8 @@ export class BatchStore {
   /**
    * `beat`: the write also says its collator is alive. The time is read when the write goes out, not
    * when it was asked for: a write queued behind the record's others (or a busy store) must not stamp a
-   * time already old, or the record looks stale while its holder is at work on it.
+   * time already old, or the record looks stale while its holder is at work on it. A write that
+   * finishes the record (to `done`) drops its line list (`DROP_LINES`).
    */
   #write(
     transition: BatchTransitionName,
@@ -236,10 +260,15 @@ export class BatchStore {
     generation?: number,
     beat = false,
   ): Promise<boolean> {
+    const finishing = BATCH_TRANSITIONS[transition].to === "done";
     const update = async (): Promise<UpdateFilter<BatchRecordDoc>> => ({
       $set: { ...fields, ...(beat ? { heartbeatAt: await this.#clock.now() } : {}), updatedAt: new Date() },
       // A record written before line lists were one text gets its list in the new form.
-      ...(fields.linesText !== undefined ? { $unset: { lines: "" } } : {}),
+      ...(finishing
+        ? { $unset: DROP_LINES }
+        : fields.linesText !== undefined
+          ? { $unset: { lines: "" } }
+          : {}),
     });
     return this.#update(transition, id, update, generation);
   }
@@ -367,11 +396,50 @@ export class BatchStore {
     return (await this.#c.batches.findOne({ providerBatchId: id }, projection)) as BatchSummary | null;
   }
 
-  /** How many lines a record holds (its line list's length), without reading the list itself. */
+  /**
+   * How many lines a record holds: its stored count, else (a record written before counts were kept)
+   * its line list's length. A record finished since keeps only the count.
+   */
   async lineCount(id: string): Promise<number> {
     // Read for the few records still collating (their provider batch, with its counts, is not there yet).
-    const found = await this.#c.batches.findOne({ _id: id }, { projection: LINES_PROJECTION });
-    return found ? linesIn(found).length : 0;
+    const found = await this.#c.batches.findOne(
+      { _id: id },
+      { projection: { lineCount: 1, ...LINES_PROJECTION } },
+    );
+    return found ? (found.lineCount ?? linesIn(found).length) : 0;
+  }
+
+  /**
+   * Drops the line lists that records finished by earlier versions still carry (they kept them), and
+   * returns how many records it took them from. Those without a provider batch (refused: few) are
+   * counted first, a page at a time, since nothing else counts their lines; the rest lose theirs in
+   * one update (on FerretDB v1, one scan of the collection). Safe to repeat and to run beside the
+   * apps: no transition leaves `done`.
+   */
+  async dropFinishedLines(): Promise<number> {
+    const carrying: Filter<BatchRecordDoc> = {
+      state: "done",
+      $or: [{ lines: { $exists: true } }, { linesText: { $exists: true } }],
+    };
+    let dropped = 0;
+    let last = "";
+    for (;;) {
+      const page = await this.#c.batches
+        .find(
+          { ...carrying, providerBatchId: null, lineCount: { $exists: false }, _id: { $gt: last } },
+          { projection: { _id: 1, ...LINES_PROJECTION } },
+        )
+        .sort({ _id: 1 })
+        .limit(COUNT_PAGE)
+        .toArray();
+      for (const doc of page) {
+        const update = { $set: { lineCount: linesIn(doc).length }, $unset: DROP_LINES };
+        dropped += (await this.#c.batches.updateOne({ _id: doc._id }, update)).modifiedCount;
+        last = doc._id;
+      }
+      if (page.length < COUNT_PAGE) break;
+    }
+    return dropped + (await this.#c.batches.updateMany(carrying, { $unset: DROP_LINES })).modifiedCount;
   }
 
   /**

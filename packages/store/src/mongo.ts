@@ -43,8 +43,17 @@ export type CacheRecord = Omit<CacheEntry, "endpoint" | "model"> &
  * so with a few hundred earlier records of 1,000 lines each, every write of a live record decoded
  * hundreds of thousands of strings. Records written before keep their `lines` array and are read as
  * they are (`BatchStore` turns both into `BatchRecord`).
+ *
+ * A `done` record keeps no list at all, only `lineCount`: nothing reads a finished record's lines (its
+ * line manifest keeps what settling needed), and FerretDB v1 decoded every earlier record's ~30 KB list
+ * for each read of a live one (see `BatchStore.dropFinishedLines` for records finished before).
  */
-export type BatchRecordDoc = Omit<BatchRecord, "lines"> & { lines?: string[]; linesText?: string };
+export type BatchRecordDoc = Omit<BatchRecord, "lines"> & {
+  lines?: string[];
+  linesText?: string;
+  /** How many lines the list holds, written with it; absent on records written before (count the list). */
+  lineCount?: number;
+};
 
 export interface Collections {
   requests: Collection<RequestDoc>;
