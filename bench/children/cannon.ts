@@ -45,6 +45,13 @@ const nextBody =
     ? () => chatBody(bodies.tag, next++)
     : () => chatBody(bodies.tag, Math.floor(Math.random() * bodies.count));
 let cacheHits = 0;
+/**
+ * The run's length is taken here, to the last response: autocannon ends a run of `amount` requests
+ * at its next one-second sample, so its own duration rounds up to whole seconds (a 4.1 s run of
+ * 20,000 cache hits read as 5.04 s, 20% slower than it was).
+ */
+const startedAt = performance.now();
+let lastResponseAt = startedAt;
 
 const result = await autocannon({
   url: job.url,
@@ -57,12 +64,14 @@ const result = await autocannon({
       headers: { "content-type": "application/json", ...AUTH_HEADERS, ...job.headers },
       setupRequest: (req) => ({ ...req, body: nextBody() }),
       onResponse: (_status, _body, _context, headers) => {
+        lastResponseAt = performance.now();
         if (headers?.["x-batch-cache"] === "hit") cacheHits += 1;
       },
     },
   ],
 });
 
+const durationS = (lastResponseAt - startedAt) / 1000;
 const message: CannonResult = {
   type: "result",
   requests: result.requests.total,
@@ -70,8 +79,8 @@ const message: CannonResult = {
   non2xx: result.non2xx,
   errors: result.errors,
   timeouts: result.timeouts,
-  durationS: result.duration,
-  reqPerSec: result["2xx"] / result.duration,
+  durationS,
+  reqPerSec: durationS > 0 ? result["2xx"] / durationS : 0,
   cacheHits,
   latencyMs: {
     p50: result.latency.p50,
