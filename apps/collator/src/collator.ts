@@ -20,8 +20,9 @@ import {
   type Worker,
 } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
-import { Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
-import type { BatchSubmitter } from "./submitter.ts";
+import { bodyChars, collateJob, Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
+import { Spool } from "./spool.ts";
+import type { BatchSubmitter, HeldLines } from "./submitter.ts";
 
 /** Non-blocking fetches in flight at once while jobs are waiting. */
 const DRAIN_FETCHES = 16;
@@ -62,6 +63,13 @@ export interface CollatorOptions {
   maxHeldBytes?: number;
   /** COLLATOR_MAX_FLUSHES: flushes under way at once (each holds its bodies until its upload is done). */
   maxFlushes?: number;
+  /** Where gathering groups' spools (their batch files as they gather) go: BATCH_FILE_DIR, or the temp folder. */
+  fileDir?: string | undefined;
+}
+
+/** What a flush started that may outlive it. */
+interface Flush {
+  ahead?: Promise<unknown>;
 }
 
 /**
@@ -78,7 +86,10 @@ export class Collator {
   readonly #flushing = new Set<Promise<void>>();
   /** Every job fetched and not yet completed: their locks are extended until then. */
   readonly #held = new Set<HeldJob>();
-  /** The bodies' characters in `#held` (what COLLATOR_MAX_HELD_BYTES bounds). */
+  /**
+   * The characters of the bodies `#held` still holds (what COLLATOR_MAX_HELD_BYTES bounds): not those
+   * let go once their lines were spooled and their records stored.
+   */
   #heldBytes = 0;
   /** Resolved (and replaced) whenever a flush ends or held jobs are let go: a full collator waits on it. */
   #roomMade = Promise.withResolvers<void>();
@@ -174,15 +185,20 @@ export class Collator {
 
   #hold(held: HeldJob): void {
     this.#held.add(held);
-    this.#heldBytes += held.data.body.length;
+    this.#heldBytes += bodyChars(held);
   }
 
   /** Lets go of a held job; false when it was not held (any more). */
   #letGo(held: HeldJob): boolean {
     if (!this.#held.delete(held)) return false;
-    this.#heldBytes -= held.data.body.length;
+    this.#heldBytes -= bodyChars(held);
     this.#madeRoom();
     return true;
+  }
+
+  /** The characters of the bodies held (COLLATOR_MAX_HELD_BYTES bounds them). */
+  get heldBytes(): number {
+    return this.#heldBytes;
   }
 
   /** Tells admission control (in one command per burst of fetches) which jobs left the queue. */
@@ -229,7 +245,8 @@ export class Collator {
     }
     reachedStep("collate.claimed");
     // The BullMQ job is let go here: a group holds its ref and payload only (see `jobRef`).
-    const held: HeldJob = { job: jobRef(job), token, data: parsed.data };
+    const { body, ...data } = parsed.data;
+    const held: HeldJob = { job: jobRef(job), token, data, body };
     this.#hold(held);
     this.#add(held);
     return true;
@@ -246,6 +263,7 @@ export class Collator {
     }
     if (!group) {
       group = new Group(key);
+      group.spool = this.#openSpool(group);
       this.#groups.set(key, group);
       const current = group;
       this.#timers.set(
@@ -254,8 +272,13 @@ export class Collator {
       );
     }
     const replaced = group.add(held);
-    // Its lock lapsed and it was fetched again: the old handle's token no longer holds the job.
+    // Its lock lapsed and it was fetched again: the old handle's token no longer holds the job (its
+    // line, the same job's, is spooled already).
     if (replaced) this.#letGo(replaced);
+    else if (held.body !== null) {
+      const { requestId, attempt, endpoint } = held.data;
+      group.spool?.append(lineId(requestId, attempt), { customId: requestId, endpoint, body: held.body });
+    }
     if (group.full(this.#o.limits)) this.#flush(group);
     else if (group.unrecorded.length >= EARLY_RECORD_CHUNK) this.#recordEarly(group);
   }
@@ -272,9 +295,18 @@ export class Collator {
     group.unrecorded = [];
     group.early = group.early.then(async () => {
       try {
-        const refused = await this.#o.store.requests.ensure(chunk.map((held) => held.data));
+        const refused = await this.#o.store.requests.ensure(chunk.map(collateJob));
         for (const held of chunk) group.recorded.add(held.data.requestId);
         for (const [id, reason] of refused) group.refused.set(id, reason);
+        // Their lines are in the spool and their records in the store: the batch file needs no body of
+        // theirs in memory any more.
+        if (await group.spool?.written()) {
+          for (const held of chunk) {
+            if (refused.has(held.data.requestId) || !this.#held.has(held)) continue;
+            this.#heldBytes -= group.release(held);
+          }
+          this.#madeRoom();
+        }
       } catch (err) {
         this.#o.log.warn(
           { err: String(err), group: group.key },
@@ -282,6 +314,22 @@ export class Collator {
         );
       }
     });
+  }
+
+  /**
+   * A new group's spool. Without one (the folder cannot be written) the group holds its bodies until its
+   * flush, as it did before spools.
+   */
+  #openSpool(group: Group): Spool | null {
+    try {
+      return new Spool("spool", this.#o.fileDir);
+    } catch (err) {
+      this.#o.log.warn(
+        { group: group.key, err: err instanceof Error ? err.message : String(err) },
+        "no spool for the group; it holds its bodies until its flush",
+      );
+      return null;
+    }
   }
 
   /**
@@ -300,7 +348,10 @@ export class Collator {
     if (this.#groups.get(group.key) === group) this.#groups.delete(group.key);
     clearTimeout(this.#timers.get(group));
     this.#timers.delete(group);
-    if (group.jobs.length === 0) return;
+    if (group.jobs.length === 0) {
+      void group.spool?.remove();
+      return;
+    }
     const work = this.#record(group)
       .catch(async (err) => {
         this.#o.log.error({ err, group: group.key }, "flush failed; jobs return to the queue");
@@ -319,6 +370,18 @@ export class Collator {
    * uploaded meanwhile, from the start; the create waits for it and for the fences.
    */
   async #record(group: Group): Promise<void> {
+    const flush: Flush = {};
+    try {
+      await this.#recordFlushed(group, flush);
+    } finally {
+      // The spool goes with its group, once nothing reads it any more: an upload ahead never rejects,
+      // and one abandoned at shutdown (`advance` no longer waiting on it) ends once it is aborted.
+      await flush.ahead;
+      await group.spool?.remove();
+    }
+  }
+
+  async #recordFlushed(group: Group, flush: Flush): Promise<void> {
     const { store, log, collatorId } = this.#o;
     const recordId = newBatchRecordId();
     log.info({ recordId, group: group.key, lines: group.jobs.length }, "batch flushing");
@@ -326,19 +389,22 @@ export class Collator {
     if (group.jobs.length === 0) return;
     // The file goes up while the requests are recorded and the lines fenced: the create still waits for
     // both (`advance` below), and uses this file only if the record ends up with exactly these lines.
-    const bodies = new Map(group.jobs.map((j) => [j.data.requestId, j.data.body]));
+    // It comes from the group's spool; the bodies still held serve only should the spool fail.
+    const held: HeldLines = { spool: group.spool, bodies: new Map() };
+    for (const job of group.jobs) if (job.body !== null) held.bodies.set(job.data.requestId, job.body);
     const ahead = this.#o.submitter.uploadAhead(
       {
         _id: recordId,
         endpoint: group.jobs[0]!.data.endpoint,
         lines: group.jobs.map((j) => lineId(j.data.requestId, j.data.attempt)),
       },
-      bodies,
+      held,
     );
+    flush.ahead = ahead;
     // The records written while the group gathered (`#recordEarly`) are not written again.
     await group.early;
     const refused = await store.requests.ensure(
-      group.jobs.filter((j) => !group.recorded.has(j.data.requestId)).map((j) => j.data),
+      group.jobs.filter((j) => !group.recorded.has(j.data.requestId)).map(collateJob),
     );
     for (const [id, reason] of group.refused) if (!refused.has(id)) refused.set(id, reason);
     if (refused.size > 0) await this.#refuse(group, refused);
@@ -406,9 +472,7 @@ export class Collator {
       }
     });
     const submitting =
-      mine.length === 0
-        ? Promise.resolve()
-        : this.#o.submitter.advance(recordId, 0, bodies, undefined, ahead);
+      mine.length === 0 ? Promise.resolve() : this.#o.submitter.advance(recordId, 0, held, undefined, ahead);
     // A failed upload is thrown once every job is completed (or let go), never while some still are.
     const [, submitted] = await Promise.allSettled([completing, submitting]);
     if (submitted.status === "rejected") throw submitted.reason;

@@ -1,7 +1,14 @@
 import { type CollateJob, type Endpoint, MAX_EMBEDDING_INPUTS_PER_BATCH } from "@batch-gpt/contracts";
 import type { Job } from "@batch-gpt/queue";
 import { describe, expect, it } from "vitest";
-import { Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
+import {
+  bodyChars,
+  collateJob as collateJobOf,
+  Group,
+  groupKey,
+  type HeldJob,
+  type Limits,
+} from "./groups.ts";
 import { lineBytes } from "./jsonl.ts";
 
 let next = 0;
@@ -19,13 +26,13 @@ const collateJob = (over: Partial<CollateJob> = {}): CollateJob => ({
   ...over,
 });
 
-/** Group only reads `data`; the BullMQ job and its lock token are carried along untouched. */
+/** Group only reads `data` and `body`; the BullMQ job and its lock token are carried along untouched. */
 const held = (over: Partial<CollateJob> = {}): HeldJob => {
-  const data = collateJob(over);
-  return { job: { id: data.requestId, data } as unknown as Job<CollateJob>, token: "lock", data };
+  const { body, ...data } = collateJob(over);
+  return { job: { id: data.requestId, data } as unknown as Job<CollateJob>, token: "lock", data, body };
 };
 
-const sizeOf = (h: HeldJob) => lineBytes(h.data.requestId, h.data.endpoint, h.data.body);
+const sizeOf = (h: HeldJob) => lineBytes(h.data.requestId, h.data.endpoint, h.body!);
 const roomy: Limits = { windowMs: 1000, maxLines: 1000, maxBytes: 10_000_000 };
 
 const embedding = (input: unknown) =>
@@ -150,8 +157,8 @@ describe("Group", () => {
 
     it("counts the line envelope, not just the body", () => {
       const job = held();
-      expect(sizeOf(job)).toBeGreaterThan(Buffer.byteLength(job.data.body));
-      const limits: Limits = { ...roomy, maxBytes: Buffer.byteLength(job.data.body) * 2 };
+      expect(sizeOf(job)).toBeGreaterThan(Buffer.byteLength(job.body!));
+      const limits: Limits = { ...roomy, maxBytes: Buffer.byteLength(job.body!) * 2 };
       const group = new Group("g");
       group.add(held());
       // Two bodies fit in maxBytes, but two lines with their envelopes do not.
@@ -218,5 +225,47 @@ describe("Group: one line per request", () => {
     const first = held();
     group.add(first);
     expect(group.fits(held({ requestId: first.data.requestId, attempt: 1 }), roomy)).toBe(false);
+  });
+});
+
+describe("Group: bodies let go", () => {
+  it("counts only the bodies it still holds, and keeps the lines' bytes", () => {
+    const group = new Group("g");
+    const a = held();
+    const b = held({
+      body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "x".repeat(100) }] }),
+    });
+    group.add(a);
+    group.add(b);
+    const bytes = group.bytes;
+    expect(group.bodyChars).toBe(bodyChars(a) + bodyChars(b));
+    expect(group.release(b)).toBeGreaterThan(100);
+    expect(b.body).toBeNull();
+    expect(bodyChars(b)).toBe(0);
+    expect(group.bodyChars).toBe(bodyChars(a));
+    // Let go twice: nothing more to count.
+    expect(group.release(b)).toBe(0);
+    expect(group.bodyChars).toBe(bodyChars(a));
+    expect(group.bytes).toBe(bytes);
+  });
+
+  it("counts the body of a job fetched again in place of one whose body was let go", () => {
+    const group = new Group("g");
+    const first = held();
+    group.add(first);
+    const chars = bodyChars(first);
+    const again: HeldJob = { ...first, token: "new-lock" };
+    group.release(first);
+    expect(group.bodyChars).toBe(0);
+    expect(group.add(again)).toBe(first);
+    expect(group.bodyChars).toBe(chars);
+  });
+
+  it("gives a job's payload whole only while it holds its body", () => {
+    const job = held();
+    const body = job.body;
+    expect(collateJobOf(job)).toEqual({ ...job.data, body });
+    new Group("g").release(job);
+    expect(() => collateJobOf(job)).toThrow(/let go/);
   });
 });

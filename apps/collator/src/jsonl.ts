@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, mkdtempSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,16 +16,40 @@ export interface BatchLine {
 const DIR_PREFIX = "batch-gpt-";
 const ownDirPrefix = () => `${DIR_PREFIX}${process.pid}-`;
 
+/** A batch file written to disk: its path, size, lines, and how to remove it. */
+export interface BatchFile {
+  path: string;
+  bytes: number;
+  count: number;
+  cleanup(): Promise<void>;
+}
+
 /**
  * Writes a batch input file to a temporary folder (in `dir`, default the system's), one line at a time,
  * so memory is bounded by a line rather than by the batch. Returns the path and a cleanup; a write
  * that fails removes what it wrote.
  */
-export async function writeBatchFile(
+export function writeBatchFile(
   name: string,
   lines: AsyncIterable<BatchLine> | Iterable<BatchLine>,
   dir: string = tmpdir(),
-): Promise<{ path: string; bytes: number; count: number; cleanup(): Promise<void> }> {
+): Promise<BatchFile> {
+  return writeLinesFile(name, texts(lines), dir);
+}
+
+async function* texts(lines: AsyncIterable<BatchLine> | Iterable<BatchLine>): AsyncIterable<string> {
+  for await (const line of lines) yield batchLineText(line);
+}
+
+/**
+ * Writes a batch file of lines already in the file's form (`batchLineText`, or bytes read back from a
+ * file of them), each chunk a whole number of lines. Same folders and cleanup as `writeBatchFile`.
+ */
+export async function writeLinesFile(
+  name: string,
+  chunks: AsyncIterable<string | Buffer>,
+  dir: string = tmpdir(),
+): Promise<BatchFile> {
   const folder = await mkdtemp(join(dir, ownDirPrefix()));
   const cleanup = () => rm(folder, { recursive: true, force: true });
   const path = join(folder, `${name}.jsonl`);
@@ -33,13 +57,11 @@ export async function writeBatchFile(
   let bytes = 0;
   let count = 0;
   try {
-    for await (const line of lines) {
-      // A raw newline in valid JSON can only be whitespace between tokens, so folding it keeps the body
-      // identical in meaning while keeping the line one line.
-      const text = lineText(line.customId, line.endpoint, line.body.replace(/[\r\n]+/g, " "));
-      bytes += Buffer.byteLength(text);
-      count++;
-      if (!out.write(text)) await once(out, "drain");
+    for await (const chunk of chunks) {
+      const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      bytes += buffer.length;
+      count += countNewlines(buffer);
+      if (!out.write(buffer)) await once(out, "drain");
     }
     out.end();
     await once(out, "finish");
@@ -49,6 +71,17 @@ export async function writeBatchFile(
     throw error;
   }
   return { path, bytes, count, cleanup };
+}
+
+function countNewlines(buffer: Buffer): number {
+  let n = 0;
+  for (let at = buffer.indexOf(0x0a); at >= 0; at = buffer.indexOf(0x0a, at + 1)) n++;
+  return n;
+}
+
+/** A private folder for files of this process (cleaned by `removeOrphanBatchFiles` should it die). */
+export function ownFolder(dir: string = tmpdir()): string {
+  return mkdtempSync(join(dir, ownDirPrefix()));
 }
 
 /**
@@ -76,7 +109,14 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** One line of the file: the JSONL envelope around the body. */
+/**
+ * One line of a batch file, newline included. A raw newline in valid JSON can only be whitespace
+ * between tokens, so folding it keeps the body identical in meaning while keeping the line one line.
+ */
+export const batchLineText = (line: BatchLine) =>
+  lineText(line.customId, line.endpoint, line.body.replace(/[\r\n]+/g, " "));
+
+/** The JSONL envelope around the body. */
 const lineText = (customId: string, endpoint: string, body: string) =>
   `{"custom_id":${JSON.stringify(customId)},"method":"POST","url":${JSON.stringify(endpoint)},"body":${body}}\n`;
 

@@ -76,6 +76,7 @@ export async function startCollator(
     admission,
     maxHeldBytes: config.COLLATOR_MAX_HELD_BYTES,
     maxFlushes: config.COLLATOR_MAX_FLUSHES,
+    fileDir: config.BATCH_FILE_DIR,
     limits: {
       windowMs: config.COLLATE_BATCHES_FOR_DURATION_IN_MS,
       maxLines: config.COLLATE_MAX_LINES,

@@ -13,7 +13,8 @@ import {
 import type { QueueRegistry } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import type { Heartbeat, Heartbeats } from "./heartbeat.ts";
-import { type BatchLine, writeBatchFile } from "./jsonl.ts";
+import { type BatchFile, type BatchLine, writeBatchFile } from "./jsonl.ts";
+import type { Spool } from "./spool.ts";
 
 /** Bodies read from the store per query when a batch file is rebuilt (see `RequestStore.bodies`). */
 const BODIES_PER_READ = 500;
@@ -40,6 +41,16 @@ export interface SubmitterOptions {
   heartbeats: Heartbeats;
   /** Where batch files are written (BATCH_FILE_DIR); unset = the system's temp folder. */
   fileDir?: string | undefined;
+}
+
+/**
+ * What a collator flushing a group still has of its lines, so the batch file is written without reading
+ * the store: the group's spool (every line of the group, when it is healthy), and the bodies it holds.
+ */
+export interface HeldLines {
+  spool: Spool | null;
+  /** Request id → body, of the jobs still holding theirs. */
+  bodies: Map<string, string>;
 }
 
 /** A batch file uploaded before its record was written (`BatchSubmitter.uploadAhead`). */
@@ -94,7 +105,8 @@ export class BatchSubmitter {
   }
 
   /**
-   * `bodies` (request id → body) spares store reads when the caller still holds the jobs. `carried`: the
+   * `held` (the flushed group's spool and bodies) spares store reads when the caller still has the
+   * lines. `carried`: the
    * heartbeat of a caller that already reports the record (recovery, from its take-over on); else one
    * is started here, and stopped when this returns. `ahead`: the record's file, being uploaded since
    * before the record was written (`uploadAhead`).
@@ -102,7 +114,7 @@ export class BatchSubmitter {
   async advance(
     recordId: string,
     generation: number,
-    bodies?: Map<string, string>,
+    held?: HeldLines,
     carried?: Heartbeat,
     ahead?: Promise<UploadedAhead | null>,
   ): Promise<void> {
@@ -122,7 +134,7 @@ export class BatchSubmitter {
         const inputFileId =
           uploaded && sameLines(uploaded.lines, record.lines)
             ? uploaded.fileId
-            : await this.#upload(record, generation, signal, bodies);
+            : await this.#upload(record, generation, signal, held);
         if (!inputFileId) return;
         // Refused: another collator holds the record now (it uploads its own file).
         if (!(await store.batches.markUploaded(recordId, inputFileId, generation))) return;
@@ -150,19 +162,19 @@ export class BatchSubmitter {
    */
   uploadAhead(
     record: Pick<BatchRecord, "_id" | "endpoint" | "lines">,
-    bodies: Map<string, string>,
+    held: HeldLines,
   ): Promise<UploadedAhead | null> {
-    const upload = this.#uploadAhead(record, bodies).finally(() => this.#ahead.delete(upload));
+    const upload = this.#uploadAhead(record, held).finally(() => this.#ahead.delete(upload));
     this.#ahead.add(upload);
     return upload;
   }
 
   async #uploadAhead(
     record: Pick<BatchRecord, "_id" | "endpoint" | "lines">,
-    bodies: Map<string, string>,
+    held: HeldLines,
   ): Promise<UploadedAhead | null> {
     try {
-      const file = await writeBatchFile(record._id, this.#lines(record, bodies), this.#o.fileDir);
+      const file = await this.#file(record, held);
       try {
         const { id } = await this.#o.provider.uploadBatchFile(
           file.path,
@@ -190,9 +202,9 @@ export class BatchSubmitter {
     record: BatchRecord,
     generation: number,
     signal: AbortSignal,
-    bodies?: Map<string, string>,
+    held?: HeldLines,
   ): Promise<string | null> {
-    const file = await writeBatchFile(record._id, this.#lines(record, bodies), this.#o.fileDir);
+    const file = await this.#file(record, held);
     try {
       const { id } = await this.#o.provider.uploadBatchFile(file.path, `${record._id}.jsonl`, signal);
       this.#o.log.info(
@@ -369,6 +381,24 @@ export class BatchSubmitter {
       record.lines.map(parseLineId).map((l) => ({ kind: "answer" as const, ...l, answer })),
     );
     await this.#o.store.batches.markRefused(record._id, `${step}_refused`, generation);
+  }
+
+  /**
+   * The record's batch file: from the flushed group's spool when it has every line (the spool itself
+   * when the record has exactly its lines, else a copy of those lines), else written line by line.
+   */
+  async #file(record: Pick<BatchRecord, "_id" | "endpoint" | "lines">, held?: HeldLines): Promise<BatchFile> {
+    if (held?.spool?.healthy) {
+      try {
+        return await held.spool.fileOf(record._id, record.lines, this.#o.fileDir);
+      } catch (err) {
+        this.#o.log.warn(
+          { recordId: record._id, err: err instanceof Error ? err.message : String(err) },
+          "batch file not written from the spool; from the bodies held and the store",
+        );
+      }
+    }
+    return writeBatchFile(record._id, this.#lines(record, held?.bodies), this.#o.fileDir);
   }
 
   /** The record's lines with their bodies: from `bodies`, else read from the store 500 at a time. */
