@@ -21,6 +21,7 @@ import {
 } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import { bodyChars, collateJob, Group, groupKey, type HeldJob, type Limits } from "./groups.ts";
+import { intern } from "./intern.ts";
 import { Spool } from "./spool.ts";
 import type { BatchSubmitter, HeldLines } from "./submitter.ts";
 
@@ -246,7 +247,15 @@ export class Collator {
     reachedStep("collate.claimed");
     // The BullMQ job is let go here: a group holds its ref and payload only (see `jobRef`).
     const { body, ...data } = parsed.data;
-    const held: HeldJob = { job: jobRef(job), token, data, body };
+    data.owner = intern(data.owner);
+    data.provider = intern(data.provider);
+    data.endpoint = intern(data.endpoint);
+    data.model = intern(data.model);
+    const ref = jobRef(job);
+    ref.name = intern(ref.name);
+    // A first attempt's job id is its request id: one string for both.
+    if (ref.id === data.requestId) ref.id = data.requestId;
+    const held: HeldJob = { job: ref, token, data, body, line: lineId(data.requestId, data.attempt) };
     this.#hold(held);
     this.#add(held);
     return true;
@@ -276,8 +285,8 @@ export class Collator {
     // line, the same job's, is spooled already).
     if (replaced) this.#letGo(replaced);
     else if (held.body !== null) {
-      const { requestId, attempt, endpoint } = held.data;
-      group.spool?.append(lineId(requestId, attempt), { customId: requestId, endpoint, body: held.body });
+      const { requestId, endpoint } = held.data;
+      group.spool?.append(held.line, { customId: requestId, endpoint, body: held.body });
     }
     if (group.full(this.#o.limits)) this.#flush(group);
     else if (group.unrecorded.length >= EARLY_RECORD_CHUNK) this.#recordEarly(group);
@@ -396,7 +405,7 @@ export class Collator {
       {
         _id: recordId,
         endpoint: group.jobs[0]!.data.endpoint,
-        lines: group.jobs.map((j) => lineId(j.data.requestId, j.data.attempt)),
+        lines: group.jobs.map((j) => j.line),
       },
       held,
     );
@@ -411,7 +420,7 @@ export class Collator {
     const jobs = group.jobs;
     if (jobs.length === 0) return;
     const first = jobs[0]!.data;
-    const lines = jobs.map((j) => lineId(j.data.requestId, j.data.attempt));
+    const lines = jobs.map((j) => j.line);
     const now = new Date();
     await store.batches.prepare({
       _id: recordId,
@@ -433,7 +442,7 @@ export class Collator {
       updatedAt: now,
     });
     const won = await store.fences.claimMany(lines.map(fenceIds.line), recordId);
-    const mine = jobs.filter((j) => won.has(fenceIds.line(lineId(j.data.requestId, j.data.attempt))));
+    const mine = jobs.filter((j) => won.has(fenceIds.line(j.line)));
     if (mine.length !== jobs.length) {
       log.info(
         { recordId, dropped: jobs.length - mine.length },
@@ -441,7 +450,7 @@ export class Collator {
       );
       await store.batches.trimLines(
         recordId,
-        mine.map((j) => lineId(j.data.requestId, j.data.attempt)),
+        mine.map((j) => j.line),
         0,
       );
     }

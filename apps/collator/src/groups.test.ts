@@ -29,7 +29,13 @@ const collateJob = (over: Partial<CollateJob> = {}): CollateJob => ({
 /** Group only reads `data` and `body`; the BullMQ job and its lock token are carried along untouched. */
 const held = (over: Partial<CollateJob> = {}): HeldJob => {
   const { body, ...data } = collateJob(over);
-  return { job: { id: data.requestId, data } as unknown as Job<CollateJob>, token: "lock", data, body };
+  return {
+    job: { id: data.requestId, data } as unknown as Job<CollateJob>,
+    token: "lock",
+    data,
+    body,
+    line: `${data.requestId}:${data.attempt}`,
+  };
 };
 
 const sizeOf = (h: HeldJob) => lineBytes(h.data.requestId, h.data.endpoint, h.body!);

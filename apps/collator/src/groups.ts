@@ -16,6 +16,8 @@ export interface HeldJob {
   token: string;
   data: JobData;
   body: string | null;
+  /** Its line's id (`lineId`), made once: the spool, the record and the fences all name it. */
+  line: string;
 }
 
 /** The job's payload whole, for writing its request record: only a job still holding its body has it. */
