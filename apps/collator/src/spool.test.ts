@@ -95,6 +95,17 @@ describe("Spool", () => {
     await expect(spool.fileOf("rec_1", ["req_0:1"])).rejects.toThrow(/not in the spool/);
   });
 
+  it("has every line appended on disk once written() says so, a few at a time or many", async () => {
+    const spool = spoolOf(sample(3));
+    expect(await spool.written()).toBe(true);
+    expect((await readFile(spool.path)).equals(await expected(sample(3)))).toBe(true);
+    // More than one write's worth (64 KB) appended at once.
+    const more = sample(200, 1000).map((l) => ({ ...l, customId: `more_${l.customId}` }));
+    for (const line of more) spool.append(idOf(line), line);
+    expect(await spool.written()).toBe(true);
+    expect((await readFile(spool.path)).equals(await expected([...sample(3), ...more]))).toBe(true);
+  });
+
   it("takes no line once closed", async () => {
     const lines = sample(3);
     const spool = spoolOf(lines.slice(0, 2));
