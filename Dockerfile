@@ -5,8 +5,10 @@ FROM node:24-bookworm-slim
 
 WORKDIR /app
 ENV NODE_ENV=production
-# The flags every launcher gives the apps (APP_NODE_FLAGS in packages/local-services): a young
-# generation sized for what the apps keep, not for the host's memory.
+# The flags every launcher gives the collator and the poller (APP_NODE_FLAGS in packages/local-services):
+# a young generation sized for what the apps keep, not for the host's memory. The gateway's are larger
+# (--max-semi-space-size=16): docker-compose.yml sets them in its NODE_OPTIONS; so should any other
+# way of running the gateway from this image.
 ENV NODE_OPTIONS=--max-semi-space-size=8
 
 # pnpm at the exact version package.json names.

@@ -36,8 +36,9 @@ case "$cmd" in
   app)
     name="${1:?usage: run.sh app <gateway|collator|poller|openai-emulator>}"
     bash scripts/setup.sh base
-    # The flags every launcher gives the apps (APP_NODE_FLAGS in packages/local-services).
-    exec node --max-semi-space-size=8 "apps/$name/src/main.ts"
+    # The flags every launcher gives each app (APP_NODE_FLAGS in packages/local-services).
+    if [ "$name" = gateway ]; then flags="--max-semi-space-size=16"; else flags="--max-semi-space-size=8"; fi
+    exec node $flags "apps/$name/src/main.ts"
     ;;
   cli) exec node apps/cli/src/main.ts "$@" ;;
   *) echo "unknown command: $cmd" >&2; exit 2 ;;

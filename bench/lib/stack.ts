@@ -112,15 +112,21 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
     ...env,
   };
   // Started as every launcher starts them (dev, the tests, the Docker image).
-  const poller = scope.node(`poller${suffix}`, app("poller"), { env: appEnv, flags: APP_NODE_FLAGS });
-  const collator = scope.node(`collator${suffix}`, app("collator"), { env: appEnv, flags: APP_NODE_FLAGS });
+  const poller = scope.node(`poller${suffix}`, app("poller"), { env: appEnv, flags: APP_NODE_FLAGS.worker });
+  const collator = scope.node(`collator${suffix}`, app("collator"), {
+    env: appEnv,
+    flags: APP_NODE_FLAGS.worker,
+  });
   const gateways: Child[] = [];
   const gatewayUrls: string[] = [];
   for (let g = 0; g < (opts.gateways ?? 1); g++) {
     const port = await freePort();
     const name = `gateway${suffix}${g === 0 ? "" : `-g${g + 1}`}`;
     gateways.push(
-      scope.node(name, app("gateway"), { env: { ...appEnv, PORT: String(port) }, flags: APP_NODE_FLAGS }),
+      scope.node(name, app("gateway"), {
+        env: { ...appEnv, PORT: String(port) },
+        flags: APP_NODE_FLAGS.gateway,
+      }),
     );
     gatewayUrls.push(`http://127.0.0.1:${port}`);
   }
@@ -147,8 +153,8 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
 }
 
 /**
- * The bare Hono server of the baselines, in its own process, with the apps' Node memory settings (their
- * flags, and the heap pace it sets itself as they do), so a comparison of memory is one of code.
+ * The bare Hono server of the baselines, in its own process, with the gateway's Node memory settings
+ * (its flags, and the heap pace it sets itself as the apps do), so a comparison of memory is one of code.
  */
 export async function startEcho(scope: Scope, name = "echo"): Promise<{ url: string; server: Child }> {
   const port = await freePort();
@@ -158,7 +164,7 @@ export async function startEcho(scope: Scope, name = "echo"): Promise<{ url: str
       PORT: String(port),
       HEAP_GROWING_PERCENT: String(heapSchema.shape.HEAP_GROWING_PERCENT.parse(undefined)),
     },
-    flags: APP_NODE_FLAGS,
+    flags: APP_NODE_FLAGS.gateway,
   });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/healthz`, server);

@@ -1,6 +1,7 @@
 export {
   APP_NODE_FLAGS,
   type AppProcess,
+  appNodeFlags,
   type ChildExit,
   describeExit,
   spawnNodeApp,
