@@ -1,4 +1,4 @@
-import { eventually, type Stack, startStack } from "@batch-gpt/testing";
+import { eventually, queueAsyncCalls, type Stack, startStack } from "@batch-gpt/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // A gathering group's request records go into the store while it gathers, in chunks, so its flush
@@ -18,25 +18,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function postAll(from: number, to: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = from; i < to; i += 50) {
-    const accepted = await Promise.all(
-      Array.from({ length: Math.min(50, to - i) }, (_, k) =>
-        fetch(`${stack.gateways[0]!.url}/v1/chat/completions`, {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-batch-mode": "async" },
-          body: JSON.stringify(chat(`early ${i + k}`)),
-        }),
-      ),
-    );
-    for (const res of accepted) {
-      expect(res.status).toBe(202);
-      ids.push(((await res.json()) as { id: string }).id);
-    }
-  }
-  return ids;
-}
+const postAll = (from: number, to: number) =>
+  queueAsyncCalls(stack.gateways[0]!.url, from, to, (n) => chat(`early ${n}`));
 
 describe("early request records", () => {
   it("writes a gathering group's request records before its flush, and the flush answers every line once", async () => {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { requestKey } from "@batch-gpt/contracts";
-import { eventually, type Stack, startStack } from "@batch-gpt/testing";
+import { eventually, queueAsyncCalls, type Stack, startStack } from "@batch-gpt/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeBatchFile } from "../apps/collator/src/jsonl.ts";
@@ -51,25 +51,8 @@ afterAll(async () => {
 });
 
 /** Queues requests `from` to `to` of `model` (async calls); their call ids. */
-async function post(model: string, from: number, to: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = from; i < to; i += 50) {
-    const accepted = await Promise.all(
-      Array.from({ length: Math.min(50, to - i) }, (_, k) =>
-        fetch(`${stack.gateways[0]!.url}/v1/chat/completions`, {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-batch-mode": "async" },
-          body: JSON.stringify(chat(model, i + k)),
-        }),
-      ),
-    );
-    for (const res of accepted) {
-      expect(res.status).toBe(202);
-      ids.push(((await res.json()) as { id: string }).id);
-    }
-  }
-  return ids;
-}
+const post = (model: string, from: number, to: number) =>
+  queueAsyncCalls(stack.gateways[0]!.url, from, to, (n) => chat(model, n));
 
 /**
  * Queues a whole group, 500 at a time, each 500 once their records are stored: the collator never has

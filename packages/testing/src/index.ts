@@ -1,3 +1,4 @@
+export { queueAsyncCalls } from "./async-calls.ts";
 export { collateJob, preparingRecord } from "./fixtures.ts";
 export { sampleOf, scrapeMetrics } from "./metrics.ts";
 export { descendants, isAlive, type ProcInfo, processTable } from "./processes.ts";
