@@ -5,7 +5,7 @@
  */
 const copies = new Map<string, string>();
 /** Past this many distinct values the table starts again: a value that varies from job to job only passes through. */
-const MAX_COPIES = 10_000;
+export const MAX_COPIES = 10_000;
 
 export function intern<T extends string>(value: T): T {
   const copy = copies.get(value);
@@ -13,4 +13,12 @@ export function intern<T extends string>(value: T): T {
   if (copies.size >= MAX_COPIES) copies.clear();
   copies.set(value, value);
   return value;
+}
+
+/**
+ * Distinct values kept. (Which copy a caller gets cannot be told apart in JavaScript; what is kept
+ * can: its test counts it.)
+ */
+export function internedCount(): number {
+  return copies.size;
 }

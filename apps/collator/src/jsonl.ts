@@ -12,6 +12,13 @@ export interface BatchLine {
   body: string;
 }
 
+/** Whether two line lists (line ids) are the same lines in the same order. */
+export function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Folder names of batch files carry their process id: leftovers of a dead process can be told apart. */
 const DIR_PREFIX = "batch-gpt-";
 const ownDirPrefix = () => `${DIR_PREFIX}${process.pid}-`;

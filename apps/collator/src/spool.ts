@@ -2,7 +2,14 @@ import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
-import { type BatchFile, type BatchLine, batchLineText, ownFolder, writeLinesFile } from "./jsonl.ts";
+import {
+  type BatchFile,
+  type BatchLine,
+  batchLineText,
+  ownFolder,
+  sameLines,
+  writeLinesFile,
+} from "./jsonl.ts";
 
 /**
  * A gathering group's batch file, written as its jobs arrive: each job's line (the same text
@@ -149,10 +156,4 @@ export class Spool {
     }
     await rm(this.#folder, { recursive: true, force: true });
   }
-}
-
-function sameLines(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

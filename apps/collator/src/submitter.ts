@@ -13,7 +13,7 @@ import {
 import type { QueueRegistry } from "@batch-gpt/queue";
 import type { Store } from "@batch-gpt/store";
 import type { Heartbeat, Heartbeats } from "./heartbeat.ts";
-import { type BatchFile, type BatchLine, writeBatchFile } from "./jsonl.ts";
+import { type BatchFile, type BatchLine, sameLines, writeBatchFile } from "./jsonl.ts";
 import type { Spool } from "./spool.ts";
 
 /** Bodies read from the store per query when a batch file is rebuilt (see `RequestStore.bodies`). */
@@ -70,12 +70,6 @@ function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function sameLines(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * Carries a batch record from `preparing` to `submitted`: stream the JSONL to the provider, then create
  * the batch exactly once. Runs for a fresh record and for one taken over from a dead collator.
@@ -106,9 +100,8 @@ export class BatchSubmitter {
 
   /**
    * `held` (the flushed group's spool and bodies) spares store reads when the caller still has the
-   * lines. `carried`: the
-   * heartbeat of a caller that already reports the record (recovery, from its take-over on); else one
-   * is started here, and stopped when this returns. `ahead`: the record's file, being uploaded since
+   * lines. `carried`: the heartbeat of a caller that already reports the record (recovery, from its
+   * take-over on); else one is started here, and stopped when this returns. `ahead`: the record's file, being uploaded since
    * before the record was written (`uploadAhead`).
    */
   async advance(

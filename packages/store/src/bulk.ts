@@ -6,6 +6,13 @@
  */
 export const INSERTS_IN_FLIGHT = 2;
 
+/** `items` cut into runs of `size` (the last one shorter), for commands of that many documents. */
+export function chunked<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /** Runs `fn` on each item, at most `limit` at once, in order of start; the first failure is thrown. */
 export async function eachInFlight<T>(
   items: T[],

@@ -1,4 +1,4 @@
-import { eachInFlight } from "./bulk.ts";
+import { chunked, eachInFlight } from "./bulk.ts";
 import { type Collections, duplicateKeyIndexes, isDuplicateKey } from "./mongo.ts";
 
 /** The prefix of every batch record's fence id (`fenceIds.generation`, `fenceIds.creating`). */
@@ -54,9 +54,7 @@ export class Fences {
   async claimMany(ids: string[], holder: string): Promise<Set<string>> {
     const won = new Set<string>();
     const at = new Date();
-    const chunks: string[][] = [];
-    for (let i = 0; i < ids.length; i += 1000) chunks.push(ids.slice(i, i + 1000));
-    await eachInFlight(chunks, async (chunk) => {
+    await eachInFlight(chunked(ids, 1000), async (chunk) => {
       try {
         await this.#of(chunk[0]!).insertMany(
           chunk.map((_id) => ({ _id, holder, at })),

@@ -9,7 +9,7 @@ import {
   type StoredAnswer,
   type TerminalRequestState,
 } from "@batch-gpt/contracts";
-import { eachInFlight } from "./bulk.ts";
+import { chunked, eachInFlight } from "./bulk.ts";
 import { assertFits, DocumentTooLarge, surelyFits } from "./documents.ts";
 import { LargeTexts } from "./large-text.ts";
 import { type Collections, type OutcomeRecord, writeErrors } from "./mongo.ts";
@@ -154,7 +154,7 @@ export class RequestStore {
   async ensure(jobs: CollateJob[]): Promise<Map<string, string>> {
     const refused = new Map<string, string>();
     const now = new Date();
-    await eachInFlight(chunks(jobs), async (chunk) => {
+    await eachInFlight(chunked(jobs, BULK_INSERT), async (chunk) => {
       const docs: RequestDoc[] = [];
       for (const job of chunk) {
         const doc: RequestDoc = {
@@ -292,9 +292,3 @@ export class RequestStore {
  * hold a connection per statement until the command ends.
  */
 const BULK_INSERT = 500;
-
-function chunks<T>(items: T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += BULK_INSERT) out.push(items.slice(i, i + BULK_INSERT));
-  return out;
-}
