@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Row } from "../scenarios/types.ts";
+import { parseLogLine } from "./data.ts";
 import { BENCH_SETTINGS } from "./stack.ts";
 import { figure } from "./stats.ts";
 
@@ -32,15 +33,9 @@ export async function batchTimeline(collatorLog: string, pollerLog: string): Pro
   for (const file of [collatorLog, pollerLog]) {
     const text = await readFile(file, "utf8").catch(() => "");
     for (const line of text.split("\n")) {
-      if (!line.startsWith("{")) continue;
-      let entry: { time?: number; msg?: string; recordId?: unknown; status?: unknown };
-      try {
-        entry = JSON.parse(line);
-      } catch {
-        continue;
-      }
+      const entry = parseLogLine(line);
+      if (!entry) continue;
       const time = entry.time;
-      if (typeof time !== "number") continue;
       if (entry.msg === "batch flushing") mark(entry.recordId, "flushing", time);
       else if (entry.msg === "batch recorded") mark(entry.recordId, "recorded", time);
       else if (entry.msg === "batch submitted") mark(entry.recordId, "submitted", time);
