@@ -45,10 +45,11 @@ describe("a poller killed after telling a batch's callers, before caching their 
     );
     expect(await doomed.exited).toBe(-1);
 
-    // What it left: the answers in the tier, the keys freed, no marker, no MongoDB entry.
+    // What it left: the answers in the tier and their keys marked cached (as they were told), the keys
+    // freed, no MongoDB entry.
     expect(await redis.exists(keys.cacheTier(keyP!), keys.cacheTier(keyQ!))).toBe(2);
     expect(await redis.exists(keys.inflight(keyP!), keys.inflight(keyQ!))).toBe(0);
-    expect(await redis.exists(keys.cached(keyP!), keys.cached(keyQ!))).toBe(0);
+    expect(await redis.exists(keys.cached(keyP!), keys.cached(keyQ!))).toBe(2);
     expect(await stack.store.mongo.collections.cache.countDocuments({})).toBe(0);
     const [record] = await stack.store.mongo.collections.batches.find({ model }).toArray();
     expect(record?.state).toBe("submitted");

@@ -167,8 +167,14 @@ export class Intake {
     return hot && (ttl === undefined || hot.storedAt + ttl * 1000 > Date.now()) ? hot.body : null;
   }
 
-  /** The cache's answer from MongoDB (the marker said it is there), put back in Redis's tier. */
+  /**
+   * The cache's answer (the marker said it is there): from Redis's tier, which may have it since this
+   * request looked (a batch settling meanwhile marks its answers cached once they are in the tier,
+   * before MongoDB has them), else from MongoDB, put back in the tier.
+   */
   async #fromStore(key: string): Promise<string | null> {
+    const hot = await this.#fromTier(key);
+    if (hot !== null) return hot;
     const ttl = this.#cacheTtlSeconds;
     const entry = await this.#store.cache.get(key, ttl);
     if (!entry) return null;

@@ -156,11 +156,13 @@ describe("telling the callers before caching (answer, then its follow-up)", () =
     expect(await store.requests.outcome("req_told_ok")).toMatchObject({ state: "succeeded" });
     // Every key is freed: an identical request with no-cache (or after the failure) starts anew.
     for (const line of lines) expect(await inflight.leader(line.key)).toBeNull();
-    // The small success: a hit in the tier at once (the gateway looks there first); its MongoDB entry
-    // and its marker come with the follow-up.
+    // The small success: a hit in the tier at once (the gateway looks there first), and marked cached at
+    // once, so a gateway that missed the tier just before finds no free key to start a second line
+    // with; its MongoDB entry comes with the follow-up.
     expect(await tier.get("key-told-ok")).toMatchObject({ body: ok("told").body });
     expect(await store.cache.get("key-told-ok")).toBeNull();
-    expect(await inflight.isCached("key-told-ok")).toBe(false);
+    expect(await inflight.isCached("key-told-ok")).toBe(true);
+    expect(await inflight.claimUnlessCached("key-told-ok", "req_told_twin", true)).toBeNull();
     // The large success kept the old order: cached in MongoDB and marked before it was announced.
     expect(await tier.get("key-told-big")).toBeNull();
     expect(await store.cache.get("key-told-big")).toMatchObject({ body: big.body });
@@ -197,7 +199,7 @@ describe("telling the callers before caching (answer, then its follow-up)", () =
     const outcome = { kind: "answer" as const, requestId: line.requestId, attempt: 0, answer: ok("once") };
     // The follow-up never ran: the poller died.
     await recorder.answer(batch("bgb_told_crash", [line]), [outcome]);
-    expect(await inflight.isCached(line.key)).toBe(false);
+    expect(await store.cache.get(line.key)).toBeNull();
     await recorder.deliver(batch("bgb_told_crash", [line]), [{ ...outcome, answer: ok("twice") }]);
     expect((await store.requests.outcome(line.requestId))?.answer).toEqual(ok("once"));
     expect(await store.cache.get(line.key)).toMatchObject({ body: ok("once").body });

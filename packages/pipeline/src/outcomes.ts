@@ -276,12 +276,15 @@ export class OutcomeRecorder {
     );
     // Only now may an identical request start a new attempt (after a failure, or with no-cache, which
     // must not attach to a finished request) or hit the cache. Every key is freed before its request is
-    // announced; a tier-served one is marked cached later, with its MongoDB entry.
+    // announced, and a success's key is marked cached in the same step, a tier-served one too, before
+    // its MongoDB entry: a gateway that looked in the tier just before the write above, then found the
+    // key free, must be sent back to the cache (which looks in the tier again), not start a second
+    // line for the same body (the soak caught one billed twice).
     await this.#inflight.settleMany(
       finished.map(({ line, outcome }) => ({
         key: line.key,
         requestId: line.requestId,
-        cached: outcome.state === "succeeded" && !served.has(line.key) && !uncached.has(line.key),
+        cached: outcome.state === "succeeded" && !uncached.has(line.key),
       })),
     );
     return {
@@ -293,7 +296,8 @@ export class OutcomeRecorder {
 
   /**
    * The follow-up of the bulk path: the MongoDB cache entries of answers Redis's tier serves already,
-   * then their `cached` markers (a hit the tier no longer has reads MongoDB). Meanwhile the tier answers
+   * and their `cached` markers renewed (set when they were told: a hit the tier no longer has reads
+   * MongoDB, and a marker whose entry is missing is a miss). Meanwhile the tier answers
    * an identical request; should it have lost the entry (evicted), the request is a miss and runs again,
    * as any miss. An entry whose tier entry is gone is not written: an erase in between deleted it (and
    * replaced the answer the entry would point at), and a cache may always miss. An entry MongoDB refuses
