@@ -22,6 +22,14 @@ COPY . .
 RUN pnpm install --offline --frozen-lockfile --prod \
   && mkdir -p /data/emulator && chown node:node /data/emulator
 
+# Node's compile cache, filled here: each app loads its modules and exits (BATCH_GPT_LOAD_ONLY), so every
+# container starts with each TypeScript file already stripped and never loads Node's TypeScript
+# compiler, about 20 MB of each app's memory (COMPILE_CACHE_DIR in packages/local-services).
+ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
+RUN for app in gateway collator poller openai-emulator; do \
+      BATCH_GPT_LOAD_ONLY=1 node "apps/$app/src/main.ts" || exit 1; \
+    done
+
 USER node
 EXPOSE 8080 8090
 CMD ["node", "apps/gateway/src/main.ts"]

@@ -38,6 +38,9 @@ case "$cmd" in
     bash scripts/setup.sh base
     # The flags every launcher gives each app (APP_NODE_FLAGS in packages/local-services).
     if [ "$name" = gateway ]; then flags="--max-semi-space-size=16"; else flags="--max-semi-space-size=8"; fi
+    # And the compile cache (COMPILE_CACHE_DIR there): a start that finds every file in it never loads
+    # Node's TypeScript compiler, about 20 MB less for the life of the process.
+    export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE-$PWD/.data/node-compile-cache}"
     exec node $flags "apps/$name/src/main.ts"
     ;;
   cli) exec node apps/cli/src/main.ts "$@" ;;

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { heapSchema } from "@batch-gpt/config";
-import { APP_NODE_FLAGS, freePort } from "@batch-gpt/local-services";
+import { APP_NODE_FLAGS, freePort, withCompileCache } from "@batch-gpt/local-services";
 import { BENCH_KEY } from "./bodies.ts";
 import { app, child } from "./paths.ts";
 import type { Child, Scope } from "./procs.ts";
@@ -74,12 +74,12 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
   const suffix = stacks === 1 ? "" : `-${stacks}`;
   const emulatorPort = await freePort();
   const emulator = scope.node(`emulator${suffix}`, app("openai-emulator"), {
-    env: {
+    env: withCompileCache({
       PATH: process.env.PATH ?? "",
       EMULATOR_PORT: String(emulatorPort),
       EMULATOR_HOST: "127.0.0.1",
       EMULATOR_BATCH_DURATION_MS: String(opts.batchDurationMs ?? BENCH_SETTINGS.batchDurationMs),
-    },
+    }),
   });
   await waitForHttp(`http://127.0.0.1:${emulatorPort}/healthz`, emulator);
 
@@ -104,14 +104,14 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
     ...opts.env,
   };
   // Only these settings: whatever else is in the bench's environment must not change the figures.
-  const appEnv = {
+  const appEnv = withCompileCache({
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? "",
     // For profiling the apps under the bench's load (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
     ...(process.env.BENCH_APP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_APP_NODE_OPTIONS } : {}),
     ...env,
-  };
-  // Started as every launcher starts them (dev, the tests, the Docker image).
+  });
+  // Started as every launcher starts them (dev, the tests, the Docker image): their flags, the compile cache.
   const poller = scope.node(`poller${suffix}`, app("poller"), { env: appEnv, flags: APP_NODE_FLAGS.worker });
   const collator = scope.node(`collator${suffix}`, app("collator"), {
     env: appEnv,
@@ -159,11 +159,12 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
 export async function startEcho(scope: Scope, name = "echo"): Promise<{ url: string; server: Child }> {
   const port = await freePort();
   const server = scope.node(name, child("echo-server"), {
-    env: {
+    // As the gateway runs: its flags and the compile cache.
+    env: withCompileCache({
       PATH: process.env.PATH ?? "",
       PORT: String(port),
       HEAP_GROWING_PERCENT: String(heapSchema.shape.HEAP_GROWING_PERCENT.parse(undefined)),
-    },
+    }),
     flags: APP_NODE_FLAGS.gateway,
   });
   const url = `http://127.0.0.1:${port}`;

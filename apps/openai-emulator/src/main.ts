@@ -3,6 +3,9 @@ import { optionsFromEnv, parseEnv } from "./env.ts";
 import { startEmulator } from "./index.ts";
 
 async function main(): Promise<void> {
+  // Loading the modules was all that was asked (BATCH_GPT_LOAD_ONLY, as the gateway's and the workers'
+  // entry points honour it): the Dockerfile fills Node's compile cache this way.
+  if (process.env.BATCH_GPT_LOAD_ONLY === "1") return;
   let opts: ReturnType<typeof optionsFromEnv>;
   try {
     opts = optionsFromEnv(parseEnv(process.env));

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { killWhenParentDies } from "./process.ts";
 
@@ -31,14 +32,31 @@ export const APP_NODE_FLAGS = {
   worker: ["--max-semi-space-size=8"],
 } as const;
 
+/**
+ * Node's compile cache for the apps (NODE_COMPILE_CACHE). Node 24 strips TypeScript's types with a
+ * WebAssembly compiler that it loads at the first `.ts` file it reads and that then stays resident:
+ * about 20 MB of every app's memory. With the cache, Node keeps each module's stripped code (and V8's
+ * code cache) on disk and reads it back at the next start; once every file an app loads is there, the
+ * compiler is never loaded. Measured idle RSS, cold cache then warm: collator and poller 150 → 127 MiB,
+ * gateway 162 → 135. Node checks each entry against its file's content, so an edited file is stripped
+ * again, never served stale. Every launcher sets it: `spawnNodeApp` (dev, tests, benchmarks) and
+ * scripts/run.sh use this folder; the Dockerfile fills its own at build time (`BATCH_GPT_LOAD_ONLY`).
+ */
+export const COMPILE_CACHE_DIR = resolve(import.meta.dirname, "../../../.data/node-compile-cache");
+
+/** `env` with NODE_COMPILE_CACHE set to `COMPILE_CACHE_DIR`, unless it names a cache (or "") itself. */
+export function withCompileCache(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return env.NODE_COMPILE_CACHE === undefined ? { ...env, NODE_COMPILE_CACHE: COMPILE_CACHE_DIR } : env;
+}
+
 /** The flags `app` is started with: the gateway's, or every other app's. */
 export function appNodeFlags(app: string): readonly string[] {
   return app === "gateway" ? APP_NODE_FLAGS.gateway : APP_NODE_FLAGS.worker;
 }
 
 /**
- * Runs a Node script (an app's real entry point) as a child process: the one spawner behind `dev` and
- * the tests. It leads its own process group (a terminal's Ctrl-C reaches only the parent, which stops
+ * Runs a Node script (an app's real entry point) as a child process, with the app's flags and the
+ * compile cache (`withCompileCache`): the one spawner behind `dev`, the tests and the benchmarks. It leads its own process group (a terminal's Ctrl-C reaches only the parent, which stops
  * its children in order), a watchdog stops it if the parent dies even by SIGKILL, and every output
  * line goes to `onLine`.
  */
@@ -54,7 +72,7 @@ export function spawnNodeApp(opts: {
 }): AppProcess {
   const child = spawn(process.execPath, [...appNodeFlags(opts.name), opts.script], {
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    env: opts.env,
+    env: withCompileCache(opts.env),
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });

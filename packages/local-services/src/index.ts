@@ -3,8 +3,10 @@ export {
   type AppProcess,
   appNodeFlags,
   type ChildExit,
+  COMPILE_CACHE_DIR,
   describeExit,
   spawnNodeApp,
+  withCompileCache,
 } from "./app-process.ts";
 export { freePort } from "./free-port.ts";
 export { type Leftover, PidFiles, startTimeOf } from "./pid-files.ts";
