@@ -14,6 +14,9 @@ import { Hono } from "hono";
 if (process.env.HEAP_GROWING_PERCENT)
   setFlagsFromString(`--heap-growing-percent=${process.env.HEAP_GROWING_PERCENT}`);
 
+// Loaded only to fill Node's compile cache (as the apps honour it): the baseline runs warm as they do.
+if (process.env.BATCH_GPT_LOAD_ONLY === "1") process.exit(0);
+
 const port = Number(process.env.PORT);
 const held = new Set<() => void>();
 

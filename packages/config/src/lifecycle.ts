@@ -1,3 +1,4 @@
+import { flushCompileCache } from "node:module";
 import { ConfigError } from "./env.ts";
 import type { Logger } from "./logger.ts";
 
@@ -36,6 +37,9 @@ export async function runUntilSignal(
     log.fatal({ err: error }, "failed to start");
     process.exit(1);
   }
+  // Node writes its compile cache (NODE_COMPILE_CACHE) when the process exits; a process killed
+  // instead would leave it to the next start to fill. Every module is loaded by now.
+  flushCompileCache();
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

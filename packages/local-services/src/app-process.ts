@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { promisify } from "node:util";
 import { killWhenParentDies } from "./process.ts";
 
 export interface ChildExit {
@@ -47,6 +48,25 @@ export const COMPILE_CACHE_DIR = resolve(import.meta.dirname, "../../../.data/no
 /** `env` with NODE_COMPILE_CACHE set to `COMPILE_CACHE_DIR`, unless it names a cache (or "") itself. */
 export function withCompileCache(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return env.NODE_COMPILE_CACHE === undefined ? { ...env, NODE_COMPILE_CACHE: COMPILE_CACHE_DIR } : env;
+}
+
+/**
+ * Fills the compile cache for `scripts` (the apps' entry points, or any script that honours
+ * BATCH_GPT_LOAD_ONLY): each loads its modules and exits, as the Dockerfile does at build, so that
+ * their next starts are warm.
+ */
+export async function fillCompileCache(
+  scripts: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<void> {
+  await Promise.all(
+    scripts.map((script) =>
+      promisify(execFile)(process.execPath, [script], {
+        env: withCompileCache({ PATH: process.env.PATH ?? "", ...env, BATCH_GPT_LOAD_ONLY: "1" }),
+        timeout: 60_000,
+      }),
+    ),
+  );
 }
 
 /** The flags `app` is started with: the gateway's, or every other app's. */

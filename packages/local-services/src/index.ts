@@ -5,6 +5,7 @@ export {
   type ChildExit,
   COMPILE_CACHE_DIR,
   describeExit,
+  fillCompileCache,
   spawnNodeApp,
   withCompileCache,
 } from "./app-process.ts";
