@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Endpoint } from "@batch-gpt/contracts";
 import type { ProviderMetrics } from "@batch-gpt/metrics";
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { isPermanentFailure, ProviderError } from "./errors.ts";
 import { streamMultipartUpload } from "./multipart-upload.ts";
 import type { BatchProvider, ProviderBatch } from "./provider.ts";
@@ -27,22 +27,40 @@ type ProviderCall = "upload" | "create" | "retrieve" | "cancel" | "list" | "file
 
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 120_000;
 
+/**
+ * The SDK, loaded at its first use: a gateway calls the provider only to cancel a batch, and the SDK's
+ * modules are about 16 MiB of a process's memory (measured: the gateway's idle RSS).
+ */
+let sdk: Promise<typeof import("openai")> | undefined;
+const loadSdk = () => {
+  sdk ??= import("openai");
+  return sdk;
+};
+
 /** OpenAI's Files and Batches APIs through the official SDK, except the upload, which we stream. */
 export class OpenAIProvider implements BatchProvider {
   readonly name = "openai";
-  readonly #client: OpenAI;
+  #client: Promise<OpenAI> | undefined;
   readonly #opts: OpenAIProviderOptions;
   readonly #timeoutMs: number;
 
   constructor(opts: OpenAIProviderOptions) {
     this.#opts = opts;
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS;
-    this.#client = new OpenAI({
-      apiKey: opts.apiKey,
-      baseURL: opts.baseURL,
-      maxRetries: opts.maxRetries ?? 2,
-      timeout: this.#timeoutMs,
-    });
+  }
+
+  /** The SDK's client, made at the first call. */
+  #sdkClient(): Promise<OpenAI> {
+    this.#client ??= loadSdk().then(
+      ({ default: OpenAI }) =>
+        new OpenAI({
+          apiKey: this.#opts.apiKey,
+          baseURL: this.#opts.baseURL,
+          maxRetries: this.#opts.maxRetries ?? 2,
+          timeout: this.#timeoutMs,
+        }),
+    );
+    return this.#client;
   }
 
   async uploadBatchFile(path: string, filename: string, signal?: AbortSignal): Promise<{ id: string }> {
@@ -74,8 +92,8 @@ export class OpenAIProvider implements BatchProvider {
    * metadata before it creates again.
    */
   async createBatch(input: { inputFileId: string; endpoint: Endpoint; metadata: Record<string, string> }) {
-    return this.#batch("create", () =>
-      this.#client.batches.create(
+    return this.#batch("create", async () =>
+      (await this.#sdkClient()).batches.create(
         {
           input_file_id: input.inputFileId,
           endpoint: input.endpoint,
@@ -88,11 +106,11 @@ export class OpenAIProvider implements BatchProvider {
   }
 
   retrieveBatch(id: string) {
-    return this.#batch("retrieve", () => this.#client.batches.retrieve(id));
+    return this.#batch("retrieve", async () => (await this.#sdkClient()).batches.retrieve(id));
   }
 
   cancelBatch(id: string) {
-    return this.#batch("cancel", () => this.#client.batches.cancel(id));
+    return this.#batch("cancel", async () => (await this.#sdkClient()).batches.cancel(id));
   }
 
   async findBatchByMetadata(key: string, value: string, notBefore: Date): Promise<ProviderBatch | null> {
@@ -103,7 +121,7 @@ export class OpenAIProvider implements BatchProvider {
     const floor = Math.floor(notBefore.getTime() / 1000) - 60;
     return this.#call("list", async () => {
       const found: ProviderBatch[] = [];
-      for await (const batch of this.#client.batches.list({ limit: 100 })) {
+      for await (const batch of (await this.#sdkClient()).batches.list({ limit: 100 })) {
         if (batch.created_at < floor) break;
         if (batch.metadata?.[key] === value) found.push(JSON.parse(JSON.stringify(batch)) as ProviderBatch);
       }
@@ -119,8 +137,8 @@ export class OpenAIProvider implements BatchProvider {
   async *readFileLines(fileId: string): AsyncIterable<string> {
     // The SDK's timeout ends with the reply's headers: a body that stalls is cut by our own watch.
     const abort = new AbortController();
-    const response = await this.#call("file_content", () =>
-      this.#client.files.content(fileId, { signal: abort.signal }),
+    const response = await this.#call("file_content", async () =>
+      (await this.#sdkClient()).files.content(fileId, { signal: abort.signal }),
     );
     if (!response.body) return;
     const decoder = new TextDecoder();
@@ -183,7 +201,9 @@ export class OpenAIProvider implements BatchProvider {
       return (await fn()) as T;
     } catch (error) {
       this.#failed(call, error);
-      if (error instanceof OpenAI.APIError) {
+      // The SDK is loaded: `fn` made its client (or failed to load it, which is no APIError either).
+      const { APIError } = await loadSdk().catch(() => ({ APIError: undefined }));
+      if (APIError && error instanceof APIError) {
         throw ProviderError.fromResponse(error.status ?? undefined, error.error, error.message);
       }
       throw error;
