@@ -92,11 +92,14 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 
 async function startServices(): Promise<{ services: Services; redis: string; mongo: string }> {
   mkdirSync(dataDir, { recursive: true });
+  let redisServer: LocalServer | undefined;
+  let mongoServer: LocalServer | undefined;
   let redisUrl = process.env.REDIS_URL;
   let redis = `Redis at REDIS_URL (${versionOf("redis-server", ["--version"])} on PATH)`;
   if (!redisUrl) {
     const server = await startRedis(join(dataDir, "redis"));
     servers.push(server);
+    redisServer = server;
     redisUrl = server.url;
     redis = versionOf("redis-server", ["--version"]).replace(/ sha=.*/, "");
   }
@@ -106,6 +109,7 @@ async function startServices(): Promise<{ services: Services; redis: string; mon
     const toolsBin = join(ROOT, ".tools", "bin");
     const server = await startMongo(join(dataDir, "mongo"), toolsBin);
     servers.push(server);
+    mongoServer = server;
     mongoUri = server.url;
     mongo =
       server.kind === "ferretdb"
@@ -113,11 +117,15 @@ async function startServices(): Promise<{ services: Services; redis: string; mon
         : versionOf("mongod", ["--version"]);
   }
   // The servers' own processes (not their watchdogs), found by the port on their command line.
-  const serverPids = servers.flatMap((s) => {
-    const port = new URL(s.url).port;
+  const pidsOf = (server: LocalServer | undefined) => {
+    if (!server) return [];
+    const port = new URL(server.url).port;
     return [...pidsWithCommandLine(`127.0.0.1:${port}`), ...pidsWithCommandLine(`--port ${port} `)];
-  });
-  return { services: { redisUrl, mongoUri, serverPids }, redis, mongo };
+  };
+  const redisPids = pidsOf(redisServer);
+  const mongoPids = pidsOf(mongoServer);
+  const serverPids = [...redisPids, ...mongoPids];
+  return { services: { redisUrl, mongoUri, serverPids, redisPids, mongoPids }, redis, mongo };
 }
 
 async function runScenario(scenario: Scenario, services: Services): Promise<ScenarioReport> {

@@ -13,8 +13,10 @@ import type { Child, Scope } from "./procs.ts";
 export interface Services {
   redisUrl: string;
   mongoUri: string;
-  /** The servers' processes, when the bench started them. */
+  /** The servers' processes, when the bench started them: both, then each one's. */
   serverPids: number[];
+  redisPids: number[];
+  mongoPids: number[];
 }
 
 /** The bench's explicit settings (the rest are the apps' defaults). */

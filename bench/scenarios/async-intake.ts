@@ -4,6 +4,14 @@
  * Each run gets a fresh stack: the backlog one run leaves to the collator must not slow the next.
  */
 import { CHAT_PATH, freshTag } from "../lib/bodies.ts";
+import {
+  CPU_NOTE,
+  type CpuUse,
+  cpuDuring,
+  cpuPerRequestRows,
+  perRequestMicros,
+  stackGroups,
+} from "../lib/cpu.ts";
 import { cannon } from "../lib/load.ts";
 import { startEcho, startStack } from "../lib/stack.ts";
 import { figure } from "../lib/stats.ts";
@@ -19,38 +27,44 @@ export const asyncIntake: Scenario = {
     const p99: number[] = [];
     const echoP99: number[] = [];
     const refused: number[] = [];
+    const cpu: Parameters<typeof cpuPerRequestRows>[0] = [];
+    const echoCpu: CpuUse<"echo">[] = [];
     const details: unknown[] = [];
     const echo = await startEcho(scope);
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: bare Hono echo, ${opts.asyncS} s at ${opts.connections} connections`);
-      const base = await cannon(
-        scope,
-        `cannon-echo-${run}`,
-        {
-          url: `${echo.url}${CHAT_PATH}`,
-          connections: opts.connections,
-          durationS: opts.asyncS,
-          timeoutS: 30,
-          bodies: { kind: "unique", tag: freshTag("echo") },
-        },
-        opts.asyncS * 1000 + 60_000,
+      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, () =>
+        cannon(
+          scope,
+          `cannon-echo-${run}`,
+          {
+            url: `${echo.url}${CHAT_PATH}`,
+            connections: opts.connections,
+            durationS: opts.asyncS,
+            timeoutS: 30,
+            bodies: { kind: "unique", tag: freshTag("echo") },
+          },
+          opts.asyncS * 1000 + 60_000,
+        ),
       );
       log(
         `run ${run}/${opts.runs}: gateway (fresh store), ${opts.asyncS} s at ${opts.connections} connections`,
       );
       const stack = await startStack(scope, services);
-      const result = await cannon(
-        scope,
-        `cannon-${run}`,
-        {
-          url: `${stack.gatewayUrl}${CHAT_PATH}`,
-          connections: opts.connections,
-          durationS: opts.asyncS,
-          timeoutS: 30,
-          headers: { "x-batch-mode": "async" },
-          bodies: { kind: "unique", tag: freshTag("async") },
-        },
-        opts.asyncS * 1000 + 60_000,
+      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), () =>
+        cannon(
+          scope,
+          `cannon-${run}`,
+          {
+            url: `${stack.gatewayUrl}${CHAT_PATH}`,
+            connections: opts.connections,
+            durationS: opts.asyncS,
+            timeoutS: 30,
+            headers: { "x-batch-mode": "async" },
+            bodies: { kind: "unique", tag: freshTag("async") },
+          },
+          opts.asyncS * 1000 + 60_000,
+        ),
       );
       await stack.stop();
       log(`  ${result.reqPerSec.toFixed(0)} req/s (echo ${base.reqPerSec.toFixed(0)})`);
@@ -60,7 +74,9 @@ export const asyncIntake: Scenario = {
       p99.push(result.latencyMs.p99);
       echoP99.push(base.latencyMs.p99);
       refused.push(result.non2xx + result.errors + result.timeouts);
-      details.push({ run, gateway: result, echo: base });
+      cpu.push(perRequestMicros(stackCpu, result.ok));
+      echoCpu.push(perRequestMicros(baseCpu, base.ok));
+      details.push({ run, gateway: result, echo: base, cpuSeconds: { gateway: stackCpu, echo: baseCpu } });
     }
     await echo.server.stop();
     const ratioFigure = figure("×", ratio);
@@ -86,9 +102,11 @@ export const asyncIntake: Scenario = {
           label: "calls not answered 202 (errors, timeouts, other statuses)",
           value: figure("calls", refused),
         },
+        ...cpuPerRequestRows(cpu, echoCpu, 0.5),
       ],
       notes: [
         `Each run: ${opts.asyncS} s of unique bodies at ${opts.connections} connections (autocannon), first on the echo, then on a fresh stack whose collator and poller work as usual meanwhile.`,
+        CPU_NOTE,
       ],
       details,
     };

@@ -8,6 +8,14 @@
  * connection, so a miss shows up in the hit rate rather than as a stalled run.
  */
 import { CHAT_PATH, freshTag } from "../lib/bodies.ts";
+import {
+  CPU_NOTE,
+  type CpuUse,
+  cpuDuring,
+  cpuPerRequestRows,
+  perRequestMicros,
+  stackGroups,
+} from "../lib/cpu.ts";
 import { burst, cannon } from "../lib/load.ts";
 import { startEcho, startStack } from "../lib/stack.ts";
 import { figure } from "../lib/stats.ts";
@@ -40,35 +48,41 @@ export const cacheHits: Scenario = {
     const echoP50: number[] = [];
     const echoP99: number[] = [];
     const hitRate: number[] = [];
+    const cpu: Parameters<typeof cpuPerRequestRows>[0] = [];
+    const echoCpu: CpuUse<"echo">[] = [];
     const details: unknown[] = [];
     const bodies = { kind: "pick", tag, count: stored } as const;
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: bare Hono echo, ${opts.baselineS} s at ${opts.connections} connections`);
-      const base = await cannon(
-        scope,
-        `cannon-echo-${run}`,
-        {
-          url: `${echo.url}${CHAT_PATH}`,
-          connections: opts.connections,
-          durationS: opts.baselineS,
-          timeoutS: 30,
-          bodies,
-        },
-        opts.baselineS * 1000 + 60_000,
+      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, () =>
+        cannon(
+          scope,
+          `cannon-echo-${run}`,
+          {
+            url: `${echo.url}${CHAT_PATH}`,
+            connections: opts.connections,
+            durationS: opts.baselineS,
+            timeoutS: 30,
+            bodies,
+          },
+          opts.baselineS * 1000 + 60_000,
+        ),
       );
       log(`run ${run}/${opts.runs}: gateway, ${requests} cached bodies at ${opts.connections} connections`);
-      const result = await cannon(
-        scope,
-        `cannon-${run}`,
-        {
-          url: `${stack.gatewayUrl}${CHAT_PATH}`,
-          connections: opts.connections,
-          amount: requests,
-          timeoutS: 30,
-          headers: { "x-batch-mode": "cache" },
-          bodies,
-        },
-        opts.timeoutS * 1000,
+      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), () =>
+        cannon(
+          scope,
+          `cannon-${run}`,
+          {
+            url: `${stack.gatewayUrl}${CHAT_PATH}`,
+            connections: opts.connections,
+            amount: requests,
+            timeoutS: 30,
+            headers: { "x-batch-mode": "cache" },
+            bodies,
+          },
+          opts.timeoutS * 1000,
+        ),
       );
       log(
         `  ${result.reqPerSec.toFixed(0)} req/s (echo ${base.reqPerSec.toFixed(0)}), p99 ${result.latencyMs.p99} ms`,
@@ -81,7 +95,9 @@ export const cacheHits: Scenario = {
       echoP50.push(base.latencyMs.p50);
       echoP99.push(base.latencyMs.p99);
       hitRate.push(result.requests ? (100 * result.cacheHits) / result.requests : 0);
-      details.push({ run, gateway: result, echo: base });
+      cpu.push(perRequestMicros(stackCpu, result.ok));
+      echoCpu.push(perRequestMicros(baseCpu, base.ok));
+      details.push({ run, gateway: result, echo: base, cpuSeconds: { gateway: stackCpu, echo: baseCpu } });
     }
     await echo.server.stop();
     await stack.stop();
@@ -116,10 +132,12 @@ export const cacheHits: Scenario = {
         },
         { label: "answered from the cache (%)", value: figure("%", hitRate) },
         { label: `time to store the ${stored} answers (s)`, value: figure("s", [seed.lastMs / 1000]) },
+        ...cpuPerRequestRows(cpu, echoCpu, 0.5),
       ],
       notes: [
         `${stored} distinct answers stored first; each run sends ${requests} requests, each body one of them uniformly at random, header x-batch-mode: cache.`,
         `The echo baseline runs ${opts.baselineS} s with the same bodies and the same ${opts.connections} connections (autocannon).`,
+        CPU_NOTE,
         ...(seed.answered < stored
           ? [`Only ${seed.answered} of ${stored} answers were stored before the deadline.`]
           : []),

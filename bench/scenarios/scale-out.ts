@@ -9,45 +9,26 @@
  * the others, so the ratio says how much of it the machine had spare, not how the gateway scales on
  * more cores.
  */
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { CHAT_PATH, freshTag } from "../lib/bodies.ts";
+import { cpuDuring } from "../lib/cpu.ts";
 import { cannon } from "../lib/load.ts";
-import { cpuSecondsOf, type Scope } from "../lib/procs.ts";
+import type { Scope } from "../lib/procs.ts";
 import { type Stack, startStack } from "../lib/stack.ts";
 import { figure } from "../lib/stats.ts";
 import type { Scenario } from "./types.ts";
 
-/** CPU seconds the whole machine has been busy (every core; /proc/stat's first line, USER_HZ = 100). */
-function machineBusySeconds(): number {
-  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-  return (user + nice + system + irq + softirq + steal) / 100;
-}
-
 /** Average cores used during `work` by the machine, the stack's gateways, its collator and poller, and the servers. */
-async function cpuDuring<T>(stack: Stack, serverPids: number[], work: () => Promise<T>) {
-  const sum = (pids: number[]) => pids.reduce((total, pid) => total + cpuSecondsOf(pid), 0);
+async function coresDuring<T>(stack: Stack, serverPids: number[], work: () => Promise<T>) {
   const groups = {
     gateways: stack.gateways.map((g) => g.pid),
     workers: [stack.collator.pid, stack.poller.pid],
     servers: serverPids,
   };
-  const before = { machine: machineBusySeconds(), ...mapValues(groups, sum) };
-  const started = Date.now();
-  const result = await work();
-  const seconds = (Date.now() - started) / 1000;
-  const after = { machine: machineBusySeconds(), ...mapValues(groups, sum) };
-  const cores = (key: keyof typeof after) => (after[key] - before[key]) / seconds;
-  const used = { gateways: cores("gateways"), workers: cores("workers"), servers: cores("servers") };
-  // Everything else: the load generators, mostly (and any other process on the machine).
-  const rest = cores("machine") - used.gateways - used.workers - used.servers;
-  return { result, cpu: { machine: cores("machine"), ...used, rest } };
+  const { result, seconds, cpu } = await cpuDuring(groups, work);
+  const cores = Object.fromEntries(Object.entries<number>(cpu).map(([k, s]) => [k, s / seconds]));
+  return { result, cpu: cores as typeof cpu };
 }
-
-const mapValues = <K extends string>(o: Record<K, number[]>, f: (v: number[]) => number) =>
-  Object.fromEntries(Object.entries<number[]>(o).map(([k, v]) => [k, f(v)])) as Record<K, number>;
 
 /** Two load generators at once, one per URL (the same URL twice for one gateway); their 2xx/s summed. */
 async function split(
@@ -93,7 +74,7 @@ export const scaleOut: Scenario = {
     const oneP99: number[] = [];
     const twoP99: number[] = [];
     const refused: number[] = [];
-    type Cpu = Awaited<ReturnType<typeof cpuDuring>>["cpu"];
+    type Cpu = Awaited<ReturnType<typeof coresDuring>>["cpu"];
     const cpuOne: Cpu[] = [];
     const cpuTwo: Cpu[] = [];
     const details: unknown[] = [];
@@ -102,7 +83,7 @@ export const scaleOut: Scenario = {
         `run ${run}/${opts.runs}: one gateway, ${opts.asyncS} s at ${opts.connections} connections (2 load generators)`,
       );
       const single = await startStack(scope, services);
-      const { result: a, cpu: cpuA } = await cpuDuring(single, services.serverPids, () =>
+      const { result: a, cpu: cpuA } = await coresDuring(single, services.serverPids, () =>
         split(
           scope,
           `cannon-one-${run}`,
@@ -114,7 +95,7 @@ export const scaleOut: Scenario = {
       await single.stop();
       log(`run ${run}/${opts.runs}: two gateways, the same load split over both`);
       const double = await startStack(scope, services, { gateways: 2 });
-      const { result: b, cpu: cpuB } = await cpuDuring(double, services.serverPids, () =>
+      const { result: b, cpu: cpuB } = await coresDuring(double, services.serverPids, () =>
         split(
           scope,
           `cannon-two-${run}`,

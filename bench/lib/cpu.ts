@@ -1,0 +1,109 @@
+/**
+ * Who spent the CPU during a load: seconds of each group of processes (from /proc), of the whole
+ * machine, and the rest (the machine less the groups: the load generators, mostly). On this machine
+ * every process shares the same cores, so a throughput figure is bounded by the CPU each request costs
+ * all of them together: these figures are the measured reason behind a ratio.
+ */
+import { readFileSync } from "node:fs";
+import type { Row } from "../scenarios/types.ts";
+import { cpuSecondsOf } from "./procs.ts";
+import { figure } from "./stats.ts";
+
+/** CPU seconds the whole machine has been busy (every core; /proc/stat's first line, USER_HZ = 100). */
+export function machineBusySeconds(): number {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
+export type CpuUse<K extends string> = Record<K | "machine" | "rest", number>;
+
+/**
+ * CPU seconds used during `work` by each group of pids (each must live through it), the machine and the
+ * rest; and the wall seconds.
+ */
+export async function cpuDuring<K extends string, T>(
+  groups: Record<K, number[]>,
+  work: () => Promise<T>,
+): Promise<{ result: T; seconds: number; cpu: CpuUse<K> }> {
+  const keys = Object.keys(groups) as K[];
+  const sample = () => {
+    const byGroup = Object.fromEntries(
+      keys.map((k) => [k, groups[k].reduce((total, pid) => total + cpuSecondsOf(pid), 0)]),
+    ) as Record<K, number>;
+    return { machine: machineBusySeconds(), byGroup };
+  };
+  const before = sample();
+  const started = Date.now();
+  const result = await work();
+  const seconds = (Date.now() - started) / 1000;
+  const after = sample();
+  const cpu = { machine: after.machine - before.machine, rest: 0 } as CpuUse<K>;
+  let groupsTotal = 0;
+  for (const k of keys) {
+    cpu[k] = after.byGroup[k] - before.byGroup[k];
+    groupsTotal += cpu[k];
+  }
+  cpu.rest = Math.max(0, cpu.machine - groupsTotal);
+  return { result, seconds, cpu };
+}
+
+/** Microseconds of CPU per request, group by group. */
+export function perRequestMicros<K extends string>(cpu: CpuUse<K>, requests: number): CpuUse<K> {
+  return Object.fromEntries(
+    Object.entries<number>(cpu).map(([k, s]) => [k, requests > 0 ? (s * 1e6) / requests : Number.NaN]),
+  ) as CpuUse<K>;
+}
+
+/** The stack's processes and the servers, as the CPU rows group them. */
+export function stackGroups(
+  stack: { gateways: { pid: number }[]; collator: { pid: number }; poller: { pid: number } },
+  services: { redisPids: number[]; mongoPids: number[] },
+) {
+  return {
+    gateway: stack.gateways.map((g) => g.pid),
+    workers: [stack.collator.pid, stack.poller.pid],
+    redis: services.redisPids,
+    mongo: services.mongoPids,
+  };
+}
+
+type StackCpu = CpuUse<keyof ReturnType<typeof stackGroups>>;
+
+/**
+ * Rows of CPU microseconds per answered request, by process, for the stack's runs against the echo's
+ * runs; then what the target's ratio allows all processes together: with every core busy, requests/s
+ * is about cores / (CPU per request), so `ratio` × the echo's rate needs CPU per request ≤ the echo's /
+ * `ratio`.
+ */
+export function cpuPerRequestRows(ours: StackCpu[], echo: CpuUse<"echo">[], targetRatio?: number): Row[] {
+  const us = (runs: number[]) => figure("µs", runs);
+  const row = (who: string, key: keyof StackCpu, echoKey?: keyof CpuUse<"echo">, echoWho?: string): Row => ({
+    label: `CPU per request during the load (µs): ${who}`,
+    value: us(ours.map((c) => c[key])),
+    ...(echoKey
+      ? { baseline: { label: echoWho ?? "Hono echo", value: us(echo.map((c) => c[echoKey])) } }
+      : {}),
+  });
+  return [
+    row("all processes (the machine)", "machine", "machine"),
+    row("the gateway", "gateway", "echo", "the echo server"),
+    row("Redis", "redis"),
+    row("the MongoDB-compatible server", "mongo"),
+    row("the collator and poller", "workers"),
+    row("the rest (the load generator, mostly)", "rest", "rest", "the rest, with the echo"),
+    ...(targetRatio
+      ? [
+          {
+            label: `CPU per request all processes may spend for ${targetRatio} × the echo (µs)`,
+            value: us(echo.map((c) => c.machine / targetRatio)),
+          },
+        ]
+      : []),
+  ];
+}
+
+/** What the CPU rows mean, for a scenario's notes. */
+export const CPU_NOTE =
+  "CPU per request: each process's CPU seconds over the load (/proc), divided by the requests answered 2xx. Every process here shares the same cores, so with the machine busy the rate is about cores / CPU per request of all processes: the ratio to the echo is, near enough, the echo's CPU per request over ours, and the last row is what ours may be for the target. The rest is the machine's busy time less the named processes': the load generator, mostly.";
