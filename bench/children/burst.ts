@@ -30,6 +30,8 @@ export interface BurstResult {
   p50Ms: number;
   p90Ms: number;
   errors: string[];
+  /** This load generator's CPU seconds over the load. */
+  cpuS: number;
 }
 
 const job = JSON.parse(process.argv[2] ?? "{}") as BurstJob;
@@ -44,6 +46,9 @@ const times: number[] = [];
 const errors = new Map<string, number>();
 let failed = 0;
 let wrong = 0;
+// The load begins: the bench measures the CPU of every process from here (its start-up left out).
+process.send?.({ type: "started" });
+const cpuAtStart = process.cpuUsage();
 const start = performance.now();
 const calls = Array.from({ length: job.n }, async (_, i) => {
   const content = chatText(job.tag, i);
@@ -82,5 +87,12 @@ const message: BurstResult = {
   p50Ms: percentile(times, 50),
   p90Ms: percentile(times, 90),
   errors: [...errors].map(([text, count]) => `${count}× ${text}`),
+  cpuS: cpuSinceStart(),
 };
 process.send?.(message, () => process.exit(0));
+
+/** This process's CPU seconds since the load began. */
+function cpuSinceStart(): number {
+  const used = process.cpuUsage(cpuAtStart);
+  return (used.user + used.system) / 1e6;
+}

@@ -17,15 +17,17 @@ export function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / 100;
 }
 
-export type CpuUse<K extends string> = Record<K | "machine" | "rest", number>;
+/** CPU seconds by group, the whole machine's, the load generator's (as it reports them) and the rest. */
+export type CpuUse<K extends string> = Record<K | "machine" | "load" | "rest", number>;
 
 /**
- * CPU seconds used during `work` by each group of pids (each must live through it), the machine and the
- * rest; and the wall seconds.
+ * CPU seconds used during `work` by each group of pids (each must live through it), the machine, the
+ * load generator (`cpuS` in `work`'s result, when it reports it) and the rest; and the wall seconds.
+ * The window opens when `work` calls `began` (a load generator, once started up), else at once.
  */
-export async function cpuDuring<K extends string, T>(
+export async function cpuDuring<K extends string, T extends { cpuS?: number }>(
   groups: Record<K, number[]>,
-  work: () => Promise<T>,
+  work: (began: () => void) => Promise<T>,
 ): Promise<{ result: T; seconds: number; cpu: CpuUse<K> }> {
   const keys = Object.keys(groups) as K[];
   const sample = () => {
@@ -34,18 +36,22 @@ export async function cpuDuring<K extends string, T>(
     ) as Record<K, number>;
     return { machine: machineBusySeconds(), byGroup };
   };
-  const before = sample();
-  const started = Date.now();
-  const result = await work();
+  let before = sample();
+  let started = Date.now();
+  const result = await work(() => {
+    before = sample();
+    started = Date.now();
+  });
   const seconds = (Date.now() - started) / 1000;
   const after = sample();
-  const cpu = { machine: after.machine - before.machine, rest: 0 } as CpuUse<K>;
-  let groupsTotal = 0;
+  const load = result.cpuS ?? 0;
+  const cpu = { machine: after.machine - before.machine, load, rest: 0 } as CpuUse<K>;
+  let named = load;
   for (const k of keys) {
     cpu[k] = after.byGroup[k] - before.byGroup[k];
-    groupsTotal += cpu[k];
+    named += cpu[k];
   }
-  cpu.rest = Math.max(0, cpu.machine - groupsTotal);
+  cpu.rest = Math.max(0, cpu.machine - named);
   return { result, seconds, cpu };
 }
 
@@ -92,7 +98,8 @@ export function cpuPerRequestRows(ours: StackCpu[], echo: CpuUse<"echo">[], targ
     row("Redis", "redis"),
     row("the MongoDB-compatible server", "mongo"),
     row("the collator and poller", "workers"),
-    row("the rest (the load generator, mostly)", "rest", "rest", "the rest, with the echo"),
+    row("the load generator", "load", "load", "the load generator, on the echo"),
+    row("the rest (the bench, the emulator, other processes)", "rest", "rest", "the rest, with the echo"),
     ...(targetRatio
       ? [
           {
@@ -106,4 +113,4 @@ export function cpuPerRequestRows(ours: StackCpu[], echo: CpuUse<"echo">[], targ
 
 /** What the CPU rows mean, for a scenario's notes. */
 export const CPU_NOTE =
-  "CPU per request: each process's CPU seconds over the load (/proc), divided by the requests answered 2xx. Every process here shares the same cores, so with the machine busy the rate is about cores / CPU per request of all processes: the ratio to the echo is, near enough, the echo's CPU per request over ours, and the last row is what ours may be for the target. The rest is the machine's busy time less the named processes': the load generator, mostly.";
+  "CPU per request: each process's CPU seconds over the load (/proc), divided by the requests answered 2xx. Every process here shares the same cores, so with the machine busy the rate is about cores / CPU per request of all processes: the ratio to the echo is, near enough, the echo's CPU per request over ours, and the last row is what ours may be for the target. The load generator reports its own CPU; the rest is the machine's busy time less the named processes'. Measured from when the load generator begins its load, once it has started up.";

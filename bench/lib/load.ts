@@ -5,9 +5,20 @@ import type { HoldJob, HoldReport } from "../children/hold.ts";
 import { child } from "./paths.ts";
 import type { Child, Scope } from "./procs.ts";
 
-/** Runs a load child to its end and returns its result; it is stopped if it takes longer than `timeoutMs`. */
-async function runToResult<T>(scope: Scope, name: string, script: string, job: unknown, timeoutMs: number) {
+/**
+ * Runs a load child to its end and returns its result; it is stopped if it takes longer than `timeoutMs`.
+ * `onStarted` is called when it begins its load (once started up).
+ */
+async function runToResult<T>(
+  scope: Scope,
+  name: string,
+  script: string,
+  job: unknown,
+  timeoutMs: number,
+  onStarted?: () => void,
+) {
   const load = scope.node(name, child(script), { args: [JSON.stringify(job)], ipc: true });
+  if (onStarted) load.message("started", timeoutMs).then(onStarted, () => {});
   try {
     return await load.message<T>("result", timeoutMs);
   } finally {
@@ -15,11 +26,16 @@ async function runToResult<T>(scope: Scope, name: string, script: string, job: u
   }
 }
 
-export const cannon = (scope: Scope, name: string, job: CannonJob, timeoutMs: number) =>
-  runToResult<CannonResult>(scope, name, "cannon", job, timeoutMs);
+export const cannon = (
+  scope: Scope,
+  name: string,
+  job: CannonJob,
+  timeoutMs: number,
+  onStarted?: () => void,
+) => runToResult<CannonResult>(scope, name, "cannon", job, timeoutMs, onStarted);
 
-export const burst = (scope: Scope, name: string, job: BurstJob) =>
-  runToResult<BurstResult>(scope, name, "burst", job, job.deadlineMs + 30_000);
+export const burst = (scope: Scope, name: string, job: BurstJob, onStarted?: () => void) =>
+  runToResult<BurstResult>(scope, name, "burst", job, job.deadlineMs + 30_000, onStarted);
 
 export interface Holder {
   child: Child;

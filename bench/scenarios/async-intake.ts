@@ -33,7 +33,7 @@ export const asyncIntake: Scenario = {
     const echo = await startEcho(scope);
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: bare Hono echo, ${opts.asyncS} s at ${opts.connections} connections`);
-      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, () =>
+      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, (began) =>
         cannon(
           scope,
           `cannon-echo-${run}`,
@@ -45,13 +45,14 @@ export const asyncIntake: Scenario = {
             bodies: { kind: "unique", tag: freshTag("echo") },
           },
           opts.asyncS * 1000 + 60_000,
+          began,
         ),
       );
       log(
         `run ${run}/${opts.runs}: gateway (fresh store), ${opts.asyncS} s at ${opts.connections} connections`,
       );
       const stack = await startStack(scope, services);
-      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), () =>
+      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), (began) =>
         cannon(
           scope,
           `cannon-${run}`,
@@ -64,6 +65,7 @@ export const asyncIntake: Scenario = {
             bodies: { kind: "unique", tag: freshTag("async") },
           },
           opts.asyncS * 1000 + 60_000,
+          began,
         ),
       );
       await stack.stop();

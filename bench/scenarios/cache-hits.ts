@@ -54,7 +54,7 @@ export const cacheHits: Scenario = {
     const bodies = { kind: "pick", tag, count: stored } as const;
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: bare Hono echo, ${opts.baselineS} s at ${opts.connections} connections`);
-      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, () =>
+      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, (began) =>
         cannon(
           scope,
           `cannon-echo-${run}`,
@@ -66,10 +66,11 @@ export const cacheHits: Scenario = {
             bodies,
           },
           opts.baselineS * 1000 + 60_000,
+          began,
         ),
       );
       log(`run ${run}/${opts.runs}: gateway, ${requests} cached bodies at ${opts.connections} connections`);
-      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), () =>
+      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), (began) =>
         cannon(
           scope,
           `cannon-${run}`,
@@ -82,6 +83,7 @@ export const cacheHits: Scenario = {
             bodies,
           },
           opts.timeoutS * 1000,
+          began,
         ),
       );
       log(

@@ -37,28 +37,38 @@ export const e2eSync: Scenario = {
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: ${n} calls at once on the bare Hono echo`);
       const echo = await startEcho(scope, `echo-${run}`);
-      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, () =>
-        burst(scope, `burst-echo-${run}`, {
-          baseURL: `${echo.url}/v1`,
-          n,
-          tag: freshTag("echo"),
-          deadlineMs: 60_000,
-          verify: false,
-        }),
+      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, (began) =>
+        burst(
+          scope,
+          `burst-echo-${run}`,
+          {
+            baseURL: `${echo.url}/v1`,
+            n,
+            tag: freshTag("echo"),
+            deadlineMs: 60_000,
+            verify: false,
+          },
+          began,
+        ),
       );
       await echo.server.stop();
       echoLast.push(base.lastMs / 1000);
 
       log(`run ${run}/${opts.runs}: ${n} calls at once through the gateway (fresh store)`);
       const stack = await startStack(scope, services);
-      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), () =>
-        burst(scope, `burst-${run}`, {
-          baseURL: `${stack.gatewayUrl}/v1`,
-          n,
-          tag: freshTag("e2e"),
-          deadlineMs: opts.e2eDeadlineS * 1000,
-          verify: true,
-        }),
+      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), (began) =>
+        burst(
+          scope,
+          `burst-${run}`,
+          {
+            baseURL: `${stack.gatewayUrl}/v1`,
+            n,
+            tag: freshTag("e2e"),
+            deadlineMs: opts.e2eDeadlineS * 1000,
+            verify: true,
+          },
+          began,
+        ),
       );
       await stack.stop();
       timelines.push(await batchTimeline(stack.collator.logFile, stack.poller.logFile));

@@ -19,7 +19,11 @@ import { figure } from "../lib/stats.ts";
 import type { Scenario } from "./types.ts";
 
 /** Average cores used during `work` by the machine, the stack's gateways, its collator and poller, and the servers. */
-async function coresDuring<T>(stack: Stack, serverPids: number[], work: () => Promise<T>) {
+async function coresDuring<T extends { cpuS?: number }>(
+  stack: Stack,
+  serverPids: number[],
+  work: () => Promise<T>,
+) {
   const groups = {
     gateways: stack.gateways.map((g) => g.pid),
     workers: [stack.collator.pid, stack.poller.pid],
@@ -60,6 +64,7 @@ async function split(
     rate: results.reduce((sum, r) => sum + r.reqPerSec, 0),
     p99: Math.max(...results.map((r) => r.latencyMs.p99)),
     refused: results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+    cpuS: results.reduce((sum, r) => sum + r.cpuS, 0),
     results,
   };
 }
@@ -153,7 +158,8 @@ export const scaleOut: Scenario = {
             ["the gateways", "gateways"],
             ["the collator and poller", "workers"],
             ["Redis and the MongoDB-compatible server", "servers"],
-            ["the rest (the load generators, mostly)", "rest"],
+            ["the load generators (as they report it)", "load"],
+            ["the rest (the bench, the emulator, other processes)", "rest"],
           ] as const
         ).map(([who, key]) => ({
           label: `CPU during the load on two gateways (cores): ${who}`,
@@ -172,7 +178,7 @@ export const scaleOut: Scenario = {
       ],
       notes: [
         `Each run: two autocannon processes of ${Math.floor(opts.connections / 2)} connections each for ${opts.asyncS} s, unique bodies with x-batch-mode: async; both at one gateway, then one at each of two gateways sharing one collator, poller and store (fresh stacks).`,
-        `On this ${cores}-core machine the load generators compete with the gateways, collator, poller, Redis and the MongoDB-compatible server for the same cores: the ratio is the CPU a second gateway could find, not how the gateway scales on a machine with cores to spare. The CPU rows (from /proc, averaged over the load) show who had the cores; "the rest" is the machine's busy time less the stack's and the servers', which is the load generators' and any other process's.`,
+        `On this ${cores}-core machine the load generators compete with the gateways, collator, poller, Redis and the MongoDB-compatible server for the same cores: the ratio is the CPU a second gateway could find, not how the gateway scales on a machine with cores to spare. The CPU rows (from /proc, averaged over the load) show who had the cores; the load generators report their own; "the rest" is the machine's busy time less all of these.`,
       ],
       details,
     };
