@@ -111,6 +111,32 @@ export function cpuPerRequestRows(ours: StackCpu[], echo: CpuUse<"echo">[], targ
   ];
 }
 
+/** CPU per request by process on the seeded store, against the same on the empty store. */
+export function cpuPerStoreRows(seeded: StackCpu[], empty: StackCpu[]): Row[] {
+  const groups: [string, keyof StackCpu][] = [
+    ["all processes (the machine)", "machine"],
+    ["the gateway", "gateway"],
+    ["Redis", "redis"],
+    ["the MongoDB-compatible server", "mongo"],
+    ["the collator and poller", "workers"],
+    ["the load generator", "load"],
+  ];
+  return groups.map(([who, key]) => ({
+    label: `CPU per call over the burst (µs): ${who}`,
+    value: figure(
+      "µs",
+      seeded.map((c) => c[key]),
+    ),
+    baseline: {
+      label: "empty store",
+      value: figure(
+        "µs",
+        empty.map((c) => c[key]),
+      ),
+    },
+  }));
+}
+
 /** What the CPU rows mean, for a scenario's notes. */
 export const CPU_NOTE =
   "CPU per request: each process's CPU seconds over the load (/proc), divided by the requests answered 2xx. Every process here shares the same cores, so with the machine busy the rate is about cores / CPU per request of all processes: the ratio to the echo is, near enough, the echo's CPU per request over ours, and the last row is what ours may be for the target. The load generator reports its own CPU; the rest is the machine's busy time less the named processes'. Measured from when the load generator begins its load, once it has started up.";

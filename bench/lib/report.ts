@@ -43,7 +43,7 @@ const DIGITS: Record<string, number> = {
   lines: 0,
   batches: 0,
   cores: 2,
-  "µs": 0,
+  µs: 0,
 };
 
 export function format(value: number, unit: string): string {

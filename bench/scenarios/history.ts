@@ -8,6 +8,14 @@
  * seeded stack then uses; each run adds its own N requests to it. The empty-store stacks are fresh.
  */
 import { AUTH_HEADERS, CHAT_PATH, freshTag } from "../lib/bodies.ts";
+import {
+  CPU_NOTE,
+  cpuDuring,
+  type cpuPerRequestRows,
+  cpuPerStoreRows,
+  perRequestMicros,
+  stackGroups,
+} from "../lib/cpu.ts";
 import { dropStackData } from "../lib/data.ts";
 import { burst } from "../lib/load.ts";
 import { type SeedResult, seedHistory } from "../lib/seed.ts";
@@ -64,6 +72,8 @@ export const history: Scenario = {
     const ratio: number[] = [];
     const timelines: BatchTimeline[] = [];
     const emptyTimelines: BatchTimeline[] = [];
+    const cpu: Parameters<typeof cpuPerRequestRows>[0] = [];
+    const emptyCpu: Parameters<typeof cpuPerRequestRows>[0] = [];
     const details: unknown[] = [];
     const lastOf = (r: { lastMs: number; unanswered: number; failed: number }) =>
       r.unanswered + r.failed > 0 ? Number.POSITIVE_INFINITY : r.lastMs / 1000;
@@ -80,13 +90,20 @@ export const history: Scenario = {
       for (let run = 1; run <= opts.runs; run++) {
         log(`run ${run}/${opts.runs}: ${n} calls at once through the gateway, empty store`);
         const empty = await startStack(scope, services);
-        const base = await burst(scope, `burst-empty-${run}`, {
-          baseURL: `${empty.gatewayUrl}/v1`,
-          n,
-          tag: freshTag("e2e"),
-          deadlineMs: opts.e2eDeadlineS * 1000,
-          verify: true,
-        });
+        const { result: base, cpu: baseCpu } = await cpuDuring(stackGroups(empty, services), (began) =>
+          burst(
+            scope,
+            `burst-empty-${run}`,
+            {
+              baseURL: `${empty.gatewayUrl}/v1`,
+              n,
+              tag: freshTag("e2e"),
+              deadlineMs: opts.e2eDeadlineS * 1000,
+              verify: true,
+            },
+            began,
+          ),
+        );
         await empty.stop();
         emptyTimelines.push(await batchTimeline(empty.collator.logFile, empty.poller.logFile));
         log(
@@ -98,13 +115,20 @@ export const history: Scenario = {
         );
         const seeded = await startStack(scope, services, { env: seededEnv });
         if (run === 1) await checkSeed(seeded.gatewayUrl, seed.sample);
-        const result = await burst(scope, `burst-history-${run}`, {
-          baseURL: `${seeded.gatewayUrl}/v1`,
-          n,
-          tag: freshTag("e2e"),
-          deadlineMs: opts.e2eDeadlineS * 1000,
-          verify: true,
-        });
+        const { result, cpu: seededCpu } = await cpuDuring(stackGroups(seeded, services), (began) =>
+          burst(
+            scope,
+            `burst-history-${run}`,
+            {
+              baseURL: `${seeded.gatewayUrl}/v1`,
+              n,
+              tag: freshTag("e2e"),
+              deadlineMs: opts.e2eDeadlineS * 1000,
+              verify: true,
+            },
+            began,
+          ),
+        );
         await seeded.stop();
         timelines.push(await batchTimeline(seeded.collator.logFile, seeded.poller.logFile));
         log(
@@ -118,7 +142,14 @@ export const history: Scenario = {
         mid.push(result.p50Ms / 1000);
         unanswered.push(n - result.answered + result.wrong);
         ratio.push(lastOf(result) / lastOf(base));
-        details.push({ run, history: result, empty: base });
+        cpu.push(perRequestMicros(seededCpu, result.answered));
+        emptyCpu.push(perRequestMicros(baseCpu, base.answered));
+        details.push({
+          run,
+          history: result,
+          empty: base,
+          cpuSeconds: { history: seededCpu, empty: baseCpu },
+        });
       }
       const ratioFigure = figure("×", ratio);
       const judged = h >= 200_000 && n >= 3000;
@@ -166,6 +197,8 @@ export const history: Scenario = {
             flushing: true,
             baseline: { label: "empty store", runs: emptyTimelines },
           }),
+          // Which process spends more with the history (per call, over each whole burst).
+          ...cpuPerStoreRows(cpu, emptyCpu),
           { label: "seeding the history (s)", value: figure("s", [seed.seconds]) },
         ],
         notes: [
@@ -174,6 +207,7 @@ export const history: Scenario = {
           "Checked before the first seeded run: an earlier body is answered from the cache, and an earlier async call by its id.",
           "A run with calls unanswered at its deadline counts as ∞ for the time to the last answer.",
           `${TIMELINE_NOTE} A batch is flushing from the collator's "batch flushing" line (its window over or the group full).`,
+          `${CPU_NOTE} Here over each whole burst, from the first call to the last answer, per call answered; the baseline is the empty store's burst.`,
         ],
         details: [{ seed }, ...details],
       };
