@@ -64,16 +64,36 @@ export function perRequestMicros<K extends string>(cpu: CpuUse<K>, requests: num
 
 /** The stack's processes and the servers, as the CPU rows group them. */
 export function stackGroups(
-  stack: { gateways: { pid: number }[]; collator: { pid: number }; poller: { pid: number } },
+  stack: {
+    gateways: { pid: number }[];
+    collator: { pid: number };
+    poller: { pid: number };
+    emulator: { pid: number };
+  },
   services: { redisPids: number[]; mongoPids: number[] },
 ) {
   return {
     gateway: stack.gateways.map((g) => g.pid),
-    workers: [stack.collator.pid, stack.poller.pid],
+    collator: [stack.collator.pid],
+    poller: [stack.poller.pid],
+    emulator: [stack.emulator.pid],
     redis: services.redisPids,
     mongo: services.mongoPids,
   };
 }
+
+/** Who the CPU rows name, in their order. */
+const WHO: [string, keyof StackCpu][] = [
+  ["all processes (the machine)", "machine"],
+  ["the gateway", "gateway"],
+  ["Redis", "redis"],
+  ["the MongoDB-compatible server", "mongo"],
+  ["the collator", "collator"],
+  ["the poller", "poller"],
+  ["the OpenAI emulator", "emulator"],
+  ["the load generator", "load"],
+  ["the rest (the bench, other processes)", "rest"],
+];
 
 type StackCpu = CpuUse<keyof ReturnType<typeof stackGroups>>;
 
@@ -85,43 +105,32 @@ type StackCpu = CpuUse<keyof ReturnType<typeof stackGroups>>;
  */
 export function cpuPerRequestRows(ours: StackCpu[], echo: CpuUse<"echo">[], targetRatio?: number): Row[] {
   const us = (runs: number[]) => figure("µs", runs);
-  const row = (who: string, key: keyof StackCpu, echoKey?: keyof CpuUse<"echo">, echoWho?: string): Row => ({
-    label: `CPU per request during the load (µs): ${who}`,
-    value: us(ours.map((c) => c[key])),
-    ...(echoKey
-      ? { baseline: { label: echoWho ?? "Hono echo", value: us(echo.map((c) => c[echoKey])) } }
-      : {}),
+  const echoSide: Partial<Record<keyof StackCpu, [keyof CpuUse<"echo">, string]>> = {
+    machine: ["machine", "Hono echo"],
+    gateway: ["echo", "the echo server"],
+    load: ["load", "the load generator, on the echo"],
+    rest: ["rest", "the rest, with the echo"],
+  };
+  const rows: Row[] = WHO.map(([who, key]) => {
+    const side = echoSide[key];
+    return {
+      label: `CPU per request during the load (µs): ${who}`,
+      value: us(ours.map((c) => c[key])),
+      ...(side ? { baseline: { label: side[1], value: us(echo.map((c) => c[side[0]])) } } : {}),
+    };
   });
-  return [
-    row("all processes (the machine)", "machine", "machine"),
-    row("the gateway", "gateway", "echo", "the echo server"),
-    row("Redis", "redis"),
-    row("the MongoDB-compatible server", "mongo"),
-    row("the collator and poller", "workers"),
-    row("the load generator", "load", "load", "the load generator, on the echo"),
-    row("the rest (the bench, the emulator, other processes)", "rest", "rest", "the rest, with the echo"),
-    ...(targetRatio
-      ? [
-          {
-            label: `CPU per request all processes may spend for ${targetRatio} × the echo (µs)`,
-            value: us(echo.map((c) => c.machine / targetRatio)),
-          },
-        ]
-      : []),
-  ];
+  if (targetRatio) {
+    rows.push({
+      label: `CPU per request all processes may spend for ${targetRatio} × the echo (µs)`,
+      value: us(echo.map((c) => c.machine / targetRatio)),
+    });
+  }
+  return rows;
 }
 
 /** CPU per request by process on the seeded store, against the same on the empty store. */
 export function cpuPerStoreRows(seeded: StackCpu[], empty: StackCpu[]): Row[] {
-  const groups: [string, keyof StackCpu][] = [
-    ["all processes (the machine)", "machine"],
-    ["the gateway", "gateway"],
-    ["Redis", "redis"],
-    ["the MongoDB-compatible server", "mongo"],
-    ["the collator and poller", "workers"],
-    ["the load generator", "load"],
-  ];
-  return groups.map(([who, key]) => ({
+  return WHO.map(([who, key]) => ({
     label: `CPU per call over the burst (µs): ${who}`,
     value: figure(
       "µs",
@@ -140,3 +149,77 @@ export function cpuPerStoreRows(seeded: StackCpu[], empty: StackCpu[]): Row[] {
 /** What the CPU rows mean, for a scenario's notes. */
 export const CPU_NOTE =
   "CPU per request: each process's CPU seconds over the load (/proc), divided by the requests answered 2xx. Every process here shares the same cores, so with the machine busy the rate is about cores / CPU per request of all processes: the ratio to the echo is, near enough, the echo's CPU per request over ours, and the last row is what ours may be for the target. The load generator reports its own CPU; the rest is the machine's busy time less the named processes'. Measured from when the load generator begins its load, once it has started up.";
+
+/**
+ * Samples the CPU time of groups of processes (and the machine's) every `intervalMs`, for windows known
+ * only afterwards, from the apps' log lines: `coresBetween` reads the cores each used between two
+ * moments (epoch ms), from the samples nearest inside them. Stop it before the processes go.
+ */
+export class CpuSampler<K extends string> {
+  readonly #groups: Record<K, number[]>;
+  readonly #samples: { at: number; machine: number; byGroup: Record<K, number> }[] = [];
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(groups: Record<K, number[]>, intervalMs = 100) {
+    this.#groups = groups;
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), intervalMs);
+  }
+
+  #sample(): void {
+    try {
+      const keys = Object.keys(this.#groups) as K[];
+      const byGroup = Object.fromEntries(
+        keys.map((k) => [k, this.#groups[k].reduce((total, pid) => total + cpuSecondsOf(pid), 0)]),
+      ) as Record<K, number>;
+      this.#samples.push({ at: Date.now(), machine: machineBusySeconds(), byGroup });
+    } catch {
+      // A process is gone: no sample this time.
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#sample();
+  }
+
+  /** Cores used by each group, the machine and the rest between `from` and `to`; NaN if not sampled. */
+  coresBetween(from: number, to: number): Record<K | "machine" | "rest", number> {
+    const a = this.#samples.find((s) => s.at >= from);
+    const b = this.#samples.findLast((s) => s.at <= to);
+    const keys = Object.keys(this.#groups) as K[];
+    const out = { machine: Number.NaN, rest: Number.NaN } as Record<K | "machine" | "rest", number>;
+    for (const k of keys) out[k] = Number.NaN;
+    if (!a || !b || b.at - a.at < 200) return out;
+    const seconds = (b.at - a.at) / 1000;
+    out.machine = (b.machine - a.machine) / seconds;
+    let named = 0;
+    for (const k of keys) {
+      out[k] = (b.byGroup[k] - a.byGroup[k]) / seconds;
+      named += out[k];
+    }
+    out.rest = Math.max(0, out.machine - named);
+    return out;
+  }
+}
+
+/** Rows of the cores each process used over a window, run by run. */
+export function coresRows(
+  window: string,
+  runs: Record<string, number>[],
+  who: [string, string][] = WHO,
+): Row[] {
+  return who
+    .filter(([, key]) => runs.some((r) => key in r))
+    .map(([name, key]) => ({
+      label: `cores used, ${window}: ${name}`,
+      value: figure(
+        "cores",
+        runs.map((r) => r[key] ?? Number.NaN),
+      ),
+    }));
+}
+
+/** What the cores rows mean, for a scenario's notes. */
+export const CORES_NOTE =
+  "Cores used: each process's CPU time from /proc, sampled every 100 ms through the run and read between the window's two moments (the samples nearest inside them), divided by its length; the machine's from /proc/stat, the rest being the machine's less the named processes'. With the machine's row near its core count, the step waited on CPU the processes shared.";

@@ -45,6 +45,7 @@ export interface Stack {
   gatewayUrls: string[];
   collator: Child;
   poller: Child;
+  emulator: Child;
   /** The gateways, collator and poller processes. */
   apps: Child[];
   env: Record<string, string>;
@@ -144,6 +145,7 @@ export async function startStack(scope: Scope, services: Services, opts: StackOp
     gatewayUrls,
     collator,
     poller,
+    emulator,
     apps: [...gateways, collator, poller],
     env: { ...env, PORT: new URL(gatewayUrls[0]!).port },
     async stop() {

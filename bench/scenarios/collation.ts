@@ -34,6 +34,7 @@ import {
 } from "@batch-gpt/contracts";
 import { QueueRegistry } from "@batch-gpt/queue";
 import { BENCH_TENANT, freshTag, MODEL, paddedChatBody } from "../lib/bodies.ts";
+import { CORES_NOTE, CpuSampler, coresRows, stackGroups } from "../lib/cpu.ts";
 import { completionsSeen, dropStackData, logEvents, openStackStore, parseLogLine } from "../lib/data.ts";
 import { memoryOf } from "../lib/procs.ts";
 import { BENCH_SETTINGS, startStack } from "../lib/stack.ts";
@@ -71,6 +72,8 @@ interface CollationRun {
    */
   floor: CollationFloor;
   floors: CollationFloor[];
+  /** Cores each process used from the flush to the batch submitted, and from completion seen to settled. */
+  cores: { collation: Record<string, number>; results: Record<string, number> };
 }
 
 interface Measured {
@@ -123,6 +126,8 @@ async function measure({ opts, services, scope, log }: ScenarioContext): Promise
       env: { COLLATE_MAX_LINES: String(n), COLLATE_BATCHES_FOR_DURATION_IN_MS: String(waitMs) },
     });
     let result: Omit<CollationRun, "floor" | "floors">;
+    // The bench adds the jobs itself (its own CPU is the rest's).
+    const sampler = new CpuSampler(stackGroups(stack, services));
     const queues = new QueueRegistry({
       redisUrl: services.redisUrl,
       prefix: stack.env.BULL_PREFIX!,
@@ -149,6 +154,7 @@ async function measure({ opts, services, scope, log }: ScenarioContext): Promise
         `  batch submitted ${(((submitted?.time ?? Number.NaN) - enqueuedAt) / 1000).toFixed(1)} s after the last job was queued`,
       );
       const settled = parseLogLine(await settledLine);
+      sampler.stop();
       const collatorEnd = memoryOf(stack.collator.pid);
       const pollerEnd = memoryOf(stack.poller.pid);
       const flushing = logEvents(stack.collator.logFile, "batch flushing")[0];
@@ -184,12 +190,18 @@ async function measure({ opts, services, scope, log }: ScenarioContext): Promise
         bytesUploaded: Number(uploaded?.bytes ?? Number.NaN),
         collator: { idle: { rssMiB: collatorIdle.rssMiB }, end: collatorEnd },
         poller: { idle: { rssMiB: pollerIdle.rssMiB }, end: pollerEnd },
+        cores: { collation: {}, results: {} },
+      };
+      result.cores = {
+        collation: sampler.coresBetween(result.flushAt, result.submittedAt),
+        results: sampler.coresBetween(result.seenAt, result.settledAt),
       };
       const s = (from: number, to: number) => ((to - from) / 1000).toFixed(2);
       log(
         `  flush → submitted ${s(result.flushAt, result.submittedAt)} s (collator peak ${collatorEnd.peakMiB.toFixed(0)} MiB); completion seen → settled ${s(result.seenAt, result.settledAt)} s (poller peak ${pollerEnd.peakMiB.toFixed(0)} MiB)`,
       );
     } finally {
+      sampler.stop();
       await queues.close();
       await stack.stop();
       await dropStackData(services, stack.env).catch(() => {});
@@ -362,11 +374,16 @@ export const collation: Scenario = {
             runs.map((r) => r.bytesUploaded / 2 ** 20),
           ),
         },
+        ...coresRows(
+          "flush → batch submitted",
+          runs.map((r) => r.cores.collation),
+        ),
       ],
       notes: [
         `Each run: ${n.toLocaleString("en-US")} collate jobs of ~${bodyBytes}-byte chat bodies added to the collate queue directly (the app's queue catalog and QueueRegistry, ${ADDS_IN_FLIGHT} adds in flight), on a fresh stack whose collator flushes at ${n.toLocaleString("en-US")} lines (COLLATE_MAX_LINES).`,
         "Flush = the collator's \"batch flushing\" log line; requests stored = the batch record's createdAt; record stored = its line fences' time; the other times are the collator's log lines. Peak RSS = VmHWM from /proc once the batch has settled; MiB = 2^20 bytes.",
         `The store alone: just before and just after each run's batch, with no stack running, the same ${lines} jobs written as the collator writes them before it may create the batch, one step after the other, through the store's own code (RequestStore.ensure, BatchStore.prepare, Fences.claimMany, BatchLines.write) into a fresh database on the same server, with the indexes the apps create at start; the faster of the two counts. The collator writes the request records while the batch gathers, in chunks of 500 (the row "written before the flush" counts them); after the flush, the rest of them, then the batch record, the line fences and the manifest, before it may create the batch: with the store's writes as they are, it records the batch, and so submits it, no sooner than the store alone takes for those three after the flush on this server (the first two rows' baseline). The store alone for every document is what the flush would wait for if the records were all written after it.`,
+        CORES_NOTE,
         sharedNote("results"),
       ],
       details: runs,
@@ -437,13 +454,24 @@ export const results: Scenario = {
             runs.map((r) => r.settledLines),
           ),
         },
+        ...coresRows(
+          "completion seen → batch settled",
+          runs.map((r) => r.cores.results),
+        ),
       ],
       notes: [
         "Lines/s = lines settled / (batch settled − completion seen): reading the output file from the emulator, storing every outcome and cache entry, the Redis markers and cache tier, and announcing each line.",
         "Completion seen = the terminal status the poller stored in the batch record's history right after fetching it; batch settled = the poller's log line. Peak RSS = VmHWM from /proc; MiB = 2^20 bytes.",
+        CORES_NOTE,
         sharedNote("collation"),
       ],
-      details: runs.map((r) => ({ run: r.run, seenAt: r.seenAt, settledAt: r.settledAt, poller: r.poller })),
+      details: runs.map((r) => ({
+        run: r.run,
+        seenAt: r.seenAt,
+        settledAt: r.settledAt,
+        poller: r.poller,
+        cores: r.cores.results,
+      })),
     };
   },
 };

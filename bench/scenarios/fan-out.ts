@@ -15,6 +15,7 @@
  * so they hold whatever order the poller gives them. The faster of the two measurements counts.
  */
 import { freshTag } from "../lib/bodies.ts";
+import { CORES_NOTE, CpuSampler, coresRows, stackGroups } from "../lib/cpu.ts";
 import { completionsSeen, dropStackData, logEvents, openStackStore } from "../lib/data.ts";
 import { callers } from "../lib/load.ts";
 import { BENCH_SETTINGS, startStack } from "../lib/stack.ts";
@@ -47,6 +48,7 @@ export const fanOut: Scenario = {
     const wrong: number[] = [];
     const batches: number[] = [];
     const floors: SettlingFloor[] = [];
+    const cores: Record<string, number>[] = [];
     const details: Record<string, unknown>[] = [];
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: ${n} sync callers on one ${n}-line batch`);
@@ -66,7 +68,8 @@ export const fanOut: Scenario = {
           ...step,
           deadlineMs,
         });
-        const result = await load.result;
+        const sampler = new CpuSampler({ ...stackGroups(stack, services), load: [load.child.pid] });
+        const result = await load.result.finally(() => sampler.stop());
         await settledLine.catch(() => null);
         const store = await openStackStore(services, stack.env);
         const seen = await completionsSeen(store).finally(() => store.close());
@@ -94,6 +97,7 @@ export const fanOut: Scenario = {
         );
         wrong.push(n - result.correct);
         batches.push(seen.length);
+        cores.push(sampler.coresBetween(seenAt, result.lastAnswerAt));
         log(
           `  ${result.correct}/${n} answered correctly; last answer ${fanOut.toFixed(2)} s after the poller saw the completion (results stored and told in ${((announcedAt - seenAt) / 1000).toFixed(2)} s); ${seen.length} batch(es)`,
         );
@@ -193,12 +197,15 @@ export const fanOut: Scenario = {
             floors.map((f) => f.documents / (f.outcomesS + f.cacheS)),
           ),
         },
+        // Who had the cores while the callers waited: the measured reason behind the figure.
+        ...coresRows("poller saw the completion → last caller answered", cores),
       ],
       notes: [
         `${n} distinct sync calls on one gateway, opened at 4,000 a second (node:http, one connection each); the collator flushes at ${n} lines (COLLATE_MAX_LINES), the window (${windowMs / 1000} s) only if fewer get in.`,
         "The poller saw the completion when it stored the terminal status in the batch record's history (right after fetching it); answer times are taken by the load generator on the same machine; batch announced and batch settled are the poller's log lines.",
         "A run with a caller unanswered or answered wrongly counts as ∞.",
         `The store alone: just before and just after each run, with no stack running, ${lines} outcomes (RequestStore.finishMany) over seeded request records, then ${lines} cache entries pointing at them (CacheStore.putMany), shaped as the poller writes them when a batch succeeds (emulator-shaped answers; chunks of ${DELIVERY_CHUNK}, ${DELIVERIES_IN_FLIGHT} at once, as the poller delivers them), through the store's own code into a fresh database on the same server, with the indexes the apps create at start; the faster of the two measurements counts. Outcomes and cache entries are timed apart; their sum is what the store takes on this server whatever order the poller writes them in.`,
+        CORES_NOTE,
       ],
       details,
     };
