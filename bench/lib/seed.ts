@@ -10,6 +10,7 @@
  * - per 1,000 requests, one batch record (`batches`, done, provider status completed, with its
  *   `creating` fence in `recordFences`; its line count, no line list: finished, it dropped it) and its
  *   line manifest (`batchLines`);
+ * - `meta`: the marks the apps leave (the cache's oldest entry, the record fences adopted);
  * - Redis: the `cached:<key>` marker a miss is answered from. Not the Redis cache tier, answer and
  *   call entries: they expire (CACHE_REDIS_TTL_SECONDS, ANSWER_REDIS_TTL_SECONDS, CALL_REDIS_TTL_SECONDS),
  *   and history is older than that.
@@ -32,7 +33,7 @@ import {
   requestKey,
 } from "@batch-gpt/contracts";
 import { createRedis } from "@batch-gpt/queue";
-import type { BatchRecordDoc, CacheRecord } from "@batch-gpt/store";
+import { type BatchRecordDoc, type CacheRecord, META } from "@batch-gpt/store";
 import { BENCH_TENANT, chatBody, chatText, MODEL } from "./bodies.ts";
 import { openStackStore } from "./data.ts";
 import type { Services } from "./stack.ts";
@@ -211,6 +212,14 @@ export async function seedHistory(
       markers += size;
       progress(from + size);
     }
+    // What a store the apps wrote holds besides (`META` in packages/store): its cache's oldest entry,
+    // marked by the first collator that looked; the record fences of versions before the split,
+    // adopted by the first worker that started.
+    await c.meta.insertMany([
+      { _id: META.cacheOldest, at: new Date(base) },
+      { _id: META.fencesAdopted, at: new Date(base) },
+    ]);
+    documents += 2;
   } finally {
     await redis.quit().catch(() => {});
     await store.close();

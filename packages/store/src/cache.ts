@@ -1,7 +1,14 @@
 import type { CacheEntry } from "@batch-gpt/contracts";
 import { assertFits, DocumentTooLarge, surelyFits } from "./documents.ts";
 import { LargeTexts } from "./large-text.ts";
-import { type CacheRecord, type Collections, writeErrors } from "./mongo.ts";
+import { type CacheRecord, type Collections, META, writeErrors } from "./mongo.ts";
+
+/**
+ * The mark `oldestAt` writes from a scan leaves this much for an entry whose write was under way as the
+ * scan ran (`putMany` moves an existing mark back before it inserts, but cannot move one not written
+ * yet): a mark too early only makes the collator look in MongoDB's cache a little sooner than it had to.
+ */
+const MARK_MARGIN_MS = 60_000;
 
 /**
  * A cache entry to store. With `answerOf` (the request whose stored outcome is this answer), the entry
@@ -25,6 +32,8 @@ export type CachedEntry = Omit<CacheEntry, "endpoint" | "model"> &
 export class CacheStore {
   readonly #c: Collections;
   readonly #texts: LargeTexts;
+  /** This process has made sure the `META.cacheOldest` mark is no later than this (epoch ms). */
+  #markedBy = Number.POSITIVE_INFINITY;
 
   constructor(collections: Collections) {
     this.#c = collections;
@@ -77,10 +86,34 @@ export class CacheStore {
     return entries;
   }
 
-  /** When the oldest entry was stored (null when there is none). */
+  /**
+   * A moment no cache entry is older than (null: the cache was empty and no mark is kept yet). Kept as
+   * a mark in `meta` (`META.cacheOldest`), which `putMany` moves back for an entry older than it;
+   * finding the oldest entry instead scans and sorts the whole cache on FerretDB v1 (22 s with 200,000
+   * entries as the apps started, its tail overlapping the first burst). Without the mark (a cache an
+   * older version filled, or none yet) the entry is found once and the mark written: `putMany` never
+   * creates the mark, as it cannot know what an older version left.
+   */
   async oldestAt(): Promise<Date | null> {
+    const mark = await this.#c.meta.findOne({ _id: META.cacheOldest });
+    if (mark) return mark.at;
+    const scanned = Date.now();
     const oldest = await this.#c.cache.findOne({}, { sort: { createdAt: 1 }, projection: { createdAt: 1 } });
+    const bound = Math.min(oldest?.createdAt.getTime() ?? Number.POSITIVE_INFINITY, scanned - MARK_MARGIN_MS);
+    await this.#c.meta.updateOne(
+      { _id: META.cacheOldest },
+      { $min: { at: new Date(bound) } },
+      { upsert: true },
+    );
+    this.#markedBy = Math.min(this.#markedBy, bound);
     return oldest?.createdAt ?? null;
+  }
+
+  /** Moves the mark back to `at` when it is later (never creates it: see `oldestAt`). */
+  async #markOldest(at: number): Promise<void> {
+    if (at >= this.#markedBy) return;
+    await this.#c.meta.updateOne({ _id: META.cacheOldest }, { $min: { at: new Date(at) } });
+    this.#markedBy = at;
   }
 
   /** `putMany` of one entry. */
@@ -112,6 +145,8 @@ export class CacheStore {
         }
       }
       if (docs.length === 0) continue;
+      // Before the entries are there: a reader of the mark must never find an entry older than it.
+      await this.#markOldest(Math.min(...docs.map((d) => new Date(d.createdAt).getTime())));
       try {
         await this.#c.cache.insertMany(docs, { ordered: false });
       } catch (error) {

@@ -1,5 +1,5 @@
 import { chunked, eachInFlight } from "./bulk.ts";
-import { type Collections, duplicateKeyIndexes, isDuplicateKey } from "./mongo.ts";
+import { type Collections, duplicateKeyIndexes, isDuplicateKey, META } from "./mongo.ts";
 
 /** The prefix of every batch record's fence id (`fenceIds.generation`, `fenceIds.creating`). */
 const RECORD_FENCE_PREFIX = "batch:";
@@ -23,16 +23,24 @@ export class Fences {
 
   /**
    * Moves record fences written before they had a collection of their own (in `fences`) to
-   * `recordFences`: run at start by the apps that read them, so a take-over won by an older version
-   * still counts. Idempotent; one query (on FerretDB v1, one scan of the lines' fences) per start.
+   * `recordFences`: run at start by the collator and the poller, so a take-over won by an older version
+   * still counts. Once per database: the move leaves a mark (`META.fencesAdopted`), and a start that
+   * finds it skips the query, which on FerretDB v1 scans every line's fence (15 s with 200,000, each
+   * app at its start). Sound because old and new workers never run side by side (README, "Upgrading"):
+   * when a new one starts, no older version writes such fences any more. Idempotent.
    */
   async adoptLegacy(): Promise<number> {
+    if (await this.#c.meta.findOne({ _id: META.fencesAdopted })) return 0;
     const legacy = await this.#c.fences.find({ _id: { $regex: `^${RECORD_FENCE_PREFIX}` } }).toArray();
-    if (legacy.length === 0) return 0;
-    await this.#c.recordFences.insertMany(legacy, { ordered: false }).catch((error: unknown) => {
-      if (!duplicateKeyIndexes(error, legacy.length)) throw error;
+    if (legacy.length > 0) {
+      await this.#c.recordFences.insertMany(legacy, { ordered: false }).catch((error: unknown) => {
+        if (!duplicateKeyIndexes(error, legacy.length)) throw error;
+      });
+      await this.#c.fences.deleteMany({ _id: { $in: legacy.map((f) => f._id) } });
+    }
+    await this.#c.meta.insertOne({ _id: META.fencesAdopted, at: new Date() }).catch((error: unknown) => {
+      if (!isDuplicateKey(error)) throw error;
     });
-    await this.#c.fences.deleteMany({ _id: { $in: legacy.map((f) => f._id) } });
     return legacy.length;
   }
 

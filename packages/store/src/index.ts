@@ -14,6 +14,8 @@ import {
   type ConnectOptions,
   connectMongo,
   isDuplicateKey,
+  META,
+  type MetaDoc,
   type MongoHandle,
 } from "./mongo.ts";
 import { RequestStore } from "./requests.ts";
@@ -58,8 +60,9 @@ export async function openStore(uri: string, dbName: string, opts: ConnectOption
     retention: new Retention(c),
     ensureIndexes: async (app) => {
       await ensureIndexes(c, app);
-      // Record fences written before they had a collection of their own: moved over once.
-      await fences.adoptLegacy();
+      // Record fences written before they had a collection of their own: moved over once, by a worker
+      // (the only apps that read them; a new gateway may run beside old workers still writing them).
+      if (app === "collator" || app === "poller") await fences.adoptLegacy();
     },
     close: () => mongo.close(),
   };
@@ -90,6 +93,8 @@ export {
   type LineInfo,
   type ListedBatch,
   MAX_DOCUMENT_BYTES,
+  META,
+  type MetaDoc,
   type Page,
   RETENTION_PAGE,
   type Removed,

@@ -55,6 +55,23 @@ export type BatchRecordDoc = Omit<BatchRecord, "lines"> & {
   lineCount?: number;
 };
 
+/**
+ * A fact the store keeps about itself, by name (`META`): what would otherwise take a scan of a whole
+ * collection to learn, which FerretDB v1 pays for any query but one by `_id`.
+ */
+export interface MetaDoc {
+  _id: string;
+  at: Date;
+}
+
+/** The names of the `meta` documents. */
+export const META = {
+  /** No cache entry is older than `at` (`CacheStore.oldestAt`). */
+  cacheOldest: "cache-oldest",
+  /** Record fences an older version wrote among the lines' were moved over (`Fences.adoptLegacy`). */
+  fencesAdopted: "fences-adopted",
+} as const;
+
 export interface Collections {
   requests: Collection<RequestDoc>;
   /** Outcomes (the collection's name predates the word). */
@@ -75,6 +92,8 @@ export interface Collections {
   textChunks: Collection<TextChunkDoc>;
   /** Gateway keys made with the operator API (hashes only). */
   apiKeys: Collection<ApiKeyDoc>;
+  /** A few facts the store keeps about itself (`META`). */
+  meta: Collection<MetaDoc>;
 }
 
 export interface MongoHandle {
@@ -137,6 +156,7 @@ export async function connectMongo(
       batchLines: db.collection<LineChunkDoc>("batchLines"),
       textChunks: db.collection<TextChunkDoc>("textChunks"),
       apiKeys: db.collection<ApiKeyDoc>("apiKeys"),
+      meta: db.collection<MetaDoc>("meta"),
     },
     close: () => client.close(),
   };
