@@ -2,9 +2,11 @@ import { eventually, preparingRecord, type Stack, startStack } from "@batch-gpt/
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // A batch record keeps its line list only while it is live: the transition that finishes it drops the
-// list (its line manifest keeps what settling needed), and the poller drops, at start, the lists of
-// records an earlier version finished. On FerretDB v1 every read of a live record decoded every
-// finished record's list: the cost of history (issue 9, target 2).
+// list, and the poller drops, at start, the lists of records an earlier version finished. Its line
+// manifest goes once the poller has settled it (settling is its only reader), and a poller drops at
+// start the manifests of finished records left behind. On FerretDB v1 every read of a live record
+// decoded every finished record's list, and every manifest read every manifest: the cost of history
+// (issue 9, target 2).
 
 let stack: Stack;
 beforeAll(async () => {
@@ -20,7 +22,7 @@ const chat = (content: string, model: string) => ({
 });
 
 describe("finished batch records", () => {
-  it("a settled batch's record read raw from the collection has no line list, and its manifest keeps the lines", async () => {
+  it("a settled batch's record read raw from the collection has no line list, and its manifest is gone", async () => {
     const model = "gpt-finished-lines";
     const prompts = ["f1", "f2", "f3"];
     const answers = await Promise.all(
@@ -37,7 +39,12 @@ describe("finished batch records", () => {
     expect(record).not.toHaveProperty("lines");
     expect(record.lineCount).toBe(3);
     expect(await stack.store.batches.lineCount(record._id)).toBe(3);
-    expect((await stack.store.lines.read(record._id)).size).toBe(3);
+    // Dropped right after the settle's log line: looked at until then.
+    await eventually(
+      async () => ((await stack.store.lines.read(record._id)).size === 0 ? true : undefined),
+      10_000,
+      "the settled batch's manifest to be dropped",
+    );
   });
 
   it("records an earlier version finished lose their lists when a poller starts", async () => {
@@ -69,5 +76,30 @@ describe("finished batch records", () => {
     expect(dropped).toHaveLength(2);
     for (const doc of dropped) expect(doc).not.toHaveProperty("lines");
     expect(await stack.store.batches.lineCount("bgb_upgrade_refused")).toBe(2);
+  });
+
+  it("manifests of finished records left behind are dropped when a poller starts, a live record's kept", async () => {
+    const lines = (id: string) => [
+      { requestId: `req_${id}_1`, attempt: 0, key: `k_${id}_1`, owner: "t" },
+      { requestId: `req_${id}_2`, attempt: 0, key: `k_${id}_2`, owner: "t" },
+    ];
+    const { lines: _, ...fields } = preparingRecord("bgb_manifest_done", ["req_m1:0"]);
+    await stack.store.mongo.collections.batches.insertMany([
+      { ...fields, state: "done", lineCount: 2 },
+      // Live: being prepared by a collator (its heartbeat fresh, nobody takes it over meanwhile).
+      { ...fields, _id: "bgb_manifest_live", linesText: JSON.stringify(["req_m1:0"]) },
+    ]);
+    for (const id of ["bgb_manifest_done", "bgb_manifest_live", "bgb_manifest_gone"])
+      await stack.store.lines.write(id, lines(id));
+    await stack.startPoller();
+    await eventually(
+      async () => ((await stack.store.lines.read("bgb_manifest_done")).size === 0 ? true : undefined),
+      20_000,
+      "the finished record's manifest to be dropped",
+    );
+    // A record retention deleted is as finished; the live one keeps its manifest.
+    expect((await stack.store.lines.read("bgb_manifest_gone")).size).toBe(0);
+    expect((await stack.store.lines.read("bgb_manifest_live")).size).toBe(2);
+    await stack.store.mongo.collections.batches.deleteOne({ _id: "bgb_manifest_live" });
   });
 });

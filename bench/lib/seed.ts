@@ -8,8 +8,8 @@
  *   `cache`: its answer by request key, `fences`: its line fence `line:<id>:0` held by its batch record;
  * - every other request came from an async call: a `calls` document pointing at it;
  * - per 1,000 requests, one batch record (`batches`, done, provider status completed, with its
- *   `creating` fence in `recordFences`; its line count, no line list: finished, it dropped it) and its
- *   line manifest (`batchLines`);
+ *   `creating` fence in `recordFences`; its line count, no line list: finished, it dropped it; no line
+ *   manifest either: the poller drops it once the batch has settled);
  * - `meta`: the marks the apps leave (the cache's oldest entry, the record fences adopted);
  * - Redis: the `cached:<key>` marker a miss is answered from. Not the Redis cache tier, answer and
  *   call entries: they expire (CACHE_REDIS_TTL_SECONDS, ANSWER_REDIS_TTL_SECONDS, CALL_REDIS_TTL_SECONDS),
@@ -111,7 +111,6 @@ export async function seedHistory(
       const cache: CacheRecord[] = [];
       const calls: CallDoc[] = [];
       const fences = [];
-      const manifest = [];
       const pipeline = redis.pipeline();
       for (let i = from; i < from + size; i++) {
         const body = chatBody(tag, i);
@@ -151,7 +150,6 @@ export async function seedHistory(
           });
         }
         if (i === 0) sample = { body, answer, callId: calls[0]!._id };
-        manifest.push({ requestId: _id, attempt: 0, key, owner: TENANT });
         pipeline.set(keys.cached(key), "1");
       }
       // A record's own fences live apart from the lines' (`recordFences`), as the apps write them.
@@ -197,18 +195,11 @@ export async function seedHistory(
         c.fences.insertMany(fences, unordered),
         c.recordFences.insertOne(recordFence),
         calls.length ? c.calls.insertMany(calls, unordered) : null,
+        // No line manifest: the poller drops a record's once it has settled it (`BatchLines.drop`).
         c.batches.insertOne(record),
-        // As BatchLines writes a manifest (format 2): the chunk's lines packed in one JSON text.
-        c.batchLines.insertOne({
-          _id: `${recordId}:0`,
-          recordId,
-          v: 2,
-          of: 1,
-          text: JSON.stringify(manifest.map((l) => [l.requestId, l.attempt, l.key, l.owner])),
-        }),
         pipeline.exec(),
       ]);
-      documents += requests.length + answers.length + cache.length + fences.length + calls.length + 3;
+      documents += requests.length + answers.length + cache.length + fences.length + calls.length + 2;
       markers += size;
       progress(from + size);
     }

@@ -202,7 +202,7 @@ export const history: Scenario = {
           { label: "seeding the history (s)", value: figure("s", [seed.seconds]) },
         ],
         notes: [
-          `History seeded once, straight into MongoDB (insertMany of 1,000 per collection: requests, answers, cache, fences, calls for every other request, one done batch record and line manifest per 1,000) and Redis (\`cached:<key>\` markers), shaped as the apps write them: ${seed.documents.toLocaleString("en-US")} documents and ${seed.redisKeys.toLocaleString("en-US")} markers in ${seed.seconds.toFixed(1)} s. Every run's seeded stack uses that database, so run k holds ${n} × (k − 1) more.`,
+          `History seeded once, straight into MongoDB (insertMany of 1,000 per collection: requests, answers, cache, fences, calls for every other request, one done batch record per 1,000, and the marks the apps leave in \`meta\`) and Redis (\`cached:<key>\` markers), shaped as the apps write them: ${seed.documents.toLocaleString("en-US")} documents and ${seed.redisKeys.toLocaleString("en-US")} markers in ${seed.seconds.toFixed(1)} s. Every run's seeded stack uses that database, so run k holds ${n} × (k − 1) more.`,
           `Each run: the burst on a fresh empty store first, then on the seeded store; the ratio is taken run by run (floor ${floorS.toFixed(1)} s).`,
           "Checked before the first seeded run: an earlier body is answered from the cache, and an earlier async call by its id.",
           "A run with calls unanswered at its deadline counts as ∞ for the time to the last answer.",

@@ -138,6 +138,7 @@ export class Poller {
       );
     }
     await store.batches.markSettled(recordId);
+    await this.#dropManifest(recordId);
   }
 
   async #process(job: Job<PollJob>, token?: string): Promise<void> {
@@ -272,6 +273,17 @@ export class Poller {
       { recordId: record._id, batchId: batch.id, status: batch.status, lines: attempts.size, ...settled },
       "batch settled",
     );
+    await this.#dropManifest(record._id);
+  }
+
+  /**
+   * A settled record's line manifest is read no more (see `BatchLines.drop`): deleted, or left for the
+   * next start's `dropFinished` should this fail.
+   */
+  async #dropManifest(recordId: string): Promise<void> {
+    await this.#o.store.lines.drop(recordId).catch((err: unknown) => {
+      this.#o.log.warn({ recordId, err: String(err) }, "settled batch's line manifest not dropped");
+    });
   }
 
   async close(): Promise<void> {

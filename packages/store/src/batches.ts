@@ -443,6 +443,22 @@ export class BatchStore {
   }
 
   /**
+   * Which of `ids` are records nothing will settle any more: done, or gone (retention deleted it). By
+   * `_id`, 1,000 per query; the state is looked at here, not in the filter (FerretDB v1 filters only on
+   * `_id` itself).
+   */
+  async finishedAmong(ids: string[]): Promise<Set<string>> {
+    const states = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 1000) {
+      const docs = await this.#c.batches
+        .find({ _id: { $in: ids.slice(i, i + 1000) } }, { projection: { state: 1 } })
+        .toArray();
+      for (const doc of docs) states.set(doc._id, doc.state);
+    }
+    return new Set(ids.filter((id) => (states.get(id) ?? "done") === "done"));
+  }
+
+  /**
    * Inserts whole records as they are, 1,000 per command (imports, fixtures): no transition applies,
    * so nothing is fenced; a record whose id exists is an error.
    */

@@ -47,6 +47,8 @@ const LINES_PER_DOC = 1000;
 const CHARS_PER_DOC = 2 * 1024 * 1024;
 /** Chunk ids per query when reading a manifest. */
 const IDS_PER_QUERY = 100;
+/** Chunk ids per delete when dropping manifests. */
+const IDS_PER_DELETE = 1000;
 
 /**
  * A batch record's line manifest: what the poller needs about each line travels with the batch, in
@@ -117,6 +119,43 @@ export class BatchLines {
       if (!doc) return byLine;
       addChunk(byLine, doc);
     }
+  }
+
+  /**
+   * Deletes a settled record's manifest. Settling was its only reader, and on FerretDB v1 every read of
+   * a manifest decodes every manifest of the collection: kept, the finished ones made each settle slower
+   * as history grew (the `history` bench's seeded store held 200 of 1,000 lines). By `_id` only. Safe
+   * to repeat; a manifest left behind (a poller stopped in between) goes with `dropFinished`.
+   */
+  async drop(recordId: string): Promise<void> {
+    const first = await this.#c.batchLines.findOne({ _id: `${recordId}:0` }, { projection: { v: 1, of: 1 } });
+    if (!first) return;
+    if (first.v === 2) {
+      const ids = Array.from({ length: first.of }, (_, i) => `${recordId}:${i}`);
+      for (let i = 0; i < ids.length; i += IDS_PER_DELETE)
+        await this.#c.batchLines.deleteMany({ _id: { $in: ids.slice(i, i + IDS_PER_DELETE) } });
+      return;
+    }
+    // Format 1 says not how many chunks it has: one after the other until one is missing.
+    for (let chunk = 0; ; chunk++) {
+      if ((await this.#c.batchLines.deleteOne({ _id: `${recordId}:${chunk}` })).deletedCount === 0) return;
+    }
+  }
+
+  /**
+   * Deletes the manifests of the records `done` says are finished (given every record that has one):
+   * those an earlier version kept, or a poller stopped before it dropped. One read of every manifest's
+   * ids (on FerretDB v1 a scan of the collection, small once finished ones are gone), then deletes by
+   * `_id`. Returns how many records' manifests it deleted.
+   */
+  async dropFinished(done: (recordIds: string[]) => Promise<Set<string>>): Promise<number> {
+    const chunks = await this.#c.batchLines.find({}, { projection: { _id: 1, recordId: 1 } }).toArray();
+    if (chunks.length === 0) return 0;
+    const finished = await done([...new Set(chunks.map((c) => c.recordId))]);
+    const ids = chunks.filter((c) => finished.has(c.recordId)).map((c) => c._id);
+    for (let i = 0; i < ids.length; i += IDS_PER_DELETE)
+      await this.#c.batchLines.deleteMany({ _id: { $in: ids.slice(i, i + IDS_PER_DELETE) } });
+    return finished.size;
   }
 }
 
