@@ -115,6 +115,14 @@ export function markdown(report: Report): string {
     }
   }
   out.push("");
+  const whys = report.scenarios.flatMap((s) =>
+    (s.rows ?? []).filter((r) => r.target?.met === false && r.target.why).map((r) => ({ s, r })),
+  );
+  if (whys.length > 0) {
+    out.push("### Not met here: the reason measured in the same runs, and what would meet it", "");
+    for (const { s, r } of whys) out.push(`- **${s.name}** (${r.target!.text}): ${r.target!.why}`);
+    out.push("");
+  }
 
   for (const s of report.scenarios) {
     out.push(`## ${s.name}: ${s.title}`, "");

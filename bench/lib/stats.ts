@@ -44,3 +44,10 @@ export function underMegabytes(mib: number, mb: number): boolean {
 
 /** A bound of `mb` megabytes in MiB, for the target's text. */
 export const megabytesInMiB = (mb: number): string => ((mb * 1e6) / 2 ** 20).toFixed(1);
+
+/** The median of one field over runs, rounded for a sentence (`digits` decimals). */
+export const medianOf = <T>(runs: T[], pick: (run: T) => number, digits = 0): string =>
+  median(runs.map(pick).filter((v) => !Number.isNaN(v))).toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });

@@ -18,7 +18,7 @@ import {
 } from "../lib/cpu.ts";
 import { burst, cannon } from "../lib/load.ts";
 import { startEcho, startStack } from "../lib/stack.ts";
-import { figure } from "../lib/stats.ts";
+import { figure, medianOf } from "../lib/stats.ts";
 import type { Scenario } from "./types.ts";
 
 export const cacheHits: Scenario = {
@@ -119,6 +119,10 @@ export const cacheHits: Scenario = {
             text: "≥ 0.5 × the Hono echo (10,000 hot bodies among 100,000 stored)",
             met: ratioFigure.median >= 0.5,
             note: `${stored} stored here`,
+            why: `all processes spent ${medianOf(cpu, (c) => c.machine)} µs of CPU per hit (the gateway ${medianOf(cpu, (c) => c.gateway)}, Redis ${medianOf(cpu, (c) => c.redis)}, the load generator ${medianOf(cpu, (c) => c.load)}) where 0.5 × the echo allows ${medianOf(echoCpu, (c) => c.machine / 0.5)} for all of them on these shared cores: the gateway alone spends about that (the echo server ${medianOf(echoCpu, (c) => c.echo)}). Would meet it: the gateway at about ${medianOf(
+              cpu.map((c, i) => ({ c, e: echoCpu[i]! })),
+              ({ c, e }) => e.machine / 0.5 - c.redis - c.load,
+            )} µs per hit (a hit is two Redis commands, the tier's read and the quota's script, which a Redis Cluster cannot put in one script: different slots), or the gateway on cores the load generator does not use.`,
           },
         },
         {

@@ -3,6 +3,7 @@
  * the last answer, against the floor (collation window + emulator batch duration). Each run gets a fresh
  * stack (a new database and queue prefix), so every run starts from an empty store.
  */
+import { availableParallelism } from "node:os";
 import { freshTag } from "../lib/bodies.ts";
 import {
   CPU_NOTE,
@@ -14,7 +15,7 @@ import {
 } from "../lib/cpu.ts";
 import { burst } from "../lib/load.ts";
 import { BENCH_SETTINGS, startEcho, startStack } from "../lib/stack.ts";
-import { figure } from "../lib/stats.ts";
+import { figure, medianOf } from "../lib/stats.ts";
 import { type BatchTimeline, batchTimeline, TIMELINE_NOTE, timelineRows } from "../lib/timeline.ts";
 import type { Scenario } from "./types.ts";
 
@@ -110,6 +111,7 @@ export const e2eSync: Scenario = {
             text: `all 3,000 answered within floor + 3 s (≤ ${bound.toFixed(1)} s)`,
             met: n >= 3000 ? lastFigure.median <= bound : null,
             ...(n < 3000 ? { note: `${n} calls here; the target is for 3,000` } : {}),
+            why: `the same burst on the bare Hono echo took ${medianOf(echoLast, (v) => v, 2)} s to its last answer: the load generator (the official SDK, ${medianOf(echoCpu, (c) => c.load)} µs of CPU per call) and the connections alone take that much of the 3 s past the ${floorS.toFixed(1)} s floor, on the same ${availableParallelism()} cores. Through the gateway all processes spent ${medianOf(cpu, (c) => c.machine)} µs of CPU per call (the gateway ${medianOf(cpu, (c) => c.gateway)}, ${medianOf(gatewayS, (v) => v, 2)} s on its one thread, against the echo server's ${medianOf(echoCpu, (c) => c.echo)} µs). Would meet it: the load generator on cores of its own, and the gateway's CPU per sync call nearer the echo's (or intake spread over gateway processes on more cores: scale-out).`,
           },
         },
         { label: "median caller waited (s)", value: figure("s", mid) },

@@ -20,7 +20,14 @@ export interface Row {
    * `met` null: not judged here (a smaller run than the target's, or a figure the issue only asks to
    * see: then `reported`).
    */
-  target?: { text: string; met: boolean | null; note?: string; reported?: boolean };
+  target?: {
+    text: string;
+    met: boolean | null;
+    note?: string;
+    reported?: boolean;
+    /** When not met: the reason, from figures measured in the same runs, and what would meet it. */
+    why?: string;
+  };
 }
 
 export interface ScenarioOutcome {
