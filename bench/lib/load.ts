@@ -2,6 +2,7 @@ import type { BurstJob, BurstResult } from "../children/burst.ts";
 import type { CallersJob, CallersResult } from "../children/callers.ts";
 import type { CannonJob, CannonResult } from "../children/cannon.ts";
 import type { HoldJob, HoldReport } from "../children/hold.ts";
+import { type CpuUse, cpuDuring } from "./cpu.ts";
 import { child } from "./paths.ts";
 import type { Child, Scope } from "./procs.ts";
 
@@ -33,6 +34,16 @@ export const cannon = (
   timeoutMs: number,
   onStarted?: () => void,
 ) => runToResult<CannonResult>(scope, name, "cannon", job, timeoutMs, onStarted);
+
+/** `cannon`, with the CPU of `groups` (and the load generator's own) measured over its load. */
+export const measuredCannon = <K extends string>(
+  groups: Record<K, number[]>,
+  scope: Scope,
+  name: string,
+  job: CannonJob,
+  timeoutMs: number,
+): Promise<{ result: CannonResult; cpu: CpuUse<K> }> =>
+  cpuDuring(groups, (began) => cannon(scope, name, job, timeoutMs, began));
 
 export const burst = (scope: Scope, name: string, job: BurstJob, onStarted?: () => void) =>
   runToResult<BurstResult>(scope, name, "burst", job, job.deadlineMs + 30_000, onStarted);

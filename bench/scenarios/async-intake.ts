@@ -4,15 +4,8 @@
  * Each run gets a fresh stack: the backlog one run leaves to the collator must not slow the next.
  */
 import { CHAT_PATH, freshTag } from "../lib/bodies.ts";
-import {
-  CPU_NOTE,
-  type CpuUse,
-  cpuDuring,
-  cpuPerRequestRows,
-  perRequestMicros,
-  stackGroups,
-} from "../lib/cpu.ts";
-import { cannon } from "../lib/load.ts";
+import { CPU_NOTE, type CpuUse, cpuPerRequestRows, perRequestMicros, stackGroups } from "../lib/cpu.ts";
+import { measuredCannon } from "../lib/load.ts";
 import { startEcho, startStack } from "../lib/stack.ts";
 import { figure, medianOf } from "../lib/stats.ts";
 import type { Scenario } from "./types.ts";
@@ -33,40 +26,36 @@ export const asyncIntake: Scenario = {
     const echo = await startEcho(scope);
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: bare Hono echo, ${opts.asyncS} s at ${opts.connections} connections`);
-      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, (began) =>
-        cannon(
-          scope,
-          `cannon-echo-${run}`,
-          {
-            url: `${echo.url}${CHAT_PATH}`,
-            connections: opts.connections,
-            durationS: opts.asyncS,
-            timeoutS: 30,
-            bodies: { kind: "unique", tag: freshTag("echo") },
-          },
-          opts.asyncS * 1000 + 60_000,
-          began,
-        ),
+      const { result: base, cpu: baseCpu } = await measuredCannon(
+        { echo: [echo.server.pid] },
+        scope,
+        `cannon-echo-${run}`,
+        {
+          url: `${echo.url}${CHAT_PATH}`,
+          connections: opts.connections,
+          durationS: opts.asyncS,
+          timeoutS: 30,
+          bodies: { kind: "unique", tag: freshTag("echo") },
+        },
+        opts.asyncS * 1000 + 60_000,
       );
       log(
         `run ${run}/${opts.runs}: gateway (fresh store), ${opts.asyncS} s at ${opts.connections} connections`,
       );
       const stack = await startStack(scope, services);
-      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), (began) =>
-        cannon(
-          scope,
-          `cannon-${run}`,
-          {
-            url: `${stack.gatewayUrl}${CHAT_PATH}`,
-            connections: opts.connections,
-            durationS: opts.asyncS,
-            timeoutS: 30,
-            headers: { "x-batch-mode": "async" },
-            bodies: { kind: "unique", tag: freshTag("async") },
-          },
-          opts.asyncS * 1000 + 60_000,
-          began,
-        ),
+      const { result, cpu: stackCpu } = await measuredCannon(
+        stackGroups(stack, services),
+        scope,
+        `cannon-${run}`,
+        {
+          url: `${stack.gatewayUrl}${CHAT_PATH}`,
+          connections: opts.connections,
+          durationS: opts.asyncS,
+          timeoutS: 30,
+          headers: { "x-batch-mode": "async" },
+          bodies: { kind: "unique", tag: freshTag("async") },
+        },
+        opts.asyncS * 1000 + 60_000,
       );
       await stack.stop();
       log(`  ${result.reqPerSec.toFixed(0)} req/s (echo ${base.reqPerSec.toFixed(0)})`);

@@ -8,15 +8,8 @@
  * connection, so a miss shows up in the hit rate rather than as a stalled run.
  */
 import { CHAT_PATH, freshTag } from "../lib/bodies.ts";
-import {
-  CPU_NOTE,
-  type CpuUse,
-  cpuDuring,
-  cpuPerRequestRows,
-  perRequestMicros,
-  stackGroups,
-} from "../lib/cpu.ts";
-import { burst, cannon } from "../lib/load.ts";
+import { CPU_NOTE, type CpuUse, cpuPerRequestRows, perRequestMicros, stackGroups } from "../lib/cpu.ts";
+import { burst, measuredCannon } from "../lib/load.ts";
 import { startEcho, startStack } from "../lib/stack.ts";
 import { figure, medianOf } from "../lib/stats.ts";
 import type { Scenario } from "./types.ts";
@@ -54,37 +47,33 @@ export const cacheHits: Scenario = {
     const bodies = { kind: "pick", tag, count: stored } as const;
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: bare Hono echo, ${opts.baselineS} s at ${opts.connections} connections`);
-      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, (began) =>
-        cannon(
-          scope,
-          `cannon-echo-${run}`,
-          {
-            url: `${echo.url}${CHAT_PATH}`,
-            connections: opts.connections,
-            durationS: opts.baselineS,
-            timeoutS: 30,
-            bodies,
-          },
-          opts.baselineS * 1000 + 60_000,
-          began,
-        ),
+      const { result: base, cpu: baseCpu } = await measuredCannon(
+        { echo: [echo.server.pid] },
+        scope,
+        `cannon-echo-${run}`,
+        {
+          url: `${echo.url}${CHAT_PATH}`,
+          connections: opts.connections,
+          durationS: opts.baselineS,
+          timeoutS: 30,
+          bodies,
+        },
+        opts.baselineS * 1000 + 60_000,
       );
       log(`run ${run}/${opts.runs}: gateway, ${requests} cached bodies at ${opts.connections} connections`);
-      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), (began) =>
-        cannon(
-          scope,
-          `cannon-${run}`,
-          {
-            url: `${stack.gatewayUrl}${CHAT_PATH}`,
-            connections: opts.connections,
-            amount: requests,
-            timeoutS: 30,
-            headers: { "x-batch-mode": "cache" },
-            bodies,
-          },
-          opts.timeoutS * 1000,
-          began,
-        ),
+      const { result, cpu: stackCpu } = await measuredCannon(
+        stackGroups(stack, services),
+        scope,
+        `cannon-${run}`,
+        {
+          url: `${stack.gatewayUrl}${CHAT_PATH}`,
+          connections: opts.connections,
+          amount: requests,
+          timeoutS: 30,
+          headers: { "x-batch-mode": "cache" },
+          bodies,
+        },
+        opts.timeoutS * 1000,
       );
       log(
         `  ${result.reqPerSec.toFixed(0)} req/s (echo ${base.reqPerSec.toFixed(0)}), p99 ${result.latencyMs.p99} ms`,
