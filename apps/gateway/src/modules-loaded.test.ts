@@ -37,7 +37,7 @@ process.on("exit", () => console.log(JSON.stringify([...packages].sort())));
 }
 
 describe("modules a process loads at start", () => {
-  it("the gateway leaves the OpenAI SDK until it calls the provider (16 MiB it would hold for nothing)", async () => {
+  it("the gateway leaves the OpenAI SDK until it calls the provider (memory it would hold for nothing)", async () => {
     const gateway = await packagesLoadedAtStart("gateway");
     // The probe sees the packages: the gateway's own libraries are there.
     expect(gateway).toEqual(expect.arrayContaining(["bullmq", "hono", "ioredis", "mongodb"]));

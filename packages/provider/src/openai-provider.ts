@@ -29,7 +29,7 @@ export const DEFAULT_PROVIDER_TIMEOUT_MS = 120_000;
 
 /**
  * The SDK, loaded at its first use: a gateway calls the provider only to cancel a batch, and the SDK's
- * modules are about 16 MiB of a process's memory (measured: the gateway's idle RSS).
+ * modules are 16 MiB imported alone, about 4 of the gateway's idle RSS (measured by the bench: 145 → 141).
  */
 let sdk: Promise<typeof import("openai")> | undefined;
 const loadSdk = () => {
