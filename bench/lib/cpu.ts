@@ -1,8 +1,8 @@
 /**
  * Who spent the CPU during a load: seconds of each group of processes (from /proc), of the whole
- * machine, and the rest (the machine less the groups: the load generators, mostly). On this machine
- * every process shares the same cores, so a throughput figure is bounded by the CPU each request costs
- * all of them together: these figures are the measured reason behind a ratio.
+ * machine, of the load generator (as it reports them) and the rest (the machine less all of those).
+ * On this machine every process shares the same cores, so a throughput figure is bounded by the CPU
+ * each request costs all of them together: these figures are the measured reason behind a ratio.
  */
 import { readFileSync } from "node:fs";
 import type { Row } from "../scenarios/types.ts";
@@ -20,6 +20,38 @@ export function machineBusySeconds(): number {
 /** CPU seconds by group, the whole machine's, the load generator's (as it reports them) and the rest. */
 export type CpuUse<K extends string> = Record<K | "machine" | "load" | "rest", number>;
 
+interface Snapshot<K extends string> {
+  at: number;
+  machine: number;
+  byGroup: Record<K, number>;
+}
+
+/** CPU seconds so far of each group of pids and of the machine, now. Throws if a pid is gone. */
+function snapshot<K extends string>(groups: Record<K, number[]>): Snapshot<K> {
+  const byGroup = Object.fromEntries(
+    Object.entries<number[]>(groups).map(([k, pids]) => [
+      k,
+      pids.reduce((t, pid) => t + cpuSecondsOf(pid), 0),
+    ]),
+  ) as Record<K, number>;
+  return { at: Date.now(), machine: machineBusySeconds(), byGroup };
+}
+
+/**
+ * What each group used between two snapshots, the machine's, `load` (reported apart) and the rest
+ * (the machine less all of them), each divided by `per` (1 for seconds, the window's seconds for cores).
+ */
+function between<K extends string>(a: Snapshot<K>, b: Snapshot<K>, load: number, per: number): CpuUse<K> {
+  const out = { machine: (b.machine - a.machine) / per, load: load / per, rest: 0 } as CpuUse<K>;
+  let named = out.load;
+  for (const k of Object.keys(a.byGroup) as K[]) {
+    out[k] = (b.byGroup[k] - a.byGroup[k]) / per;
+    named += out[k];
+  }
+  out.rest = Math.max(0, out.machine - named);
+  return out;
+}
+
 /**
  * CPU seconds used during `work` by each group of pids (each must live through it), the machine, the
  * load generator (`cpuS` in `work`'s result, when it reports it) and the rest; and the wall seconds.
@@ -29,30 +61,12 @@ export async function cpuDuring<K extends string, T extends { cpuS?: number }>(
   groups: Record<K, number[]>,
   work: (began: () => void) => Promise<T>,
 ): Promise<{ result: T; seconds: number; cpu: CpuUse<K> }> {
-  const keys = Object.keys(groups) as K[];
-  const sample = () => {
-    const byGroup = Object.fromEntries(
-      keys.map((k) => [k, groups[k].reduce((total, pid) => total + cpuSecondsOf(pid), 0)]),
-    ) as Record<K, number>;
-    return { machine: machineBusySeconds(), byGroup };
-  };
-  let before = sample();
-  let started = Date.now();
+  let before = snapshot(groups);
   const result = await work(() => {
-    before = sample();
-    started = Date.now();
+    before = snapshot(groups);
   });
-  const seconds = (Date.now() - started) / 1000;
-  const after = sample();
-  const load = result.cpuS ?? 0;
-  const cpu = { machine: after.machine - before.machine, load, rest: 0 } as CpuUse<K>;
-  let named = load;
-  for (const k of keys) {
-    cpu[k] = after.byGroup[k] - before.byGroup[k];
-    named += cpu[k];
-  }
-  cpu.rest = Math.max(0, cpu.machine - named);
-  return { result, seconds, cpu };
+  const after = snapshot(groups);
+  return { result, seconds: (after.at - before.at) / 1000, cpu: between(before, after, result.cpuS ?? 0, 1) };
 }
 
 /** Microseconds of CPU per request, group by group. */
@@ -157,7 +171,7 @@ export const CPU_NOTE =
  */
 export class CpuSampler<K extends string> {
   readonly #groups: Record<K, number[]>;
-  readonly #samples: { at: number; machine: number; byGroup: Record<K, number> }[] = [];
+  readonly #samples: Snapshot<K>[] = [];
   readonly #timer: NodeJS.Timeout;
 
   constructor(groups: Record<K, number[]>, intervalMs = 100) {
@@ -168,11 +182,7 @@ export class CpuSampler<K extends string> {
 
   #sample(): void {
     try {
-      const keys = Object.keys(this.#groups) as K[];
-      const byGroup = Object.fromEntries(
-        keys.map((k) => [k, this.#groups[k].reduce((total, pid) => total + cpuSecondsOf(pid), 0)]),
-      ) as Record<K, number>;
-      this.#samples.push({ at: Date.now(), machine: machineBusySeconds(), byGroup });
+      this.#samples.push(snapshot(this.#groups));
     } catch {
       // A process is gone: no sample this time.
     }
@@ -187,37 +197,26 @@ export class CpuSampler<K extends string> {
   coresBetween(from: number, to: number): Record<K | "machine" | "rest", number> {
     const a = this.#samples.find((s) => s.at >= from);
     const b = this.#samples.findLast((s) => s.at <= to);
-    const keys = Object.keys(this.#groups) as K[];
-    const out = { machine: Number.NaN, rest: Number.NaN } as Record<K | "machine" | "rest", number>;
-    for (const k of keys) out[k] = Number.NaN;
-    if (!a || !b || b.at - a.at < 200) return out;
-    const seconds = (b.at - a.at) / 1000;
-    out.machine = (b.machine - a.machine) / seconds;
-    let named = 0;
-    for (const k of keys) {
-      out[k] = (b.byGroup[k] - a.byGroup[k]) / seconds;
-      named += out[k];
+    if (!a || !b || b.at - a.at < 200) {
+      const keys = [...Object.keys(this.#groups), "machine", "rest"];
+      return Object.fromEntries(keys.map((k) => [k, Number.NaN])) as Record<K | "machine" | "rest", number>;
     }
-    out.rest = Math.max(0, out.machine - named);
-    return out;
+    const cores: Partial<CpuUse<K>> = between(a, b, 0, (b.at - a.at) / 1000);
+    // No load generator reports here: a "load" row only when one is among the groups.
+    if (!("load" in this.#groups)) delete cores.load;
+    return cores as Record<K | "machine" | "rest", number>;
   }
 }
 
 /** Rows of the cores each process used over a window, run by run. */
-export function coresRows(
-  window: string,
-  runs: Record<string, number>[],
-  who: [string, string][] = WHO,
-): Row[] {
-  return who
-    .filter(([, key]) => runs.some((r) => key in r))
-    .map(([name, key]) => ({
-      label: `cores used, ${window}: ${name}`,
-      value: figure(
-        "cores",
-        runs.map((r) => r[key] ?? Number.NaN),
-      ),
-    }));
+export function coresRows(window: string, runs: Record<string, number>[]): Row[] {
+  return WHO.filter(([, key]) => runs.some((r) => key in r)).map(([name, key]) => ({
+    label: `cores used, ${window}: ${name}`,
+    value: figure(
+      "cores",
+      runs.map((r) => r[key] ?? Number.NaN),
+    ),
+  }));
 }
 
 /** What the cores rows mean, for a scenario's notes. */

@@ -48,6 +48,15 @@ export const measuredCannon = <K extends string>(
 export const burst = (scope: Scope, name: string, job: BurstJob, onStarted?: () => void) =>
   runToResult<BurstResult>(scope, name, "burst", job, job.deadlineMs + 30_000, onStarted);
 
+/** `burst`, with the CPU of `groups` (and the load generator's own) measured over its load. */
+export const measuredBurst = <K extends string>(
+  groups: Record<K, number[]>,
+  scope: Scope,
+  name: string,
+  job: BurstJob,
+): Promise<{ result: BurstResult; cpu: CpuUse<K> }> =>
+  cpuDuring(groups, (began) => burst(scope, name, job, began));
+
 export interface Holder {
   child: Child;
   /** Resolves once every request is written. */

@@ -5,15 +5,8 @@
  */
 import { availableParallelism } from "node:os";
 import { freshTag } from "../lib/bodies.ts";
-import {
-  CPU_NOTE,
-  type CpuUse,
-  cpuDuring,
-  cpuPerRequestRows,
-  perRequestMicros,
-  stackGroups,
-} from "../lib/cpu.ts";
-import { burst } from "../lib/load.ts";
+import { CPU_NOTE, type CpuUse, cpuPerRequestRows, perRequestMicros, stackGroups } from "../lib/cpu.ts";
+import { measuredBurst } from "../lib/load.ts";
 import { BENCH_SETTINGS, startEcho, startStack } from "../lib/stack.ts";
 import { figure, medianOf } from "../lib/stats.ts";
 import { type BatchTimeline, batchTimeline, TIMELINE_NOTE, timelineRows } from "../lib/timeline.ts";
@@ -38,38 +31,34 @@ export const e2eSync: Scenario = {
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: ${n} calls at once on the bare Hono echo`);
       const echo = await startEcho(scope, `echo-${run}`);
-      const { result: base, cpu: baseCpu } = await cpuDuring({ echo: [echo.server.pid] }, (began) =>
-        burst(
-          scope,
-          `burst-echo-${run}`,
-          {
-            baseURL: `${echo.url}/v1`,
-            n,
-            tag: freshTag("echo"),
-            deadlineMs: 60_000,
-            verify: false,
-          },
-          began,
-        ),
+      const { result: base, cpu: baseCpu } = await measuredBurst(
+        { echo: [echo.server.pid] },
+        scope,
+        `burst-echo-${run}`,
+        {
+          baseURL: `${echo.url}/v1`,
+          n,
+          tag: freshTag("echo"),
+          deadlineMs: 60_000,
+          verify: false,
+        },
       );
       await echo.server.stop();
       echoLast.push(base.lastMs / 1000);
 
       log(`run ${run}/${opts.runs}: ${n} calls at once through the gateway (fresh store)`);
       const stack = await startStack(scope, services);
-      const { result, cpu: stackCpu } = await cpuDuring(stackGroups(stack, services), (began) =>
-        burst(
-          scope,
-          `burst-${run}`,
-          {
-            baseURL: `${stack.gatewayUrl}/v1`,
-            n,
-            tag: freshTag("e2e"),
-            deadlineMs: opts.e2eDeadlineS * 1000,
-            verify: true,
-          },
-          began,
-        ),
+      const { result, cpu: stackCpu } = await measuredBurst(
+        stackGroups(stack, services),
+        scope,
+        `burst-${run}`,
+        {
+          baseURL: `${stack.gatewayUrl}/v1`,
+          n,
+          tag: freshTag("e2e"),
+          deadlineMs: opts.e2eDeadlineS * 1000,
+          verify: true,
+        },
       );
       await stack.stop();
       timelines.push(await batchTimeline(stack.collator.logFile, stack.poller.logFile));

@@ -10,14 +10,13 @@
 import { AUTH_HEADERS, CHAT_PATH, freshTag } from "../lib/bodies.ts";
 import {
   CPU_NOTE,
-  cpuDuring,
   type cpuPerRequestRows,
   cpuPerStoreRows,
   perRequestMicros,
   stackGroups,
 } from "../lib/cpu.ts";
 import { dropStackData } from "../lib/data.ts";
-import { burst } from "../lib/load.ts";
+import { measuredBurst } from "../lib/load.ts";
 import { type SeedResult, seedHistory } from "../lib/seed.ts";
 import { BENCH_SETTINGS, startStack } from "../lib/stack.ts";
 import { figure } from "../lib/stats.ts";
@@ -90,19 +89,17 @@ export const history: Scenario = {
       for (let run = 1; run <= opts.runs; run++) {
         log(`run ${run}/${opts.runs}: ${n} calls at once through the gateway, empty store`);
         const empty = await startStack(scope, services);
-        const { result: base, cpu: baseCpu } = await cpuDuring(stackGroups(empty, services), (began) =>
-          burst(
-            scope,
-            `burst-empty-${run}`,
-            {
-              baseURL: `${empty.gatewayUrl}/v1`,
-              n,
-              tag: freshTag("e2e"),
-              deadlineMs: opts.e2eDeadlineS * 1000,
-              verify: true,
-            },
-            began,
-          ),
+        const { result: base, cpu: baseCpu } = await measuredBurst(
+          stackGroups(empty, services),
+          scope,
+          `burst-empty-${run}`,
+          {
+            baseURL: `${empty.gatewayUrl}/v1`,
+            n,
+            tag: freshTag("e2e"),
+            deadlineMs: opts.e2eDeadlineS * 1000,
+            verify: true,
+          },
         );
         await empty.stop();
         emptyTimelines.push(await batchTimeline(empty.collator.logFile, empty.poller.logFile));
@@ -115,19 +112,17 @@ export const history: Scenario = {
         );
         const seeded = await startStack(scope, services, { env: seededEnv });
         if (run === 1) await checkSeed(seeded.gatewayUrl, seed.sample);
-        const { result, cpu: seededCpu } = await cpuDuring(stackGroups(seeded, services), (began) =>
-          burst(
-            scope,
-            `burst-history-${run}`,
-            {
-              baseURL: `${seeded.gatewayUrl}/v1`,
-              n,
-              tag: freshTag("e2e"),
-              deadlineMs: opts.e2eDeadlineS * 1000,
-              verify: true,
-            },
-            began,
-          ),
+        const { result, cpu: seededCpu } = await measuredBurst(
+          stackGroups(seeded, services),
+          scope,
+          `burst-history-${run}`,
+          {
+            baseURL: `${seeded.gatewayUrl}/v1`,
+            n,
+            tag: freshTag("e2e"),
+            deadlineMs: opts.e2eDeadlineS * 1000,
+            verify: true,
+          },
         );
         await seeded.stop();
         timelines.push(await batchTimeline(seeded.collator.logFile, seeded.poller.logFile));

@@ -3,7 +3,7 @@ export { reachedStep } from "./crash-points.ts";
 export { boolSetting, ConfigError, type Env, intSetting, parseEnv } from "./env.ts";
 export { heapSchema, paceHeap } from "./heap.ts";
 export { type AppSettings, appSchema, type HotPathSettings, hotPathSchema } from "./hot-path-settings.ts";
-export { LOAD_ONLY_ENV, loadOnly, runUntilSignal } from "./lifecycle.ts";
+export { runUntilSignal } from "./lifecycle.ts";
 export { createLogger, type Logger } from "./logger.ts";
 export { type ProviderSettings, providerSchema } from "./provider-settings.ts";
 export { type Repeating, repeat } from "./repeat.ts";
