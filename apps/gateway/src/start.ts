@@ -23,7 +23,7 @@ import { AdminReporter } from "./admin/reporter.ts";
 import { createGatewayApp } from "./app.ts";
 import { KeyRing } from "./auth/key-ring.ts";
 import { listenAddress } from "./auth/listen.ts";
-import { Quotas } from "./auth/quotas.ts";
+import { Quotas, quotaScripts } from "./auth/quotas.ts";
 import { CallRegistry } from "./calls.ts";
 import type { GatewayConfig } from "./config.ts";
 import { DeploymentFigures } from "./deployment-figures.ts";
@@ -56,7 +56,7 @@ export async function startGateway(
   await store.ensureIndexes("gateway");
   const keys = redisKeys(config.BULL_PREFIX);
   const queues = new QueueRegistry({ redisUrl: config.REDIS_URL, prefix: config.BULL_PREFIX, log });
-  const client = createRedis(config.REDIS_URL, "client");
+  const client = createRedis(config.REDIS_URL, "client", quotaScripts);
   client.on("error", (err) => log.error({ err: err.message }, "redis client error"));
   const inflight = new Inflight(client, keys, {
     maxQueuedRequests: config.MAX_QUEUED_REQUESTS,

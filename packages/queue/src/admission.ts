@@ -1,5 +1,6 @@
 import type { RedisKeys } from "@batch-gpt/contracts";
 import type { Redis } from "ioredis";
+import { type RedisScripts, scriptCommands } from "./scripts.ts";
 
 // Jobs a collator took: each leaves the admitted jobs (KEYS[1]) and its bytes their count (KEYS[2]).
 // Taking one twice (a job fetched again) frees it once. ARGV: the job ids.
@@ -45,6 +46,12 @@ interface AdmissionCommands {
   ): Promise<[string, number]>;
 }
 
+/** Admission's scripts: every connection `createRedis` makes has them. */
+export const admissionScripts: RedisScripts = {
+  batchGptTaken: { numberOfKeys: 2, lua: TAKEN },
+  batchGptReconcile: { numberOfKeys: 2, lua: RECONCILE },
+};
+
 /** How long a request may be admitted without its job before the reconcile drops it. */
 const GRACE_MS = 60_000;
 
@@ -60,12 +67,7 @@ export class Admission {
   readonly #jobPrefix: string;
 
   constructor(redis: Redis, keys: RedisKeys, jobPrefix: string) {
-    const r = redis as Redis & Partial<AdmissionCommands>;
-    if (!r.batchGptTaken) {
-      redis.defineCommand("batchGptTaken", { numberOfKeys: 2, lua: TAKEN });
-      redis.defineCommand("batchGptReconcile", { numberOfKeys: 2, lua: RECONCILE });
-    }
-    this.#redis = redis as Redis & AdmissionCommands;
+    this.#redis = scriptCommands<AdmissionCommands>(redis, admissionScripts);
     this.#keys = keys;
     this.#jobPrefix = jobPrefix;
   }

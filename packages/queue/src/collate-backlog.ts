@@ -1,5 +1,6 @@
 import { collateQueue, type QueuedModel } from "@batch-gpt/contracts";
 import type { Redis } from "ioredis";
+import { type RedisScripts, scriptCommands } from "./scripts.ts";
 
 // Counts the jobs of one range of a BullMQ list or sorted set by model, in Redis: only the counts come
 // back, never the request bodies. KEYS[1] is the queue's list or set, ARGV[1] its kind, ARGV[2..3] the
@@ -36,6 +37,11 @@ interface BacklogCommand {
   ): Promise<(string | number)[]>;
 }
 
+/** The backlog's script: every connection `createRedis` makes has it. */
+export const backlogScripts: RedisScripts = {
+  batchGptCountByModel: { numberOfKeys: 1, lua: COUNT_BY_MODEL },
+};
+
 /** Jobs read per script call: the script blocks Redis while it runs, so it runs in short steps. */
 const STEP = 1000;
 
@@ -46,10 +52,7 @@ const STEP = 1000;
  * (`delayed`). Read in steps of 1,000 jobs; while the queue moves the counts are approximate.
  */
 export async function collateBacklog(redis: Redis, prefix: string): Promise<QueuedModel[]> {
-  const r = redis as Redis & Partial<BacklogCommand>;
-  if (!r.batchGptCountByModel)
-    redis.defineCommand("batchGptCountByModel", { numberOfKeys: 1, lua: COUNT_BY_MODEL });
-  const command = redis as Redis & BacklogCommand;
+  const command = scriptCommands<BacklogCommand>(redis, backlogScripts);
   const base = `${prefix}:${collateQueue.name}:`;
   const byModel = new Map<string, QueuedModel>();
   const sources = [

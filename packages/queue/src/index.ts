@@ -9,3 +9,4 @@ export { type Announcement, DonePublisher, DoneSubscriber, type Peeked, RecentAn
 export { createRedis } from "./redis.ts";
 export { forgetCopies } from "./redis-copies.ts";
 export { type Producer, QueueRegistry } from "./registry.ts";
+export { type RedisScript, type RedisScripts, scriptCommands } from "./scripts.ts";

@@ -1,5 +1,6 @@
 import type { RedisKeys } from "@batch-gpt/contracts";
 import type { Redis } from "ioredis";
+import { type RedisScripts, scriptCommands } from "./scripts.ts";
 
 // Attach-or-claim in one round trip: the first request with a key leads it; later identical ones
 // get the leader's id back and wait on that request instead of becoming a second batch line. With
@@ -75,16 +76,13 @@ interface ScriptCommands {
   batchGptRenew(key: string, requestId: string, ttlSeconds: number): Promise<number>;
 }
 
-function withScripts(redis: Redis): Redis & ScriptCommands {
-  const r = redis as Redis & Partial<ScriptCommands>;
-  if (!r.batchGptClaim) {
-    redis.defineCommand("batchGptClaim", { numberOfKeys: 4, lua: CLAIM });
-    redis.defineCommand("batchGptRelease", { numberOfKeys: 3, lua: RELEASE });
-    redis.defineCommand("batchGptSettle", { numberOfKeys: 2, lua: SETTLE });
-    redis.defineCommand("batchGptRenew", { numberOfKeys: 1, lua: RENEW });
-  }
-  return redis as Redis & ScriptCommands;
-}
+/** The dedup claims' scripts: every connection `createRedis` makes has them. */
+export const inflightScripts: RedisScripts = {
+  batchGptClaim: { numberOfKeys: 4, lua: CLAIM },
+  batchGptRelease: { numberOfKeys: 3, lua: RELEASE },
+  batchGptSettle: { numberOfKeys: 2, lua: SETTLE },
+  batchGptRenew: { numberOfKeys: 1, lua: RENEW },
+};
 
 /**
  * In-flight dedup: requestKey → pending request id. The key outlives any batch (TTL well past the
@@ -111,7 +109,7 @@ export class Inflight {
       maxQueuedBytes?: number;
     } = {},
   ) {
-    this.#redis = withScripts(redis);
+    this.#redis = scriptCommands<ScriptCommands>(redis, inflightScripts);
     this.#keys = keys;
     this.#ttlSeconds = opts.ttlSeconds ?? 4 * 24 * 3600;
     this.#markerTtlSeconds = opts.markerTtlSeconds ?? 30 * 24 * 3600;

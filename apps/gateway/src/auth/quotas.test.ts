@@ -4,9 +4,9 @@ import { createRedis, Inflight } from "@batch-gpt/queue";
 import { services, uniqueName } from "@batch-gpt/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Caller } from "./key-ring.ts";
-import { Quotas } from "./quotas.ts";
+import { Quotas, quotaScripts } from "./quotas.ts";
 
-const redis = createRedis(services().redisUrl, "client");
+const redis = createRedis(services().redisUrl, "client", quotaScripts);
 const keys = redisKeys(uniqueName("quotas"));
 afterAll(() => redis.quit());
 
@@ -45,7 +45,7 @@ describe("Quotas on the gateway's shared Redis connection", () => {
   it("leave the dedup claims' own scripts alone (a claim renewed on that connection is renewed)", async () => {
     // As start.ts builds them: the claims first, then the quotas, on one connection; their scripts are
     // commands of that connection, by name.
-    const shared = createRedis(services().redisUrl, "client");
+    const shared = createRedis(services().redisUrl, "client", quotaScripts);
     const inflight = new Inflight(shared, keys, { ttlSeconds: 100 });
     const quotas = new Quotas(shared, keys, { leaseMs: 60_000 });
     try {
@@ -56,6 +56,32 @@ describe("Quotas on the gateway's shared Redis connection", () => {
     } finally {
       await quotas.close();
       await shared.quit();
+    }
+  });
+});
+
+describe("Quotas' scripts", () => {
+  it("run in a pipeline another command opened first (they are defined with the connection)", async () => {
+    const fresh = createRedis(services().redisUrl, "client", quotaScripts);
+    await fresh.ping();
+    const other = fresh.get(keys.quotaPending("other"));
+    const quotas = new Quotas(fresh, keys, { leaseMs: 60_000 });
+    try {
+      const lease = quotas.admit({ ...caller, keyId: "key_pipelined" }, { held: true });
+      await expect(Promise.all([other, lease])).resolves.toHaveLength(2);
+      await (await lease).release();
+    } finally {
+      await quotas.close();
+      await fresh.quit();
+    }
+  });
+
+  it("are asked of a connection made without them, by name", async () => {
+    const bare = createRedis(services().redisUrl, "client");
+    try {
+      expect(() => new Quotas(bare, keys, { leaseMs: 60_000 })).toThrow(/no batchGptAdmit script/);
+    } finally {
+      await bare.quit();
     }
   });
 });

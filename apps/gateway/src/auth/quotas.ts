@@ -1,4 +1,5 @@
 import { ApiError, type RedisKeys } from "@batch-gpt/contracts";
+import { type RedisScripts, scriptCommands } from "@batch-gpt/queue";
 import type { Redis } from "ioredis";
 import type { Caller } from "./key-ring.ts";
 
@@ -48,6 +49,15 @@ for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', expires, ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 0`;
 
+/**
+ * The quotas' scripts, defined on the gateway's connection when it is created (`createRedis`). Not
+ * `batchGptRenew`: that is the dedup claims' own script (Inflight), on the same connection.
+ */
+export const quotaScripts: RedisScripts = {
+  batchGptAdmit: { numberOfKeys: 2, lua: ADMIT },
+  batchGptRenewLeases: { numberOfKeys: 1, lua: RENEW },
+};
+
 interface QuotaCommands {
   batchGptAdmit(
     rate: string,
@@ -94,13 +104,7 @@ export class Quotas {
     keys: RedisKeys,
     opts: { leaseMs: number; onRenewError?: (err: unknown) => void },
   ) {
-    const r = redis as Redis & Partial<QuotaCommands>;
-    if (!r.batchGptAdmit) {
-      redis.defineCommand("batchGptAdmit", { numberOfKeys: 2, lua: ADMIT });
-      // Not `batchGptRenew`: that is the dedup claims' own script (Inflight), on this same connection.
-      redis.defineCommand("batchGptRenewLeases", { numberOfKeys: 1, lua: RENEW });
-    }
-    this.#redis = redis as Redis & QuotaCommands;
+    this.#redis = scriptCommands<QuotaCommands>(redis, quotaScripts);
     this.#keys = keys;
     this.#leaseMs = opts.leaseMs;
     this.#onRenewError = opts.onRenewError ?? (() => {});
