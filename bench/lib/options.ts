@@ -13,6 +13,7 @@ export interface Options {
   e2eDeadlineS: number;
   /** cache-hits: answers stored first; requests measured; seconds of the echo baseline. */
   cacheStored: number;
+  cacheHot: number;
   cacheRequests: number;
   baselineS: number;
   /** cache-hits, async-intake and scale-out: concurrent connections of the load generators. */
@@ -35,7 +36,8 @@ const FULL = {
   timeoutS: 1200,
   e2eCalls: 3000,
   e2eDeadlineS: 300,
-  cacheStored: 2000,
+  cacheStored: 100_000,
+  cacheHot: 10_000,
   cacheRequests: 40_000, // at ~13,000 req/s, 10,000 was under a second of load: too short to measure
   baselineS: 5,
   connections: 100,
@@ -52,7 +54,8 @@ const QUICK: typeof FULL = {
   timeoutS: 60,
   e2eCalls: 200,
   e2eDeadlineS: 30,
-  cacheStored: 200,
+  cacheStored: 2000,
+  cacheHot: 200,
   cacheRequests: 1000,
   baselineS: 1,
   connections: 50,
@@ -74,7 +77,8 @@ export const USAGE = `pnpm bench [flags]     (results in bench/results/)
   --out NAME              write bench/results/NAME.json and NAME.md (default latest)
   --timeout S             give up on a scenario after S seconds (default ${FULL.timeoutS}; --quick ${QUICK.timeoutS})
   --e2e-calls N           e2e-sync, history: distinct sync calls at once (default ${FULL.e2eCalls}; --quick ${QUICK.e2eCalls})
-  --cache-stored M        cache-hits: distinct answers stored first (default ${FULL.cacheStored}; --quick ${QUICK.cacheStored})
+  --cache-stored M        cache-hits: answered requests seeded into the store (default ${FULL.cacheStored}; --quick ${QUICK.cacheStored})
+  --cache-hot H           cache-hits: of them, the hot ones requested, in Redis's tier (default ${FULL.cacheHot}; --quick ${QUICK.cacheHot})
   --cache-requests K      cache-hits: requests measured per run (default ${FULL.cacheRequests}; --quick ${QUICK.cacheRequests})
   --connections C         cache-hits, async-intake, scale-out: concurrent connections (default ${FULL.connections}; --quick ${QUICK.connections})
   --async-seconds S       async-intake, scale-out: seconds of load per run (default ${FULL.asyncS}; --quick ${QUICK.asyncS})
@@ -115,6 +119,7 @@ export function parseOptions(argv: string[]): Options | "help" {
       timeout: { type: "string" },
       "e2e-calls": { type: "string" },
       "cache-stored": { type: "string" },
+      "cache-hot": { type: "string" },
       "cache-requests": { type: "string" },
       connections: { type: "string" },
       "async-seconds": { type: "string" },
@@ -146,6 +151,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     e2eCalls: Math.round(positive("e2e-calls", values["e2e-calls"], d.e2eCalls)),
     e2eDeadlineS: d.e2eDeadlineS,
     cacheStored: Math.round(positive("cache-stored", values["cache-stored"], d.cacheStored)),
+    cacheHot: Math.round(positive("cache-hot", values["cache-hot"], d.cacheHot)),
     cacheRequests: Math.round(positive("cache-requests", values["cache-requests"], d.cacheRequests)),
     baselineS: d.baselineS,
     connections: Math.round(positive("connections", values.connections, d.connections)),

@@ -11,9 +11,10 @@
  *   `creating` fence in `recordFences`; its line count, no line list: finished, it dropped it; no line
  *   manifest either: the poller drops it once the batch has settled);
  * - `meta`: the marks the apps leave (the cache's oldest entry, the record fences adopted);
- * - Redis: the `cached:<key>` marker a miss is answered from. Not the Redis cache tier, answer and
- *   call entries: they expire (CACHE_REDIS_TTL_SECONDS, ANSWER_REDIS_TTL_SECONDS, CALL_REDIS_TTL_SECONDS),
- *   and history is older than that.
+ * - Redis: the `cached:<key>` marker a miss is answered from. Not the answer and call entries: they
+ *   expire (ANSWER_REDIS_TTL_SECONDS, CALL_REDIS_TTL_SECONDS), and history is older than that. Nor the
+ *   cache tier's entries, unless asked (`tierFirst`): the first requests' answers are then in the tier,
+ *   as a read from MongoDB leaves a hot answer there for CACHE_REDIS_TTL_SECONDS (`cache-hits`).
  *
  * Keys come from the app's own `requestKey` (the bench client key's tenant) and
  * `redisKeys`; ids from `newRequestId` and friends. Written with insertMany of 1,000 per collection.
@@ -34,7 +35,7 @@ import {
 } from "@batch-gpt/contracts";
 import { createRedis } from "@batch-gpt/queue";
 import { type BatchRecordDoc, type CacheRecord, META } from "@batch-gpt/store";
-import { BENCH_TENANT, chatBody, chatText, MODEL } from "./bodies.ts";
+import { AUTH_HEADERS, BENCH_TENANT, CHAT_PATH, chatBody, chatText, MODEL } from "./bodies.ts";
 import { openStackStore } from "./data.ts";
 import type { Services } from "./stack.ts";
 
@@ -82,13 +83,20 @@ export interface SeedResult {
   sample: { body: string; answer: string; callId: string } | null;
 }
 
-/** Writes `count` earlier requests into the stack's database and Redis prefix (see the file comment). */
+/** How long a seeded tier entry lives: CACHE_REDIS_TTL_SECONDS's default, which the bench's stacks keep. */
+const TIER_TTL_SECONDS = 3600;
+
+/**
+ * Writes `count` earlier requests into the stack's database and Redis prefix (see the file comment);
+ * the answers of the first `tierFirst` are in Redis's cache tier too.
+ */
 export async function seedHistory(
   services: Services,
   env: { MONGO_DATABASE: string; BULL_PREFIX: string },
   count: number,
   tag: string,
   progress: (done: number) => void = () => {},
+  { tierFirst = 0 }: { tierFirst?: number } = {},
 ): Promise<SeedResult> {
   const started = Date.now();
   const store = await openStackStore(services, env);
@@ -151,6 +159,9 @@ export async function seedHistory(
         }
         if (i === 0) sample = { body, answer, callId: calls[0]!._id };
         pipeline.set(keys.cached(key), "1");
+        // As `CacheTier.putMany` writes an entry: when the answer was stored, then its body.
+        if (i < tierFirst)
+          pipeline.set(keys.cacheTier(key), `${at.getTime()}:${answer}`, "EX", TIER_TTL_SECONDS);
       }
       // A record's own fences live apart from the lines' (`recordFences`), as the apps write them.
       const recordFence = { _id: fenceIds.creating(recordId, 0), holder: "collator-history", at };
@@ -215,5 +226,34 @@ export async function seedHistory(
     await redis.quit().catch(() => {});
     await store.close();
   }
-  return { requests: count, documents, redisKeys: markers, seconds: (Date.now() - started) / 1000, sample };
+  return {
+    requests: count,
+    documents,
+    redisKeys: markers + Math.min(tierFirst, count),
+    seconds: (Date.now() - started) / 1000,
+    sample,
+  };
+}
+
+/**
+ * Checks that the gateway answers the `i`th seeded body from its cache with the seeded answer, so
+ * that a scenario measures the apps' own data, not a seed they cannot read.
+ */
+export async function expectCachedAnswer(
+  gatewayUrl: string,
+  tag: string,
+  i: number,
+  what: string,
+): Promise<void> {
+  const hit = await fetch(`${gatewayUrl}${CHAT_PATH}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-batch-mode": "cache", ...AUTH_HEADERS },
+    body: chatBody(tag, i),
+  });
+  const text = await hit.text();
+  const content = (JSON.parse(text) as { choices?: { message?: { content?: string } }[] }).choices?.[0]
+    ?.message?.content;
+  if (hit.status !== 200 || content !== `echo: ${chatText(tag, i)}`) {
+    throw new Error(`the seed is not the apps' own: ${what} got ${hit.status} ${text.slice(0, 200)}`);
+  }
 }

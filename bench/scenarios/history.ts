@@ -17,7 +17,7 @@ import {
 } from "../lib/cpu.ts";
 import { dropStackData } from "../lib/data.ts";
 import { measuredBurst } from "../lib/load.ts";
-import { type SeedResult, seedHistory } from "../lib/seed.ts";
+import { expectCachedAnswer, type SeedResult, seedHistory } from "../lib/seed.ts";
 import { BENCH_SETTINGS, startStack } from "../lib/stack.ts";
 import { figure } from "../lib/stats.ts";
 import { type BatchTimeline, batchTimeline, TIMELINE_NOTE, timelineRows } from "../lib/timeline.ts";
@@ -27,25 +27,16 @@ import type { Scenario } from "./types.ts";
  * The apps read the seeded history as their own: an earlier body is answered from the cache (through
  * its Redis marker and MongoDB's cache), and an earlier async call is answered from its stored outcome.
  */
-async function checkSeed(gatewayUrl: string, sample: SeedResult["sample"]): Promise<void> {
+async function checkSeed(gatewayUrl: string, tag: string, sample: SeedResult["sample"]): Promise<void> {
   if (!sample) return;
-  const content = (text: string) =>
-    (JSON.parse(text) as { choices?: { message?: { content?: string } }[] }).choices?.[0]?.message?.content;
-  const want = content(sample.answer);
-  const hit = await fetch(`${gatewayUrl}${CHAT_PATH}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-batch-mode": "cache", ...AUTH_HEADERS },
-    body: sample.body,
-  });
-  const hitText = await hit.text();
-  if (hit.status !== 200 || content(hitText) !== want) {
-    throw new Error(
-      `the seeded history is not the apps' own: a seeded body got ${hit.status} ${hitText.slice(0, 200)}`,
-    );
-  }
+  await expectCachedAnswer(gatewayUrl, tag, 0, "a seeded body");
   const call = await fetch(`${gatewayUrl}${CHAT_PATH}/${sample.callId}`, { headers: AUTH_HEADERS });
   const callText = await call.text();
-  if (call.status !== 200 || content(callText) !== want) {
+  const content = (JSON.parse(callText) as { choices?: { message?: { content?: string } }[] }).choices?.[0]
+    ?.message?.content;
+  const want = (JSON.parse(sample.answer) as { choices: { message: { content: string } }[] }).choices[0]!
+    .message.content;
+  if (call.status !== 200 || content !== want) {
     throw new Error(
       `the seeded history is not the apps' own: a seeded call got ${call.status} ${callText.slice(0, 200)}`,
     );
@@ -80,7 +71,8 @@ export const history: Scenario = {
     log(`seeding ${h.toLocaleString("en-US")} earlier requests into MongoDB and Redis (insertMany of 1,000)`);
     const step = Math.max(1000, Math.ceil(h / 4 / 1000) * 1000);
     try {
-      const seed = await seedHistory(services, seededEnv, h, freshTag("history"), (done) => {
+      const seedTag = freshTag("history");
+      const seed = await seedHistory(services, seededEnv, h, seedTag, (done) => {
         if (done % step === 0 && done < h) log(`  ${done.toLocaleString("en-US")} seeded`);
       });
       log(
@@ -111,7 +103,7 @@ export const history: Scenario = {
           `run ${run}/${opts.runs}: ${n} calls at once, ${h.toLocaleString("en-US")} earlier requests stored`,
         );
         const seeded = await startStack(scope, services, { env: seededEnv });
-        if (run === 1) await checkSeed(seeded.gatewayUrl, seed.sample);
+        if (run === 1) await checkSeed(seeded.gatewayUrl, seedTag, seed.sample);
         const { result, cpu: seededCpu } = await measuredBurst(
           stackGroups(seeded, services),
           scope,
