@@ -2,6 +2,7 @@ import type { BurstJob, BurstResult } from "../children/burst.ts";
 import type { CallersJob, CallersResult } from "../children/callers.ts";
 import type { CannonJob, CannonResult } from "../children/cannon.ts";
 import type { HoldJob, HoldReport } from "../children/hold.ts";
+import { CHAT_PATH } from "./bodies.ts";
 import { type CpuUse, cpuDuring } from "./cpu.ts";
 import { child } from "./paths.ts";
 import type { Child, Scope } from "./procs.ts";
@@ -47,6 +48,24 @@ export const measuredCannon = <K extends string>(
 
 export const burst = (scope: Scope, name: string, job: BurstJob, onStarted?: () => void) =>
   runToResult<BurstResult>(scope, name, "burst", job, job.deadlineMs + 30_000, onStarted);
+
+/**
+ * The bare Hono echo (`startEcho`) under `durationS` of `cannon` load, its CPU measured: the baseline of
+ * a throughput target, run beside the system's own load in the same run.
+ */
+export const echoCannon = (
+  scope: Scope,
+  echo: { url: string; server: Child },
+  run: number,
+  load: Pick<CannonJob, "connections" | "bodies"> & { durationS: number },
+): Promise<{ result: CannonResult; cpu: CpuUse<"echo"> }> =>
+  measuredCannon(
+    { echo: [echo.server.pid] },
+    scope,
+    `cannon-echo-${run}`,
+    { url: `${echo.url}${CHAT_PATH}`, timeoutS: 30, ...load },
+    load.durationS * 1000 + 60_000,
+  );
 
 /** `burst`, with the CPU of `groups` (and the load generator's own) measured over its load. */
 export const measuredBurst = <K extends string>(

@@ -5,7 +5,7 @@
  */
 import { CHAT_PATH, freshTag } from "../lib/bodies.ts";
 import { CPU_NOTE, type CpuUse, cpuPerRequestRows, perRequestMicros, stackGroups } from "../lib/cpu.ts";
-import { measuredCannon } from "../lib/load.ts";
+import { echoCannon, measuredCannon } from "../lib/load.ts";
 import { startEcho, startStack } from "../lib/stack.ts";
 import { figure, medianOf } from "../lib/stats.ts";
 import type { Scenario } from "./types.ts";
@@ -26,19 +26,11 @@ export const asyncIntake: Scenario = {
     const echo = await startEcho(scope);
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: bare Hono echo, ${opts.asyncS} s at ${opts.connections} connections`);
-      const { result: base, cpu: baseCpu } = await measuredCannon(
-        { echo: [echo.server.pid] },
-        scope,
-        `cannon-echo-${run}`,
-        {
-          url: `${echo.url}${CHAT_PATH}`,
-          connections: opts.connections,
-          durationS: opts.asyncS,
-          timeoutS: 30,
-          bodies: { kind: "unique", tag: freshTag("echo") },
-        },
-        opts.asyncS * 1000 + 60_000,
-      );
+      const { result: base, cpu: baseCpu } = await echoCannon(scope, echo, run, {
+        connections: opts.connections,
+        durationS: opts.asyncS,
+        bodies: { kind: "unique", tag: freshTag("echo") },
+      });
       log(
         `run ${run}/${opts.runs}: gateway (fresh store), ${opts.asyncS} s at ${opts.connections} connections`,
       );

@@ -13,7 +13,7 @@
 import { CHAT_PATH, freshTag } from "../lib/bodies.ts";
 import { CPU_NOTE, type CpuUse, cpuPerRequestRows, perRequestMicros, stackGroups } from "../lib/cpu.ts";
 import { dropStackData } from "../lib/data.ts";
-import { measuredCannon } from "../lib/load.ts";
+import { echoCannon, measuredCannon } from "../lib/load.ts";
 import { expectCachedAnswer, seedHistory } from "../lib/seed.ts";
 import { startEcho, startStack } from "../lib/stack.ts";
 import { figure, medianOf } from "../lib/stats.ts";
@@ -53,19 +53,11 @@ export const cacheHits: Scenario = {
     const bodies = { kind: "pick", tag, count: hot } as const;
     for (let run = 1; run <= opts.runs; run++) {
       log(`run ${run}/${opts.runs}: bare Hono echo, ${opts.baselineS} s at ${opts.connections} connections`);
-      const { result: base, cpu: baseCpu } = await measuredCannon(
-        { echo: [echo.server.pid] },
-        scope,
-        `cannon-echo-${run}`,
-        {
-          url: `${echo.url}${CHAT_PATH}`,
-          connections: opts.connections,
-          durationS: opts.baselineS,
-          timeoutS: 30,
-          bodies,
-        },
-        opts.baselineS * 1000 + 60_000,
-      );
+      const { result: base, cpu: baseCpu } = await echoCannon(scope, echo, run, {
+        connections: opts.connections,
+        durationS: opts.baselineS,
+        bodies,
+      });
       log(`run ${run}/${opts.runs}: gateway, ${requests} cached bodies at ${opts.connections} connections`);
       const { result, cpu: stackCpu } = await measuredCannon(
         stackGroups(stack, services),

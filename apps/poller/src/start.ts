@@ -23,23 +23,19 @@ export async function startPoller(
   // of a live record decoded them all: dropped once, beside the start rather than before it (a scan of
   // every record on FerretDB v1). Nothing waits on them: no transition leaves `done`. So do the line
   // manifests of finished records (kept by earlier versions, or left by a poller stopped after a settle).
+  const logged = (what: string) =>
+    [
+      (records: number) => {
+        if (records > 0) log.info({ records }, `finished batch records' ${what} dropped`);
+      },
+      (err: unknown) =>
+        log.warn({ err }, `finished batch records' ${what} not dropped (tried at the next start)`),
+    ] as const;
   const dropping = runtime.store.batches
     .dropFinishedLines()
-    .then(
-      (records) => {
-        if (records > 0) log.info({ records }, "finished batch records' line lists dropped");
-      },
-      (err: unknown) =>
-        log.warn({ err }, "finished batch records' line lists not dropped (tried at the next start)"),
-    )
+    .then(...logged("line lists"))
     .then(() => runtime.store.lines.dropFinished((ids) => runtime.store.batches.finishedAmong(ids)))
-    .then(
-      (records) => {
-        if (records > 0) log.info({ records }, "finished batch records' line manifests dropped");
-      },
-      (err: unknown) =>
-        log.warn({ err }, "finished batch records' line manifests not dropped (tried at the next start)"),
-    );
+    .then(...logged("line manifests"));
   const probes = await serveProbes({
     host: config.METRICS_HOST,
     port: config.METRICS_PORT,

@@ -131,9 +131,7 @@ export class BatchLines {
     const first = await this.#c.batchLines.findOne({ _id: `${recordId}:0` }, { projection: { v: 1, of: 1 } });
     if (!first) return;
     if (first.v === 2) {
-      const ids = Array.from({ length: first.of }, (_, i) => `${recordId}:${i}`);
-      for (let i = 0; i < ids.length; i += IDS_PER_DELETE)
-        await this.#c.batchLines.deleteMany({ _id: { $in: ids.slice(i, i + IDS_PER_DELETE) } });
+      await this.#deleteChunks(Array.from({ length: first.of }, (_, i) => `${recordId}:${i}`));
       return;
     }
     // Format 1 says not how many chunks it has: one after the other until one is missing.
@@ -152,10 +150,14 @@ export class BatchLines {
     const chunks = await this.#c.batchLines.find({}, { projection: { _id: 1, recordId: 1 } }).toArray();
     if (chunks.length === 0) return 0;
     const finished = await done([...new Set(chunks.map((c) => c.recordId))]);
-    const ids = chunks.filter((c) => finished.has(c.recordId)).map((c) => c._id);
+    await this.#deleteChunks(chunks.filter((c) => finished.has(c.recordId)).map((c) => c._id));
+    return finished.size;
+  }
+
+  /** Deletes manifest chunks by `_id`, `IDS_PER_DELETE` per command. */
+  async #deleteChunks(ids: string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += IDS_PER_DELETE)
       await this.#c.batchLines.deleteMany({ _id: { $in: ids.slice(i, i + IDS_PER_DELETE) } });
-    return finished.size;
   }
 }
 
